@@ -1,0 +1,147 @@
+# ofelia: a job scheduler for Docker hosts that keeps its state in SQLite.
+#
+#   make            release build: ./ofelia
+#   make run        build, then start the daemon on the embedded default config
+#   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make bench      release build, benchmarks that print figures
+#   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make deps       install every Debian package the above need
+#   make fmt        apply .clang-format;  make check-deps: module include rules
+
+CC      ?= gcc
+PYTHON  ?= python3
+PKGS    := libh2o-evloop jansson libjwt libcurl sqlite3 yaml-0.1 uuid
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lcrypt -lm -pthread
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# Parallel work trees may build side by side: make BUILD=build-mine
+BUILD ?= build
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+CPPFLAGS := -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Isrc \
+            -DOFELIA_VERSION='"$(VERSION)"' -DOFELIA_COMMIT='"$(COMMIT)"'
+STD      := -std=gnu17
+RELEASE_FLAGS := -O2 -g
+ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                 -fno-sanitize-recover=all
+
+SRCS := $(sort $(shell find src -name '*.c' ! -path src/main.c))
+GEN_SRCS := $(BUILD)/gen/embedded.c
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+UI_FILES := $(sort $(wildcard src/http/ui/*))
+EMBEDDED := $(MIGRATIONS) src/cli/default-config.yaml $(UI_FILES)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRCS := $(sort $(wildcard tools/bench/*.c))
+
+REL_OBJS  := $(SRCS:%.c=$(BUILD)/release/%.o) $(BUILD)/release/gen/embedded.o
+ASAN_OBJS := $(SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/embedded.o
+FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
+
+FUZZ_SECONDS ?= 20
+
+.PHONY: all run test unit integration bench fuzz deps fmt fmt-check check-deps clean help
+
+all: ofelia
+
+ofelia: $(BUILD)/release/ofelia
+	cp $< $@
+
+# Files compiled into the binary: migrations, the default config, the web UI.
+$(BUILD)/gen/embedded.c: tools/embed.py $(EMBEDDED)
+	@mkdir -p $(@D)
+	$(PYTHON) tools/embed.py $@ $(EMBEDDED)
+
+$(BUILD)/release/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/release/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(RELEASE_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(BUILD)/release/libofelia.a: $(REL_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/libofelia.a: $(ASAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/release/ofelia: $(BUILD)/release/src/main.o $(BUILD)/release/libofelia.a
+	$(CC) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/asan/ofelia: $(BUILD)/asan/src/main.o $(BUILD)/asan/libofelia.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests: one criterion binary; each test runs in its own forked process.
+$(BUILD)/asan/unit: $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/libofelia.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs criterion)
+
+run: ofelia
+	./ofelia daemon --enable-web
+
+# The whole suite under ASan + UBSan. tools/test.sh starts the services the
+# integration tests need (a private Docker engine) and stops them afterwards.
+test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
+	BUILD=$(BUILD) PYTHON=$(PYTHON) ./tools/test.sh
+
+unit: $(BUILD)/asan/unit
+	$(BUILD)/asan/unit -j2
+
+integration: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) -m unittest discover -s tests/integration -t . -v
+
+bench: $(BUILD)/release/ofelia $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/release/bench/%)
+	BUILD=$(BUILD) ./tools/bench/run.sh
+
+$(BUILD)/release/bench/%: tools/bench/%.c $(BUILD)/release/libofelia.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer targets, built with clang; each runs FUZZ_SECONDS on its corpus.
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+               -Wno-unknown-warning-option
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	clang $(STD) $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	clang $(STD) $(WARN) -Wno-unknown-warning-option $(CPPFLAGS) $(PKG_CFLAGS) -O1 -g \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
+	./tools/fuzz.sh $(FUZZ_SECONDS) $^
+
+deps:
+	./tools/deps.sh
+
+fmt:
+	clang-format -i $$(find src tests tools -name '*.[ch]')
+
+fmt-check:
+	clang-format --dry-run -Werror $$(find src tests tools -name '*.[ch]')
+
+check-deps:
+	./tools/check-deps.sh
+
+clean:
+	rm -rf build ofelia
+
+help:
+	@sed -n '3,10p' Makefile
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

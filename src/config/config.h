@@ -1,0 +1,152 @@
+/* config: read ofelia.yaml, or an Ofelia INI file unchanged, into settings
+ * and job definitions; and turn a container's Docker labels into job
+ * definitions. Parsing only: nothing here acts on the settings. Every error
+ * names its place: "ofelia.yaml:12:5: job "backup": bad schedule ...". */
+#ifndef OFELIA_CONFIG_CONFIG_H
+#define OFELIA_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/job.h"
+#include "util/strv.h"
+
+enum config_format { CONFIG_AUTO, CONFIG_YAML, CONFIG_INI };
+
+struct config_user {
+	char *username;
+	char *password_hash; /* crypt(3) hash: yescrypt ($y$), bcrypt ($2b$), sha512 ($6$) */
+	char *role;          /* "admin" or "viewer" */
+};
+
+/* Scheduler, store and logging settings ("global:" in YAML, [global] in INI). */
+struct config_global {
+	char *timezone;       /* zone schedules run in; NULL = "Local", as Ofelia */
+	char *log_level;      /* debug, info, warn, error */
+	char *log_format;     /* logfmt, json */
+	char *db_path;        /* NULL = the default location (cli decides) */
+	char *db_synchronous; /* "normal" (survives a killed process) or "full" (power loss) */
+	int max_concurrent;   /* runner threads; executions beyond wait in a queue */
+	int max_queue;        /* queued executions beyond which a slot is skipped */
+	enum job_catch_up catch_up;   /* default for jobs: ONCE */
+	int64_t catch_up_deadline_ns; /* a missed slot older than this expires */
+	int history_limit;            /* default per-job executions kept; 0 = no limit */
+	int64_t history_max_age_ns;   /* executions older than this are pruned; 0 = never */
+	int64_t max_output_bytes;     /* `output` kept per execution */
+	int64_t max_log_lines;        /* log lines stored per execution */
+	int64_t max_runtime_ns;       /* default max-runtime; 0 = no limit */
+	int64_t shutdown_grace_ns;    /* how long running executions get at SIGTERM */
+	char *default_user;           /* exec/run/service user when a job sets none */
+	bool allow_host_jobs_from_labels;
+	char *job_exec_label_scope; /* "service", "container", "container-service" */
+
+	/* notifications: read and validated now, delivered by the notify module */
+	char *slack_webhook;
+	bool slack_only_on_error;
+	char *email_from;
+	char *email_to;
+	char *email_subject;
+	bool mail_only_on_error;
+	char *smtp_host;
+	int smtp_port;
+	char *smtp_user;
+	char *smtp_password;
+	bool smtp_tls_skip_verify;
+	char *save_folder;
+	bool save_only_on_error;
+};
+
+/* "docker:" in YAML, [docker] in INI. */
+struct config_docker {
+	char *host;               /* NULL = DOCKER_HOST, else unix:///var/run/docker.sock */
+	int64_t poll_interval_ns; /* label polling fallback; 0 = no polling */
+	bool events;              /* follow the engine's event stream */
+	bool include_stopped;     /* read run-job labels of stopped containers too */
+	struct strv filters;      /* extra container filters, "key=value" */
+};
+
+/* "web:" in YAML; Ofelia's enable-web, web-* keys in [global]. */
+struct config_web {
+	bool enabled;
+	char *address; /* default 127.0.0.1:8080 */
+	bool auth_enabled;
+	struct config_user *users;
+	size_t nusers;
+	char *secret;             /* JWT signing key; NULL = generated once, kept in the store */
+	int64_t token_expiry_ns;  /* default 24h */
+	int max_login_attempts;   /* failed logins per client per minute */
+	bool metrics_auth;        /* /metrics needs a token too */
+	struct strv cors_origins; /* empty = no CORS headers */
+	struct strv cors_methods;
+	struct strv cors_headers;
+	int cors_max_age;
+	int rate_limit; /* requests per minute per client; 0 = off */
+	int rate_burst;
+	int64_t max_body_bytes;
+	struct strv trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+};
+
+struct config {
+	char *path; /* file it came from, or "(default)" */
+	enum config_format format;
+	struct config_global global;
+	struct config_docker docker;
+	struct config_web web;
+	struct job **jobs; /* owned; origin CONFIG, in file order */
+	size_t njobs;
+};
+
+/* Messages gathered while loading: errors make the load fail, warnings
+ * (an unknown key and the key it probably meant) do not. */
+struct config_diag {
+	struct strv errors;
+	struct strv warnings;
+};
+
+/* config_defaults fills c with the defaults and no jobs; its strings are
+ * allocated, so release c with config_fini (or config_free if c is on the
+ * heap). */
+void config_defaults(struct config *c);
+/* config_fini releases what c holds (jobs included) but not c itself. */
+void config_fini(struct config *c);
+/* config_load_file reads path (format by extension, else by content).
+ * Returns a config the caller frees, or NULL when diag has errors. */
+struct config *config_load_file(const char *path, struct config_diag *diag);
+/* config_load_string is config_load_file on text in memory; name is used in
+ * messages ("ofelia.yaml:3:1: ..."). */
+struct config *config_load_string(const char *text, size_t len, const char *name,
+                                  enum config_format format, struct config_diag *diag);
+/* config_free releases a config from config_load_* (NULL is fine). */
+void config_free(struct config *c);
+/* config_diag_free releases the messages, leaving d empty. */
+void config_diag_free(struct config_diag *d);
+
+/* One label of a container, as the Docker engine reports it. */
+struct config_label {
+	const char *key;
+	const char *value;
+};
+
+/* What config_labels_jobs needs to know about the container. */
+struct config_container {
+	const char *name;    /* without Docker's leading '/' */
+	const char *service; /* com.docker.compose.service or Swarm service, or NULL */
+	bool running;
+	bool is_service; /* carries ofelia.service=true */
+};
+
+/* config_labels_jobs turns a container's labels (Ofelia's format:
+ * ofelia.enabled=true, ofelia.job-exec.NAME.KEY=VALUE, JSON arrays for
+ * lists) into job definitions with origin DOCKER_LABEL, appended to *jobs.
+ * exec jobs are named per global->job_exec_label_scope and target this
+ * container; run, local and service-run jobs are read only from the container
+ * marked ofelia.service=true (local ones only with
+ * allow_host_jobs_from_labels). Bad labels become diag errors naming the
+ * label; the job they belong to is left out, the others are kept.
+ * Returns the number of jobs added. */
+size_t config_labels_jobs(const struct config_global *global, const struct config_container *ct,
+                          const struct config_label *labels, size_t nlabels, struct job ***jobs,
+                          size_t *njobs, struct config_diag *diag);
+
+#endif

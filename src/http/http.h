@@ -1,0 +1,43 @@
+/* http: the API of spec/API.md and the web UI, on h2o sharing the daemon's
+ * loop. Handlers read the store and call the scheduler; nothing here runs
+ * off the loop thread. Auth (JWT), rate limits, CORS, the error envelope,
+ * Prometheus metrics and the WebSocket event stream live here too. */
+#ifndef OFELIA_HTTP_HTTP_H
+#define OFELIA_HTTP_HTTP_H
+
+#include <stddef.h>
+
+struct loop;
+struct store;
+struct scheduler;
+struct events;
+struct config;
+struct http;
+
+/* What the server needs from the daemon; every pointer outlives the server. */
+struct http_deps {
+	struct loop *loop;
+	struct store *store;
+	struct scheduler *scheduler;
+	struct events *events;
+	/* config returns the config in force (it changes on reload). */
+	const struct config *(*config)(void *arg);
+	/* docker_state returns "connected", "disconnected" or "n/a" (no Docker
+	 * jobs and no label discovery); NULL means "n/a". */
+	const char *(*docker_state)(void *arg);
+	void *arg;
+};
+
+/* http_start listens on the config's web address (127.0.0.1:8080 by
+ * default) and serves until http_stop. Returns NULL with the reason in err. */
+struct http *http_start(const struct http_deps *deps, char *err, size_t errlen);
+/* http_stop stops accepting and closes the WebSocket connections. */
+void http_stop(struct http *h);
+/* http_free releases the server after http_stop; NULL is fine. */
+void http_free(struct http *h);
+/* http_config_apply_saved puts the global settings changed through the API
+ * (PATCH /api/config/global, kept in the store) over c, which the daemon
+ * does at start and at each reload. Returns 0, or -1 with the reason in err. */
+int http_config_apply_saved(struct store *store, struct config *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,349 @@
+/* Private to the http module: the server's state, the request as the
+ * handlers see it, and the functions the files share.
+ *
+ * A request reaches the handlers as a struct http_req, not as h2o's
+ * h2o_req_t: http_server.c copies method, path, query, headers and body in
+ * and sends whatever the handlers left in the response fields out. The
+ * router, the handlers, auth and the limits never see a socket, so the fuzz
+ * target and the unit tests drive them with a memory pool and a real store.
+ *
+ * A handler either answers at once (the response fields are set when it
+ * returns) or marks the request pending and calls http_req_finish later (a
+ * login waits for the password hasher, a stop for the execution's end).
+ * Every per-request allocation comes from the request's pool. Everything
+ * here runs on the loop thread, except the hasher's worker (http_auth.c). */
+#ifndef OFELIA_HTTP_HTTP_INT_H
+#define OFELIA_HTTP_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <h2o.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "events/events.h"
+#include "http/http.h"
+#include "scheduler/scheduler.h"
+#include "store/store.h"
+#include "util/map.h"
+#include "util/strv.h"
+
+/* How long a client may keep a login failure against it, and how often the
+ * per-client table is swept of idle entries. */
+#define HTTP_CLIENT_WINDOW_NS (60LL * 1000000000LL)
+
+struct http_req;
+struct http_route;
+struct http_hasher;
+struct http_ws;
+
+typedef void http_handler_fn(struct http_req *r);
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_PATCH,
+	HTTP_DELETE,
+	HTTP_OPTIONS,
+	HTTP_OTHER,
+};
+#define HTTP_METHOD_COUNT 8
+
+/* The status codes counted one by one in ofelia_http_requests_total; any
+ * other lands in the last slot. */
+#define HTTP_CODE_SLOTS 17
+
+/* One route: a path pattern where "{}" stands for one segment (a job name,
+ * an execution id), and a handler per method. */
+struct http_route {
+	const char *pattern; /* as exposed in metrics */
+	http_handler_fn *on[HTTP_METHOD_COUNT];
+	bool is_public;    /* no token even with auth on (login, health, UI) */
+	bool is_metrics;   /* public unless web.metrics-auth */
+	bool rate_limited; /* under /api/: counted per client */
+};
+
+struct http_req {
+	struct http *h;
+	h2o_mem_pool_t *pool;
+	const struct config *cfg; /* in force when the request arrived */
+	int64_t now_ns;
+
+	/* request */
+	enum http_method method;
+	h2o_iovec_t method_text;
+	h2o_iovec_t path;  /* percent-decoded and normalized */
+	h2o_iovec_t query; /* after '?', still encoded; len 0 when none */
+	const h2o_headers_t *headers;
+	h2o_iovec_t upgrade; /* the Upgrade header, which h2o keeps apart */
+	h2o_iovec_t body;
+	char peer[64];   /* the socket's peer address */
+	char client[64]; /* the client, after trusted proxies */
+	const struct http_route *route;
+	const char *param; /* the "{}" segment, NUL-terminated */
+	const char *user;  /* when a valid token came with the request */
+	const char *role;
+
+	/* response */
+	int status;
+	h2o_headers_t res_headers;
+	h2o_iovec_t res_body;
+	bool is_websocket; /* the server upgrades the connection */
+	bool pending;      /* the handler calls http_req_finish later */
+	bool finished;
+
+	/* deferred answer: a slowed failed login, a stop waiting for the end */
+	int64_t due_ns;
+	void (*on_due)(struct http_req *r);
+	struct http_req *next_deferred;
+	char exec_id[37]; /* the execution a stop waits for */
+
+	/* how the answer leaves: the server sends it, the fuzz target records it */
+	void (*on_done)(struct http_req *r);
+	void *glue;
+};
+
+/* One client (by address) as the limits see it. */
+struct http_client {
+	double tokens;
+	int64_t refilled_ns;
+	int64_t *fails; /* ring of failed login times, NULL until the first */
+	int nfails;     /* entries used in the ring */
+	int fail_at;    /* next slot */
+};
+
+struct http {
+	struct http_deps deps;
+
+	/* the listening side (http_server.c); unused by the fuzz target */
+	h2o_globalconf_t globalconf;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	bool ctx_ready;
+	h2o_socket_t *listener;
+	char address[128];
+	bool stopping;
+
+	/* auth (http_auth.c) */
+	char *secret;
+	size_t secret_len;
+	struct http_hasher *hasher;
+
+	/* limits (http_limits.c) */
+	struct map clients; /* client address -> struct http_client */
+	struct loop_timer *sweep_timer;
+	struct strv proxies_text; /* the trusted_proxies parsed into proxies */
+	struct http_cidr *proxies;
+	size_t nproxies;
+
+	/* answers that wait (http_router.c) */
+	struct http_req *deferred; /* by due_ns */
+	struct loop_timer *deferred_timer;
+	int stop_waiters;
+	struct events_sub *events_sub; /* while WebSocket clients or stops wait */
+
+	/* GET /api/jobs rendered once per scheduler version (http_jobs.c) */
+	bool jobs_cached;
+	uint64_t jobs_version;
+	char *jobs_body; /* h2o shared memory, linked to each request's pool */
+	size_t jobs_len;
+
+	/* WebSocket clients (http_ws.c) */
+	struct http_ws *ws;
+	int nws;
+	struct loop_timer *ping_timer;
+
+	/* global settings changed through the API (http_config.c) */
+	json_t *saved_global;
+
+	/* ofelia_http_requests_total (http_monitor.c) */
+	uint64_t requests[64][HTTP_METHOD_COUNT][HTTP_CODE_SLOTS];
+};
+
+/* ---- http_router.c ---- */
+
+/* http_new sets the server up without a listener: what the fuzz target
+ * drives through http_dispatch. */
+struct http *http_new(const struct http_deps *deps, char *err, size_t errlen);
+/* http_req_init prepares r for a request whose memory comes from pool. */
+void http_req_init(struct http_req *r, struct http *h, h2o_mem_pool_t *pool);
+/* http_dispatch runs one request through limits, auth, routing and its
+ * handler; the answer reaches r->on_done, now or later. */
+void http_dispatch(struct http_req *r);
+/* http_req_finish hands a pending request's answer to r->on_done. */
+void http_req_finish(struct http_req *r);
+/* http_req_defer calls on_due(r) at due_ns unless http_req_undefer first. */
+void http_req_defer(struct http_req *r, int64_t due_ns, void (*on_due)(struct http_req *r));
+void http_req_undefer(struct http_req *r);
+/* http_flush_deferred answers every waiting request now (shutdown). */
+void http_flush_deferred(struct http *h);
+/* http_events_update subscribes to the events while anyone here needs
+ * them (WebSocket clients, stops waiting for an end) and not otherwise. */
+void http_events_update(struct http *h);
+/* http_route_count / http_route_at expose the route table to metrics. */
+size_t http_route_count(void);
+const struct http_route *http_route_at(size_t i);
+/* http_method_name is the wire name of a method. */
+const char *http_method_name(enum http_method m);
+/* http_method_parse maps the request's method text. */
+enum http_method http_method_parse(h2o_iovec_t m);
+
+/* ---- http_response.c ---- */
+
+/* http_config_now returns the config in force. */
+const struct config *http_config_now(struct http *h);
+/* http_header adds a response header; name and value are copied. */
+void http_header(struct http_req *r, const char *name, const char *value);
+/* http_reply_json answers status with body (the reference is taken). */
+void http_reply_json(struct http_req *r, int status, json_t *body);
+/* http_reply_bytes answers with bytes that live at least as long as r. */
+void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
+                      size_t len);
+/* http_reply_error answers with the error envelope. detail_key ("job",
+ * "executionId") and detail_value go into details when not NULL. */
+void http_reply_error(struct http_req *r, int status, const char *code, const char *detail_key,
+                      const char *detail_value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* http_reply_sched_error maps a scheduler result to its status and code
+ * (code, when not NULL, overrides VALIDATION_ERROR or CONFLICT). */
+void http_reply_sched_error(struct http_req *r, enum scheduler_rc rc, const char *code,
+                            const char *detail_key, const char *detail_value, const char *err);
+/* http_body_object parses the body as a JSON object (the caller owns the
+ * reference); on failure it answers 400 VALIDATION_ERROR and returns NULL. */
+json_t *http_body_object(struct http_req *r);
+/* http_query finds key in the query string and returns its decoded value
+ * in the request's pool, or NULL. */
+const char *http_query(struct http_req *r, const char *key);
+/* http_query_int reads an optional whole-number parameter in [min, max]
+ * (dflt when absent); on a bad value it answers 400 and returns -1. */
+int http_query_int(struct http_req *r, const char *key, int64_t dflt, int64_t min, int64_t max,
+                   int64_t *out);
+/* http_find_header returns a request header's value (name in lower case),
+ * or len 0 when absent. */
+h2o_iovec_t http_find_header(const struct http_req *r, const char *name);
+/* http_string returns a JSON string of s, with bytes that are not UTF-8
+ * replaced by '?'. */
+json_t *http_string(const char *s);
+/* http_time returns an RFC 3339 string, or null for 0. */
+json_t *http_time(int64_t ns);
+/* http_status_reason is the reason phrase of an HTTP status. */
+const char *http_status_reason(int status);
+/* http_strdup copies len bytes of s into the request's pool. */
+char *http_strdup(struct http_req *r, const char *s, size_t len);
+
+/* ---- http_limits.c ---- */
+
+struct http_cidr {
+	int family;
+	unsigned char addr[16];
+	int bits;
+};
+
+/* http_limits_init / _fini own the client table and the sweep timer. */
+void http_limits_init(struct http *h);
+void http_limits_fini(struct http *h);
+/* http_resolve_client sets r->client from the peer and, when the peer is a
+ * trusted proxy, from X-Forwarded-For. */
+void http_resolve_client(struct http_req *r);
+/* http_security_headers adds the headers every response carries. */
+void http_security_headers(struct http_req *r);
+/* http_cors adds the CORS headers of an allowed origin; returns true when
+ * it answered a preflight. */
+bool http_cors(struct http_req *r);
+/* http_rate_limit takes one request from the client's allowance and sets
+ * the X-RateLimit headers; returns false when it answered 429. */
+bool http_rate_limit(struct http_req *r);
+/* http_login_blocked tells whether the client has used its failed logins
+ * for the last minute; http_login_failed records one and returns how many
+ * the client has in the window. */
+bool http_login_blocked(struct http_req *r);
+int http_login_failed(struct http_req *r);
+/* http_cidr_parse reads "10.0.0.0/8", "::1" or "192.168.1.7"; 0 or -1. */
+int http_cidr_parse(const char *text, struct http_cidr *out);
+/* http_cidr_match tells whether the address text falls in the range. */
+bool http_cidr_match(const struct http_cidr *c, const char *addr);
+/* http_bucket_take is the token bucket: refills at per_minute / 60 a
+ * second up to burst, takes one token; returns false when none was left. */
+bool http_bucket_take(double *tokens, int64_t *refilled_ns, int64_t now_ns, int per_minute,
+                      int burst);
+
+/* ---- http_auth.c ---- */
+
+int http_auth_init(struct http *h, char *err, size_t errlen);
+void http_auth_fini(struct http *h);
+/* http_auth_check verifies the request's token when the route needs one
+ * and the role for a change; returns false when it answered 401 or 403. */
+bool http_auth_check(struct http_req *r);
+/* http_token_verify checks a token (HS256, our key, not expired, a user
+ * that still exists) and returns its user and current role. */
+int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
+                      int64_t now_ns, const char **user, const char **role);
+/* http_token_sign returns a token the caller frees and its expiry. */
+char *http_token_sign(struct http *h, const char *user, const char *role, int64_t now_ns,
+                      int64_t ttl_ns, int64_t *expires_ns);
+/* http_secret_equal compares in time independent of where they differ. */
+bool http_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
+void http_on_login(struct http_req *r);
+void http_on_refresh(struct http_req *r);
+
+/* ---- handlers ---- */
+
+void http_jobs_fini(struct http *h);
+void http_on_jobs(struct http_req *r);
+void http_on_job_get(struct http_req *r);
+void http_on_job_put(struct http_req *r);
+void http_on_job_delete(struct http_req *r);
+void http_on_job_run(struct http_req *r);
+void http_on_job_toggle(struct http_req *r);
+/* http_job_view returns the API form of a stored job (definition and
+ * lastRun, nextRun, status). */
+json_t *http_job_view(struct http *h, const struct store_job *row);
+
+/* http_valid_id tells whether id looks like an execution id (a UUID), so
+ * anything else is a 404 without a query. */
+bool http_valid_id(const char *id);
+void http_on_execution(struct http_req *r);
+void http_on_execution_stop(struct http_req *r);
+void http_on_execution_logs(struct http_req *r);
+/* http_exec_on_event answers the stops that waited for this execution. */
+void http_exec_on_event(struct http *h, const struct event *ev);
+
+void http_on_scheduler_status(struct http_req *r);
+void http_on_scheduler_start(struct http_req *r);
+void http_on_scheduler_stop(struct http_req *r);
+void http_on_scheduler_reload(struct http_req *r);
+
+void http_on_liveness(struct http_req *r);
+void http_on_readiness(struct http_req *r);
+void http_on_metrics(struct http_req *r);
+/* http_count_request adds the answered request to the HTTP counters;
+ * http_count does it for an answer h2o made itself (route NULL). */
+void http_count_request(struct http_req *r);
+void http_count(struct http *h, const struct http_route *route, enum http_method m, int status);
+
+int http_config_init(struct http *h, char *err, size_t errlen);
+void http_on_config(struct http_req *r);
+void http_on_config_global(struct http_req *r);
+
+void http_on_ui(struct http_req *r);
+
+/* ---- http_ws.c ---- */
+
+void http_on_ws(struct http_req *r);
+void http_ws_init(struct http *h);
+/* http_ws_upgrade completes the handshake of a request http_on_ws accepted;
+ * false when h2o does not see a handshake in it. */
+bool http_ws_upgrade(struct http *h, h2o_req_t *req, const char *client);
+/* http_ws_on_event sends an event to the clients that want it. */
+void http_ws_on_event(struct http *h, const struct event *ev);
+/* http_ws_broadcast sends {"type","payload","timestamp"} to every client
+ * (payload reference taken). */
+void http_ws_broadcast(struct http *h, const char *type, json_t *payload);
+/* http_ws_close_all closes every client (shutdown). */
+void http_ws_close_all(struct http *h);
+void http_ws_fini(struct http *h);
+
+#endif

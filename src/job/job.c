@@ -1,0 +1,515 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cron/cron.h"
+#include "job/job.h"
+#include "util/duration.h"
+#include "util/xalloc.h"
+
+#define ALL (JOB_TYPE_BIT(JOB_EXEC) | JOB_TYPE_BIT(JOB_RUN) | JOB_TYPE_BIT(JOB_LOCAL) | \
+	     JOB_TYPE_BIT(JOB_SERVICE))
+#define EXEC    JOB_TYPE_BIT(JOB_EXEC)
+#define RUN     JOB_TYPE_BIT(JOB_RUN)
+#define LOCAL   JOB_TYPE_BIT(JOB_LOCAL)
+#define SERVICE JOB_TYPE_BIT(JOB_SERVICE)
+#define F(key, json, kind, member, types) {key, json, kind, offsetof(struct job, member), types}
+
+/* The one table of job keys. Names and the types that have them follow
+ * Ofelia (netresearch's core/ job sources), so its documentation transfers. */
+const struct job_field job_fields[] = {
+	F("schedule", "schedule", JOB_F_STRING, schedule, ALL),
+	F("command", "command", JOB_F_STRING, command, ALL),
+	F("enabled", "enabled", JOB_F_BOOL, enabled, ALL),
+	F("no-overlap", "noOverlap", JOB_F_BOOL, no_overlap, ALL),
+	F("run-on-startup", "runOnStartup", JOB_F_BOOL, run_on_startup, ALL),
+	F("history-limit", "historyLimit", JOB_F_INT, history_limit, ALL),
+	F("max-runtime", "maxRuntime", JOB_F_DURATION, max_runtime_ns, ALL),
+	F("catch-up", "catchUp", JOB_F_CATCH_UP, catch_up, ALL),
+	F("catch-up-deadline", "catchUpDeadline", JOB_F_DURATION, catch_up_deadline_ns, ALL),
+	F("environment", "environment", JOB_F_LIST, environment, ALL),
+	F("container", "container", JOB_F_STRING, container, EXEC | RUN),
+	F("user", "user", JOB_F_STRING, user, EXEC | RUN | SERVICE),
+	F("tty", "tty", JOB_F_BOOL, tty, EXEC | RUN | SERVICE),
+	F("working-dir", "workingDir", JOB_F_STRING, working_dir, EXEC | RUN),
+	F("privileged", "privileged", JOB_F_BOOL, privileged, EXEC),
+	F("image", "image", JOB_F_STRING, image, RUN | SERVICE),
+	F("entrypoint", "entrypoint", JOB_F_STRING, entrypoint, RUN),
+	F("network", "network", JOB_F_STRING, network, RUN | SERVICE),
+	F("hostname", "hostname", JOB_F_STRING, hostname, RUN | SERVICE),
+	F("container-name", "containerName", JOB_F_STRING, container_name, RUN),
+	F("delete", "delete", JOB_F_BOOL, delete_after, RUN | SERVICE),
+	F("pull", "pull", JOB_F_PULL, pull, RUN),
+	F("volume", "volume", JOB_F_LIST, volume, RUN | SERVICE),
+	F("volumes-from", "volumesFrom", JOB_F_LIST, volumes_from, RUN),
+	F("stop-signal", "stopSignal", JOB_F_STRING, stop_signal, RUN),
+	F("stop-timeout", "stopTimeout", JOB_F_DURATION, stop_timeout_ns, RUN),
+	F("dir", "dir", JOB_F_STRING, dir, LOCAL | SERVICE),
+};
+const size_t job_field_count = sizeof job_fields / sizeof job_fields[0];
+
+#define FIELD(j, f, type) ((type *)((char *)(j) + (f)->offset))
+#define CFIELD(j, f, type) ((const type *)((const char *)(j) + (f)->offset))
+
+static const char *type_names[JOB_TYPE_COUNT] = {"exec", "run", "local", "service"};
+static const char *status_names[JOB_STATUS_COUNT] = {
+	"running", "success", "failed", "skipped", "stopped", "interrupted", "missed", "expired"};
+static const char *trigger_names[] = {"schedule", "manual", "startup", "catch-up", "retry"};
+static const char *origin_names[] = {"config", "docker-label", "api"};
+static const char *catch_up_names[] = {"default", "skip", "once"};
+static const char *pull_names[] = {"always", "if-not-present", "never"};
+
+struct job *job_new(const char *name, enum job_type type)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	j->name = xstrdup(name);
+	j->type = type;
+	j->origin = JOB_ORIGIN_CONFIG;
+	j->enabled = true;
+	j->history_limit = -1;
+	j->delete_after = true;
+	j->pull = JOB_PULL_ALWAYS;
+	return j;
+}
+
+struct job *job_clone(const struct job *src)
+{
+	struct job *j = xmalloc(sizeof *j);
+	*j = *src;
+	j->name = xstrdup(src->name);
+	j->source = xstrdup(src->source);
+	for (size_t i = 0; i < job_field_count; i++) {
+		const struct job_field *f = &job_fields[i];
+		if (f->kind == JOB_F_STRING)
+			*FIELD(j, f, char *) = xstrdup(*CFIELD(src, f, char *));
+		else if (f->kind == JOB_F_LIST)
+			strv_copy(FIELD(j, f, struct strv), CFIELD(src, f, struct strv));
+	}
+	return j;
+}
+
+void job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	for (size_t i = 0; i < job_field_count; i++) {
+		const struct job_field *f = &job_fields[i];
+		if (f->kind == JOB_F_STRING)
+			free(*FIELD(j, f, char *));
+		else if (f->kind == JOB_F_LIST)
+			strv_free(FIELD(j, f, struct strv));
+	}
+	free(j->name);
+	free(j->source);
+	free(j);
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool job_equal(const struct job *a, const struct job *b)
+{
+	if (!str_equal(a->name, b->name) || a->type != b->type)
+		return false;
+	for (size_t i = 0; i < job_field_count; i++) {
+		const struct job_field *f = &job_fields[i];
+		switch (f->kind) {
+		case JOB_F_STRING:
+			if (!str_equal(*CFIELD(a, f, char *), *CFIELD(b, f, char *)))
+				return false;
+			break;
+		case JOB_F_BOOL:
+			if (*CFIELD(a, f, bool) != *CFIELD(b, f, bool))
+				return false;
+			break;
+		case JOB_F_INT:
+			if (*CFIELD(a, f, int) != *CFIELD(b, f, int))
+				return false;
+			break;
+		case JOB_F_DURATION:
+			if (*CFIELD(a, f, int64_t) != *CFIELD(b, f, int64_t))
+				return false;
+			break;
+		case JOB_F_LIST:
+			if (!strv_equal(CFIELD(a, f, struct strv), CFIELD(b, f, struct strv)))
+				return false;
+			break;
+		case JOB_F_CATCH_UP:
+			if (*CFIELD(a, f, enum job_catch_up) != *CFIELD(b, f, enum job_catch_up))
+				return false;
+			break;
+		case JOB_F_PULL:
+			if (*CFIELD(a, f, enum job_pull) != *CFIELD(b, f, enum job_pull))
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+static int lookup(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *job_type_name(enum job_type t)
+{
+	return type_names[t];
+}
+
+int job_type_parse(const char *s, enum job_type *out)
+{
+	if (strncasecmp(s, "job-", 4) == 0)
+		s += 4;
+	if (strcasecmp(s, "service-run") == 0) {
+		*out = JOB_SERVICE;
+		return 0;
+	}
+	int i = lookup(s, type_names, JOB_TYPE_COUNT);
+	if (i < 0)
+		return -1;
+	*out = (enum job_type)i;
+	return 0;
+}
+
+const char *job_status_name(enum job_status s)
+{
+	return status_names[s];
+}
+
+int job_status_parse(const char *s, enum job_status *out)
+{
+	int i = lookup(s, status_names, JOB_STATUS_COUNT);
+	if (i < 0)
+		return -1;
+	*out = (enum job_status)i;
+	return 0;
+}
+
+const char *job_trigger_name(enum job_trigger t)
+{
+	return trigger_names[t];
+}
+
+int job_trigger_parse(const char *s, enum job_trigger *out)
+{
+	int i = lookup(s, trigger_names, sizeof trigger_names / sizeof trigger_names[0]);
+	if (i < 0)
+		return -1;
+	*out = (enum job_trigger)i;
+	return 0;
+}
+
+const char *job_origin_name(enum job_origin o)
+{
+	return origin_names[o];
+}
+
+int job_origin_parse(const char *s, enum job_origin *out)
+{
+	int i = lookup(s, origin_names, sizeof origin_names / sizeof origin_names[0]);
+	if (i < 0)
+		return -1;
+	*out = (enum job_origin)i;
+	return 0;
+}
+
+const char *job_catch_up_name(enum job_catch_up c)
+{
+	return catch_up_names[c];
+}
+
+int job_catch_up_parse(const char *s, enum job_catch_up *out)
+{
+	int i = lookup(s, catch_up_names, sizeof catch_up_names / sizeof catch_up_names[0]);
+	if (i < 0)
+		return -1;
+	*out = (enum job_catch_up)i;
+	return 0;
+}
+
+const char *job_pull_name(enum job_pull p)
+{
+	return pull_names[p];
+}
+
+int job_pull_parse(const char *s, enum job_pull *out)
+{
+	bool b;
+	/* Ofelia's pull is a bool: true pulls first, false uses a local image first. */
+	if (job_bool_parse(s, &b) == 0) {
+		*out = b ? JOB_PULL_ALWAYS : JOB_PULL_IF_NOT_PRESENT;
+		return 0;
+	}
+	int i = lookup(s, pull_names, sizeof pull_names / sizeof pull_names[0]);
+	if (i < 0)
+		return -1;
+	*out = (enum job_pull)i;
+	return 0;
+}
+
+int job_bool_parse(const char *s, bool *out)
+{
+	static const char *yes[] = {"1", "t", "true", "yes", "y", "on"};
+	static const char *no[] = {"0", "f", "false", "no", "n", "off"};
+	if (lookup(s, yes, sizeof yes / sizeof yes[0]) >= 0)
+		*out = true;
+	else if (lookup(s, no, sizeof no / sizeof no[0]) >= 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* normalize lowercases a key and drops '-' and '_', so "no-overlap",
+ * "noOverlap", "NoOverlap" and "no_overlap" all read "nooverlap". */
+static void normalize(const char *key, char *out, size_t n)
+{
+	size_t w = 0;
+	for (; *key && w + 1 < n; key++)
+		if (*key != '-' && *key != '_')
+			out[w++] = (char)tolower((unsigned char)*key);
+	out[w] = '\0';
+}
+
+const struct job_field *job_field_find(const char *key)
+{
+	char want[64], have[64];
+	if (strlen(key) >= sizeof want)
+		return NULL;
+	normalize(key, want, sizeof want);
+	for (size_t i = 0; i < job_field_count; i++) {
+		normalize(job_fields[i].key, have, sizeof have);
+		if (strcmp(want, have) == 0)
+			return &job_fields[i];
+	}
+	return NULL;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+	if (lb >= sizeof row / sizeof row[0])
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = diag + cost;
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *job_field_suggest(const char *key)
+{
+	char want[64], have[64];
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+
+	if (strlen(key) >= sizeof want)
+		return NULL;
+	normalize(key, want, sizeof want);
+	for (size_t i = 0; i < job_field_count; i++) {
+		normalize(job_fields[i].key, have, sizeof have);
+		size_t d = edit_distance(want, have);
+		if (d < best_d) {
+			best_d = d;
+			best = job_fields[i].key;
+		}
+	}
+	/* Farther than a third of the key is a different word, not a typo. */
+	size_t limit = strlen(want) / 3 + 1;
+	return best_d <= limit ? best : NULL;
+}
+
+bool job_field_applies(const struct job_field *f, enum job_type t)
+{
+	return (f->types & JOB_TYPE_BIT(t)) != 0;
+}
+
+static int set_list_json(struct strv *list, const char *value, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *arr = json_loads(value, JSON_DECODE_ANY, &jerr);
+	if (arr == NULL || !json_is_array(arr)) {
+		snprintf(err, errlen, "not a JSON array of strings: %s",
+			 arr ? "not an array" : jerr.text);
+		json_decref(arr);
+		return -1;
+	}
+	struct strv items = STRV_INIT;
+	size_t i;
+	json_t *item;
+	json_array_foreach(arr, i, item)
+	{
+		if (!json_is_string(item)) {
+			snprintf(err, errlen, "item %zu of the JSON array is not a string", i);
+			strv_free(&items);
+			json_decref(arr);
+			return -1;
+		}
+		strv_push(&items, json_string_value(item));
+	}
+	json_decref(arr);
+	strv_free(list);
+	*list = items;
+	return 0;
+}
+
+int job_field_set(struct job *j, const struct job_field *f, const char *value, char *err,
+		  size_t errlen)
+{
+	char derr[128];
+	long n;
+	char *end;
+
+	switch (f->kind) {
+	case JOB_F_STRING:
+		free(*FIELD(j, f, char *));
+		*FIELD(j, f, char *) = xstrdup(value);
+		return 0;
+	case JOB_F_BOOL:
+		if (job_bool_parse(value, FIELD(j, f, bool)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: \"%s\" is not a boolean (true or false)", f->key, value);
+		return -1;
+	case JOB_F_INT:
+		n = strtol(value, &end, 10);
+		if (*value != '\0' && *end == '\0' && n >= 0 && n <= 1000000000) {
+			*FIELD(j, f, int) = (int)n;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: \"%s\" is not a whole number >= 0", f->key, value);
+		return -1;
+	case JOB_F_DURATION:
+		if (duration_parse(value, FIELD(j, f, int64_t), derr, sizeof derr) < 0) {
+			snprintf(err, errlen, "%s: %s", f->key, derr);
+			return -1;
+		}
+		if (*FIELD(j, f, int64_t) < 0) {
+			snprintf(err, errlen, "%s: \"%s\" is negative", f->key, value);
+			return -1;
+		}
+		return 0;
+	case JOB_F_LIST:
+		if (value[0] == '[') {
+			if (set_list_json(FIELD(j, f, struct strv), value, derr, sizeof derr) == 0)
+				return 0;
+			snprintf(err, errlen, "%s: %s", f->key, derr);
+			return -1;
+		}
+		strv_push(FIELD(j, f, struct strv), value);
+		return 0;
+	case JOB_F_CATCH_UP:
+		if (job_catch_up_parse(value, FIELD(j, f, enum job_catch_up)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: \"%s\" is not one of skip, once, default", f->key, value);
+		return -1;
+	case JOB_F_PULL:
+		if (job_pull_parse(value, FIELD(j, f, enum job_pull)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: \"%s\" is not one of always, if-not-present, never",
+			 f->key, value);
+		return -1;
+	}
+	return -1;
+}
+
+void job_field_clear(struct job *j, const struct job_field *f)
+{
+	if (f->kind == JOB_F_LIST)
+		strv_free(FIELD(j, f, struct strv));
+}
+
+int job_name_valid(const char *name, char *err, size_t errlen)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len == 0 || len > 200) {
+		snprintf(err, errlen, "job name must be 1 to 200 bytes long");
+		return -1;
+	}
+	if (name[0] == ' ' || name[len - 1] == ' ') {
+		snprintf(err, errlen, "job name \"%s\" starts or ends with a space", name);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\') {
+			snprintf(err, errlen,
+				 "job name \"%s\" has a character that is not allowed (control "
+				 "characters, '/' and '\\' are not)",
+				 name);
+			return -1;
+		}
+	return 0;
+}
+
+static bool empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+int job_validate(const struct job *j, const char **code, char *err, size_t errlen)
+{
+	char cerr[256];
+	struct cron *c = NULL;
+
+	*code = "VALIDATION_ERROR";
+	if (job_name_valid(j->name, err, errlen) < 0)
+		return -1;
+	if (empty(j->schedule)) {
+		*code = "INVALID_SCHEDULE";
+		snprintf(err, errlen, "job \"%s\": schedule is empty", j->name);
+		return -1;
+	}
+	/* Validity does not depend on the zone; only the run times do. */
+	if (cron_parse(j->schedule, tz_utc(), &c, cerr, sizeof cerr) < 0) {
+		*code = "INVALID_SCHEDULE";
+		snprintf(err, errlen, "job \"%s\": bad schedule \"%s\": %s", j->name, j->schedule,
+			 cerr);
+		return -1;
+	}
+	cron_free(c);
+
+	const char *missing = NULL;
+	switch (j->type) {
+	case JOB_EXEC:
+		missing = empty(j->container) ? "container" : empty(j->command) ? "command" : NULL;
+		break;
+	case JOB_RUN:
+		missing = empty(j->image) && empty(j->container) ? "image (or container)" : NULL;
+		break;
+	case JOB_LOCAL:
+		missing = empty(j->command) ? "command" : NULL;
+		break;
+	case JOB_SERVICE:
+		missing = empty(j->image) ? "image" : NULL;
+		break;
+	}
+	if (missing) {
+		snprintf(err, errlen, "job \"%s\": a %s job needs %s", j->name,
+			 job_type_name(j->type), missing);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* runner: run one execution of a job on the calling thread (a thread of the
+ * runner pool) and report its output and outcome through callbacks. Each job
+ * type is a const ops struct (local.c, and the Docker types); runner_exec_new
+ * is the only place that switches on the type. Runners never touch the loop
+ * or the store: the sink forwards what they report. */
+#ifndef OFELIA_RUNNER_RUNNER_H
+#define OFELIA_RUNNER_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/job.h"
+
+/* Longest output line stored whole; longer ones arrive in pieces. */
+#define RUNNER_MAX_LINE (16 * 1024)
+
+struct runner_result {
+	enum job_status status; /* SUCCESS, FAILED, STOPPED or INTERRUPTED */
+	bool has_exit_code;
+	int exit_code;
+	char error[512]; /* "" when none */
+};
+
+/* Callbacks, all made on the runner's thread, in this order: on_container
+ * (maybe), on_line and on_idle (any number), on_done (once, last). */
+struct runner_sink {
+	/* on_line gets one line without its newline, valid UTF-8; it may block
+	 * to slow down a job that writes faster than the store keeps up. */
+	void (*on_line)(void *arg, bool is_error, const char *line, size_t len);
+	/* on_idle: no more output for now; a good moment to hand lines over. */
+	void (*on_idle)(void *arg);
+	/* on_container: the Docker container, exec or service id is known. */
+	void (*on_container)(void *arg, const char *id);
+	/* on_done: the outcome; no callback follows. */
+	void (*on_done)(void *arg, const struct runner_result *r);
+	void *arg;
+};
+
+/* Settings every execution needs from the global config. */
+struct runner_settings {
+	const char *default_user; /* exec/run/service user when the job sets none */
+	const char *docker_host;  /* NULL = DOCKER_HOST or the default socket */
+	int64_t stop_grace_ns;    /* a stop signal's grace period before a kill */
+};
+
+struct runner_exec;
+struct runner_pool;
+
+/* runner_exec_new prepares one execution of job (taken over: freed with the
+ * execution) for the pool. reattach_id, when not NULL, resumes an execution
+ * a previous process left running in that container instead of starting
+ * one; settings and sink are copied. The caller frees it with
+ * runner_exec_free after on_done. */
+struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
+				    const struct runner_settings *settings,
+				    const struct runner_sink *sink, const char *reattach_id);
+void runner_exec_free(struct runner_exec *x);
+/* runner_exec_stop asks the execution to stop, from any thread; it ends with
+ * status (STOPPED, or FAILED for max-runtime) and error reason. The first
+ * request wins. */
+void runner_exec_stop(struct runner_exec *x, enum job_status status, const char *reason);
+
+/* runner_pool_new starts threads that run submitted executions. */
+struct runner_pool *runner_pool_new(int threads);
+/* runner_pool_submit runs x on the next free thread (queued until then). */
+void runner_pool_submit(struct runner_pool *p, struct runner_exec *x);
+/* runner_pool_free waits for the executions in flight, then joins the
+ * threads; NULL is fine. */
+void runner_pool_free(struct runner_pool *p);
+
+/* runner_run_inline runs x on the calling thread (`ofelia run`). */
+void runner_run_inline(struct runner_exec *x);
+
+#endif

@@ -1,0 +1,54 @@
+/* Private to the runner module: the execution object the job types share,
+ * and the ops each type provides. */
+#ifndef OFELIA_RUNNER_RUNNER_INT_H
+#define OFELIA_RUNNER_RUNNER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "runner/runner.h"
+
+struct runner_exec {
+	const struct runner_ops *ops;
+	struct job *job;
+	char id[37];
+	char *reattach_id;
+	struct runner_settings settings;
+	char *default_user; /* owned copies behind settings */
+	char *docker_host;
+	struct runner_sink sink;
+	int64_t deadline_ns; /* monotonic; 0 = no max-runtime */
+
+	/* Stop requests come from other threads. */
+	pthread_mutex_t stop_lock;
+	atomic_bool stop_requested;
+	enum job_status stop_status;
+	char stop_reason[256];
+	int wake_fd; /* eventfd: wakes a runner blocked in poll() */
+	void *type_state; /* what a type needs to stop itself (e.g. a Docker handle) */
+
+	struct runner_exec *next; /* pool queue */
+};
+
+struct runner_ops {
+	/* run starts the execution, streams its output and waits for the end. */
+	void (*run)(struct runner_exec *x, struct runner_result *r);
+	/* wake, from any thread, makes a blocked run() notice a stop request. */
+	void (*wake)(struct runner_exec *x);
+};
+
+extern const struct runner_ops runner_local_ops;
+/* docker_exec.c, docker_run.c, docker_service.c */
+extern const struct runner_ops runner_exec_ops;
+extern const struct runner_ops runner_run_ops;
+extern const struct runner_ops runner_service_ops;
+
+/* runner_stop_requested reads the stop request: true and its status and
+ * reason when there is one (reason is copied into a buffer of reason_len). */
+bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char *reason,
+			   size_t reason_len);
+/* runner_set_result fills r with a status and a formatted error. */
+void runner_set_result(struct runner_result *r, enum job_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

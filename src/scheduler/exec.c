@@ -1,0 +1,663 @@
+/* Executions: begin (committed before anything runs), launch on the pool,
+ * output lines posted back in batches, finish, stop, and the executions a
+ * previous process left running.
+ *
+ * Runner threads fill a batch per execution and post it to the loop when it
+ * is full or the job goes quiet. Bytes posted but not yet stored are
+ * counted; past MAX_INFLIGHT the runner thread waits, which stops it reading
+ * the job's pipes, which blocks the job: a job that writes faster than the
+ * store keeps up is slowed down instead of growing memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events/events.h"
+#include "loop/loop.h"
+#include "scheduler/scheduler_int.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/duration.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define BATCH_LINES 1024
+#define BATCH_BYTES (256 * 1024)
+#define MAX_INFLIGHT (8 * 1024 * 1024)
+/* Log lines wait at most this long, or for this many, before a commit. */
+#define FLUSH_DELAY_NS (20 * NS_PER_MS)
+#define FLUSH_LINES 4096
+#define RETRY_DELAY_NS (5 * NS_PER_SEC)
+/* Retention runs this soon after an execution finishes, off the hot path. */
+#define PRUNE_SOON_NS (1 * NS_PER_SEC)
+
+enum smsg_kind { SMSG_LINES, SMSG_CONTAINER, SMSG_DONE };
+
+/* A message from a runner thread. Lines are packed in data as a header
+ * (struct packed_line) followed by the bytes. */
+struct smsg {
+	enum smsg_kind kind;
+	struct sexec *ex;
+	struct buf data;
+	size_t nlines;
+	char *container_id;
+	struct runner_result result;
+};
+
+struct packed_line {
+	int64_t ts_ns;
+	uint32_t len;
+	uint8_t is_error;
+};
+
+static struct smsg *msg_new(enum smsg_kind kind, struct sexec *ex)
+{
+	struct smsg *m = xcalloc(1, sizeof *m);
+	m->kind = kind;
+	m->ex = ex;
+	return m;
+}
+
+static void msg_free(struct smsg *m)
+{
+	buf_free(&m->data);
+	free(m->container_id);
+	free(m);
+}
+
+void sched_exec_free(struct sexec *ex)
+{
+	if (ex == NULL)
+		return;
+	runner_exec_free(ex->rx);
+	if (ex->batch)
+		msg_free(ex->batch);
+	if (ex->unsaved) {
+		ex->unsaved->job_name = NULL; /* borrowed from ex */
+		store_execution_free(ex->unsaved);
+	}
+	buf_free(&ex->output);
+	free(ex->job_name);
+	free(ex->container_id);
+	pthread_mutex_destroy(&ex->lock);
+	pthread_cond_destroy(&ex->drained);
+	free(ex);
+}
+
+/* ---- runner thread side ---- */
+
+static void post_batch(struct sexec *ex)
+{
+	struct smsg *m = ex->batch;
+	ex->batch = NULL;
+	int64_t bytes = (int64_t)m->data.len;
+	pthread_mutex_lock(&ex->lock);
+	ex->inflight += bytes;
+	pthread_mutex_unlock(&ex->lock);
+	loop_mailbox_post(ex->s->mailbox, m);
+	pthread_mutex_lock(&ex->lock);
+	while (ex->inflight > MAX_INFLIGHT)
+		pthread_cond_wait(&ex->drained, &ex->lock);
+	pthread_mutex_unlock(&ex->lock);
+}
+
+static void on_line(void *arg, bool is_error, const char *line, size_t len)
+{
+	struct sexec *ex = arg;
+	if (ex->batch == NULL)
+		ex->batch = msg_new(SMSG_LINES, ex);
+	struct packed_line h = {clock_now_ns(), (uint32_t)len, is_error};
+	buf_append(&ex->batch->data, &h, sizeof h);
+	buf_append(&ex->batch->data, line, len);
+	if (ex->batch->data.len >= BATCH_BYTES || ++ex->batch->nlines >= BATCH_LINES)
+		post_batch(ex);
+}
+
+static void on_idle(void *arg)
+{
+	struct sexec *ex = arg;
+	if (ex->batch)
+		post_batch(ex);
+}
+
+static void on_container(void *arg, const char *id)
+{
+	struct sexec *ex = arg;
+	struct smsg *m = msg_new(SMSG_CONTAINER, ex);
+	m->container_id = xstrdup(id);
+	loop_mailbox_post(ex->s->mailbox, m);
+}
+
+static void on_done(void *arg, const struct runner_result *r)
+{
+	struct sexec *ex = arg;
+	if (ex->batch)
+		post_batch(ex);
+	struct smsg *m = msg_new(SMSG_DONE, ex);
+	m->result = *r;
+	loop_mailbox_post(ex->s->mailbox, m);
+}
+
+/* ---- begin and launch ---- */
+
+/* resolved copies def with the global defaults a runner needs filled in. */
+static struct job *resolved(const struct scheduler *s, const struct job *def)
+{
+	struct job *j = job_clone(def);
+	if (j->max_runtime_ns == 0)
+		j->max_runtime_ns = s->o.max_runtime_ns;
+	return j;
+}
+
+struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
+			       int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen)
+{
+	if (s->shutting_down) {
+		snprintf(err, errlen, "ofelia is shutting down");
+		return NULL;
+	}
+	struct sexec *ex = xcalloc(1, sizeof *ex);
+	store_new_id(ex->id);
+	ex->job_name = xstrdup(def->name);
+	ex->job_type = def->type;
+	ex->trigger = trigger;
+	ex->slot_ns = slot_ns;
+	ex->start_ns = clock_now_ns();
+	ex->s = s;
+	pthread_mutex_init(&ex->lock, NULL);
+	pthread_cond_init(&ex->drained, NULL);
+
+	struct store_execution e = {0};
+	memcpy(e.id, ex->id, sizeof e.id);
+	e.job_name = ex->job_name;
+	e.job_type = def->type;
+	e.status = JOB_STATUS_RUNNING;
+	e.trigger = trigger;
+	e.scheduled_ns = slot_ns;
+	e.start_ns = ex->start_ns;
+	e.created_ns = ex->start_ns;
+	int rc = store_execution_begin(s->store, &e, def->schedule, j ? j->next_ns : 0);
+	if (rc != 0) {
+		if (rc == STORE_CONFLICT)
+			snprintf(err, errlen, "the slot already has a recorded outcome");
+		else
+			snprintf(err, errlen, "cannot record the execution: %s",
+				 store_errmsg(s->store));
+		sched_exec_free(ex);
+		return NULL;
+	}
+	if (j) {
+		j->running++;
+		j->last_run_ns = ex->start_ns;
+		j->last_status = JOB_STATUS_RUNNING;
+		if (slot_ns) {
+			j->last_slot_ns = slot_ns;
+			free(j->slot_schedule);
+			j->slot_schedule = xstrdup(def->schedule);
+		}
+	}
+	s->running++;
+	map_put(&s->execs, ex->id, ex);
+	struct runner_sink sink = {on_line, on_idle, on_container, on_done, ex};
+	ex->rx = runner_exec_new(resolved(s, def), ex->id, &s->o.runner, &sink, NULL);
+	ex->launch_next = s->launch;
+	s->launch = ex;
+	s->version++;
+	return ex;
+}
+
+static json_t *started_payload(const struct sexec *ex)
+{
+	char start[CLOCK_TEXT_MAX];
+	clock_format_rfc3339(ex->start_ns, start);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "executionId", ex->id, "job", ex->job_name,
+			 "startTime", start, "status", "running", "trigger",
+			 job_trigger_name(ex->trigger));
+}
+
+/* forget undoes the bookkeeping of an execution that ends without a
+ * finish record: rolled back, or its row never written. */
+static void forget(struct scheduler *s, struct sexec *ex)
+{
+	struct sjob *j = map_get(&s->jobs, ex->job_name);
+	if (j && j->running > 0)
+		j->running--;
+	s->running--;
+	map_remove(&s->execs, ex->id);
+}
+
+void sched_launch(struct scheduler *s, bool committed)
+{
+	/* s->launch is newest first; launch in the order they began. */
+	struct sexec *order = NULL;
+	while (s->launch) {
+		struct sexec *ex = s->launch;
+		s->launch = ex->launch_next;
+		ex->launch_next = order;
+		order = ex;
+	}
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->launch_next;
+		if (!committed) {
+			log_errorx("job %s: execution %s not started: its record was not committed",
+				   ex->job_name, ex->id);
+			forget(s, ex);
+			sched_exec_free(ex);
+			continue;
+		}
+		log_kv(LOG_INFO, "execution started", "job", ex->job_name, "execution", ex->id,
+		       "trigger", job_trigger_name(ex->trigger), NULL);
+		events_publish(s->events, EVENT_JOB_STARTED, started_payload(ex));
+		runner_pool_submit(s->pool, ex->rx);
+	}
+}
+
+/* ---- loop side: lines, container ids, finish ---- */
+
+/* trim_output keeps the last max bytes of the output, cut at a character. */
+static void trim_output(struct sexec *ex, int64_t max)
+{
+	if ((int64_t)ex->output.len <= max)
+		return;
+	size_t cut = ex->output.len - (size_t)max;
+	while (cut < ex->output.len && ((unsigned char)ex->output.data[cut] & 0xC0) == 0x80)
+		cut++;
+	ex->output_dropped += (int64_t)cut;
+	buf_consume(&ex->output, cut);
+}
+
+static void publish_line(struct scheduler *s, struct sexec *ex, int64_t ts, bool is_error,
+			 const char *line, size_t len)
+{
+	char when[CLOCK_TEXT_MAX];
+	clock_format_rfc3339(ts, when);
+	events_publish(s->events, EVENT_LOG_LINE,
+		       json_pack("{s:s,s:s,s:I,s:s,s:s,s:s%}", "executionId", ex->id, "job",
+				 ex->job_name, "seq", (json_int_t)ex->seq, "timestamp", when,
+				 "level", is_error ? "error" : "info", "message", line, len));
+}
+
+static void take_lines(struct scheduler *s, struct smsg *m)
+{
+	struct sexec *ex = m->ex;
+	bool live = events_active(s->events);
+	size_t at = 0;
+
+	while (at + sizeof(struct packed_line) <= m->data.len) {
+		struct packed_line h;
+		memcpy(&h, m->data.data + at, sizeof h);
+		const char *line = m->data.data + at + sizeof h;
+		at += sizeof h + h.len;
+		ex->seq++;
+		if (ex->log_lines < s->o.max_log_lines) {
+			store_log_append(s->store, ex->id, ex->seq, h.ts_ns, h.is_error, line,
+					 h.len);
+			ex->log_lines++;
+		} else {
+			ex->dropped_lines++;
+		}
+		buf_append(&ex->output, line, h.len);
+		buf_putc(&ex->output, '\n');
+		if ((int64_t)ex->output.len > 2 * s->o.max_output_bytes + 65536)
+			trim_output(ex, s->o.max_output_bytes);
+		if (live)
+			publish_line(s, ex, h.ts_ns, h.is_error, line, h.len);
+	}
+	pthread_mutex_lock(&ex->lock);
+	ex->inflight -= (int64_t)m->data.len;
+	pthread_cond_signal(&ex->drained);
+	pthread_mutex_unlock(&ex->lock);
+
+	if (store_pending(s->store) >= FLUSH_LINES)
+		sched_on_flush(s);
+	else if (!loop_timer_armed(s->flush_timer))
+		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
+}
+
+void sched_on_flush(void *arg)
+{
+	struct scheduler *s = arg;
+	loop_timer_stop(s->flush_timer);
+	if (store_pending(s->store) == 0)
+		return;
+	if (store_flush(s->store) < 0) {
+		log_errorx("cannot store log lines (they are kept for the next try): %s",
+			   store_errmsg(s->store));
+		loop_timer_after(s->flush_timer, RETRY_DELAY_NS);
+	}
+}
+
+static json_t *finished_payload(const struct store_execution *e)
+{
+	char start[CLOCK_TEXT_MAX], end[CLOCK_TEXT_MAX];
+	clock_format_rfc3339(e->start_ns, start);
+	clock_format_rfc3339(e->end_ns, end);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o}", "executionId", e->id, "job",
+			 e->job_name, "status", job_status_name(e->status), "startTime", start,
+			 "endTime", end, "duration", (json_int_t)e->duration_ns, "exitCode",
+			 e->has_exit_code ? json_integer(e->exit_code) : json_null(), "error",
+			 e->error ? json_string(e->error) : json_null());
+}
+
+static void announce_finish(struct scheduler *s, const struct store_execution *e)
+{
+	char duration[DURATION_TEXT_MAX];
+	duration_format(e->duration_ns, duration);
+	log_kv(e->status == JOB_STATUS_SUCCESS ? LOG_INFO : LOG_WARN, "execution finished", "job",
+	       e->job_name, "execution", e->id, "status", job_status_name(e->status), "duration",
+	       duration, "error", e->error, NULL);
+	events_publish(s->events,
+		       e->status == JOB_STATUS_SUCCESS ? EVENT_JOB_COMPLETED : EVENT_JOB_FAILED,
+		       finished_payload(e));
+}
+
+static struct store_execution *final_record(struct scheduler *s, struct sexec *ex,
+					    const struct runner_result *r)
+{
+	struct store_execution *e = xcalloc(1, sizeof *e);
+	trim_output(ex, s->o.max_output_bytes);
+	if (ex->output.len > 0 && ex->output.data[ex->output.len - 1] == '\n')
+		ex->output.data[--ex->output.len] = '\0';
+	memcpy(e->id, ex->id, sizeof e->id);
+	e->job_name = ex->job_name;
+	e->job_type = ex->job_type;
+	e->status = r->status;
+	e->trigger = ex->trigger;
+	e->scheduled_ns = ex->slot_ns;
+	e->start_ns = ex->start_ns;
+	e->end_ns = clock_now_ns();
+	e->duration_ns = e->end_ns - e->start_ns;
+	e->has_exit_code = r->has_exit_code;
+	e->exit_code = r->exit_code;
+	e->output = ex->output.len ? buf_steal(&ex->output) : NULL;
+	e->output_dropped = ex->output_dropped;
+	e->error = r->error[0] ? xstrdup(r->error) : NULL;
+	e->log_lines = ex->log_lines;
+	e->dropped_lines = ex->dropped_lines;
+	e->container_id = xstrdup(ex->container_id);
+	e->created_ns = ex->start_ns;
+	return e;
+}
+
+static void finish(struct scheduler *s, struct sexec *ex, const struct runner_result *r)
+{
+	struct store_execution *e = final_record(s, ex, r);
+	struct sjob *j = map_get(&s->jobs, ex->job_name);
+
+	forget(s, ex);
+	runner_exec_free(ex->rx);
+	ex->rx = NULL;
+	if (j) {
+		j->last_status = r->status;
+		map_put(&s->prune_dirty, j->def->name, j);
+		if (!s->prune_soon) {
+			loop_timer_after(s->prune_timer, PRUNE_SOON_NS);
+			s->prune_soon = true;
+		}
+	}
+	s->version++;
+	if (store_execution_finish(s->store, e) < 0) {
+		log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
+			   ex->job_name, ex->id, store_errmsg(s->store));
+		ex->unsaved = e;
+		ex->retry_next = s->retry;
+		s->retry = ex;
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	} else {
+		announce_finish(s, e);
+		if (ex->on_done)
+			ex->on_done(e->status, ex->done_arg);
+		e->job_name = NULL;
+		store_execution_free(e);
+		sched_exec_free(ex);
+	}
+	sched_dequeue(s);
+	sched_maybe_done(s);
+}
+
+void sched_on_retry(void *arg)
+{
+	struct scheduler *s = arg;
+	struct sexec **p = &s->retry;
+	while (*p) {
+		struct sexec *ex = *p;
+		if (store_execution_finish(s->store, ex->unsaved) < 0) {
+			p = &ex->retry_next;
+			continue;
+		}
+		*p = ex->retry_next;
+		announce_finish(s, ex->unsaved);
+		if (ex->on_done)
+			ex->on_done(ex->unsaved->status, ex->done_arg);
+		sched_exec_free(ex);
+	}
+	if (s->retry)
+		loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	sched_maybe_done(s);
+}
+
+void sched_on_message(void *msg, void *arg)
+{
+	struct scheduler *s = arg;
+	struct smsg *m = msg;
+	switch (m->kind) {
+	case SMSG_LINES:
+		take_lines(s, m);
+		break;
+	case SMSG_CONTAINER:
+		free(m->ex->container_id);
+		m->ex->container_id = xstrdup(m->container_id);
+		if (store_execution_set_container(s->store, m->ex->id, m->container_id) < 0)
+			log_errorx("execution %s: cannot record container %s: %s", m->ex->id,
+				   m->container_id, store_errmsg(s->store));
+		break;
+	case SMSG_DONE:
+		finish(s, m->ex, &m->result);
+		break;
+	}
+	msg_free(m);
+}
+
+/* ---- queue, stop, shutdown ---- */
+
+void sched_dequeue(struct scheduler *s)
+{
+	bool begun = false;
+	while (s->queue_len > 0 && s->running < s->o.max_concurrent && !s->shutting_down) {
+		struct spending p = s->queue[s->queue_head];
+		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
+		s->queue_len--;
+		struct sjob *j = map_get(&s->jobs, p.job_name);
+		char err[256];
+		if (j == NULL || j->deleted || !j->def->enabled) {
+			log_kv(LOG_INFO, "queued slot dropped: the job was removed or disabled", "job",
+			       p.job_name, NULL);
+		} else if (j->def->no_overlap && j->running > 0) {
+			store_slot_outcome(s->store, j->def->name, j->def->type, p.slot_ns,
+					   JOB_STATUS_SKIPPED,
+					   "the previous run was still running (no-overlap)",
+					   j->def->schedule, j->next_ns);
+		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger, err, sizeof err)) {
+			begun = true;
+		} else {
+			log_errorx("job %s: queued slot not run: %s", p.job_name, err);
+		}
+		free(p.job_name);
+	}
+	if (begun)
+		sched_launch(s, true);
+}
+
+void sched_stop_all(struct scheduler *s, const char *reason)
+{
+	struct map_iter it;
+	void *v;
+	map_iter_init(&s->execs, &it);
+	while (map_iter_next(&s->execs, &it, NULL, &v)) {
+		struct sexec *ex = v;
+		runner_exec_stop(ex->rx, JOB_STATUS_STOPPED, reason);
+	}
+}
+
+void scheduler_stop_running(struct scheduler *s, const char *reason)
+{
+	sched_stop_all(s, reason);
+}
+
+void sched_maybe_done(struct scheduler *s)
+{
+	if (!s->shutting_down || s->running > 0 || s->shutdown_done == NULL)
+		return;
+	for (struct sexec *ex = s->retry; ex; ex = ex->retry_next)
+		log_errorx("execution %s of job %s ended (%s) but could not be recorded; it will "
+			   "show as interrupted after the next start",
+			   ex->id, ex->job_name, job_status_name(ex->unsaved->status));
+	if (store_flush(s->store) < 0)
+		log_errorx("cannot store the last log lines: %s", store_errmsg(s->store));
+	void (*done)(void *) = s->shutdown_done;
+	s->shutdown_done = NULL;
+	if (s->grace_timer)
+		loop_timer_stop(s->grace_timer);
+	done(s->shutdown_arg);
+}
+
+/* ---- executions a previous process left running ---- */
+
+/* reattach resumes an execution whose container (or exec, or service) may
+ * still run: the runner attaches instead of starting, reads the output
+ * again from the start, and ends it normally, or interrupted when the
+ * container is gone. */
+static void reattach(struct scheduler *s, struct sjob *j, struct store_execution *e)
+{
+	struct sexec *ex = xcalloc(1, sizeof *ex);
+	memcpy(ex->id, e->id, sizeof ex->id);
+	ex->job_name = xstrdup(e->job_name);
+	ex->job_type = e->job_type;
+	ex->trigger = e->trigger;
+	ex->slot_ns = e->scheduled_ns;
+	ex->start_ns = e->start_ns;
+	ex->container_id = xstrdup(e->container_id);
+	ex->s = s;
+	pthread_mutex_init(&ex->lock, NULL);
+	pthread_cond_init(&ex->drained, NULL);
+	if (store_log_reset(s->store, e->id) < 0)
+		log_errorx("execution %s: cannot reset its log: %s", e->id, store_errmsg(s->store));
+	j->running++;
+	s->running++;
+	map_put(&s->execs, ex->id, ex);
+	struct runner_sink sink = {on_line, on_idle, on_container, on_done, ex};
+	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink,
+				 e->container_id);
+	ex->launch_next = s->launch;
+	s->launch = ex;
+	log_kv(LOG_INFO, "reattaching to an execution left running", "job", e->job_name,
+	       "execution", e->id, "container", e->container_id, NULL);
+}
+
+void sched_resolve_orphans(struct scheduler *s)
+{
+	struct store_execution **v = NULL;
+	size_t n = 0;
+	int64_t now = clock_now_ns();
+
+	if (store_executions_running(s->store, &v, &n) < 0) {
+		log_errorx("cannot read running executions: %s", store_errmsg(s->store));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_execution *e = v[i];
+		struct sjob *j = map_get(&s->jobs, e->job_name);
+		if (j && e->job_type != JOB_LOCAL && e->container_id && *e->container_id) {
+			reattach(s, j, e);
+			continue;
+		}
+		e->status = JOB_STATUS_INTERRUPTED;
+		e->end_ns = now;
+		e->duration_ns = now - e->start_ns;
+		free(e->error);
+		e->error = xstrdup("ofelia stopped while this execution was running (the process "
+				   "was killed or the machine restarted); its end was not observed");
+		if (store_execution_finish(s->store, e) < 0)
+			log_errorx("execution %s: cannot mark it interrupted: %s", e->id,
+				   store_errmsg(s->store));
+		else
+			log_kv(LOG_WARN, "execution interrupted by a restart", "job", e->job_name,
+			       "execution", e->id, NULL);
+	}
+	store_executions_free(v, n);
+	sched_launch(s, true);
+}
+
+/* ---- API ---- */
+
+enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
+				    int64_t *start_ns, char *err, size_t errlen)
+{
+	if (s->shutting_down) {
+		snprintf(err, errlen, "ofelia is shutting down");
+		return SCHED_UNAVAILABLE;
+	}
+	struct sjob *j = map_get(&s->jobs, name);
+	if (j == NULL || j->deleted || j->held) {
+		snprintf(err, errlen, "Job '%s' not found", name);
+		return SCHED_NOT_FOUND;
+	}
+	struct sexec *ex = sched_exec_begin(s, j, j->def, 0, JOB_TRIGGER_MANUAL, err, errlen);
+	if (ex == NULL)
+		return SCHED_STORE_ERROR;
+	memcpy(id, ex->id, 37);
+	*start_ns = ex->start_ns;
+	sched_launch(s, true);
+	return SCHED_OK;
+}
+
+enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
+					   size_t errlen)
+{
+	struct sexec *ex = map_get(&s->execs, id);
+	if (ex) {
+		runner_exec_stop(ex->rx, JOB_STATUS_STOPPED, "stopped through the API");
+		return SCHED_OK;
+	}
+	struct store_execution *e = NULL;
+	if (store_execution_get(s->store, id, &e) < 0) {
+		snprintf(err, errlen, "cannot read execution %s: %s", id, store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	if (e == NULL) {
+		snprintf(err, errlen, "Execution '%s' not found", id);
+		return SCHED_NOT_FOUND;
+	}
+	snprintf(err, errlen, "Execution '%s' is not running (status %s)", id,
+		 job_status_name(e->status));
+	store_execution_free(e);
+	return SCHED_CONFLICT;
+}
+
+int scheduler_run_once(struct scheduler *s, const struct job *def,
+		       void (*done)(enum job_status status, void *arg), void *arg, char *err,
+		       size_t errlen)
+{
+	struct store_job *row = NULL;
+	if (store_job_get(s->store, def->name, &row) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return -1;
+	}
+	if (row == NULL) {
+		/* A job never scheduled before gets its row, so the execution has one. */
+		struct store_job fresh = {.def = (struct job *)def, .source_def = (struct job *)def};
+		if (store_job_save(s->store, &fresh) < 0) {
+			snprintf(err, errlen, "%s", store_errmsg(s->store));
+			return -1;
+		}
+	}
+	store_job_free(row);
+	struct sexec *ex = sched_exec_begin(s, NULL, def, 0, JOB_TRIGGER_MANUAL, err, errlen);
+	if (ex == NULL)
+		return -1;
+	ex->on_done = done;
+	ex->done_arg = arg;
+	sched_launch(s, true);
+	return 0;
+}

@@ -1,0 +1,399 @@
+/* Job changes: loading jobs from the store, syncing them with the config
+ * and labels (start, reload, discovery), API edits, and retention.
+ *
+ * Rules (docs/scheduling.md): a job belongs to one origin. When two origins
+ * define the same name, an API job wins over a config job, which wins over
+ * a label job (as netresearch's Ofelia). An API edit, toggle or delete of a
+ * config or label job is an override: it is kept across restarts and
+ * reloads for as long as the job's source definition stays the same, and
+ * dropped when the source changes it (the operator edited the file). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events/events.h"
+#include "loop/loop.h"
+#include "scheduler/scheduler_int.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define PRUNE_BATCH 500
+#define PRUNE_EVERY_NS (60 * NS_PER_SEC)
+#define PRUNE_AGAIN_NS (100 * NS_PER_MS)
+
+struct sjob *sched_job_from_row(struct store_job *row)
+{
+	if (row->def == NULL)
+		return NULL;
+	struct sjob *j = xcalloc(1, sizeof *j);
+	j->def = row->def;
+	j->source_def = row->source_def;
+	row->def = row->source_def = NULL;
+	j->overridden = row->overridden;
+	j->deleted = row->deleted_ns != 0;
+	/* Label jobs wait for discovery to see their container again. */
+	j->held = j->def->origin == JOB_ORIGIN_LABEL && !j->deleted;
+	j->heap_at = HEAP_NONE;
+	j->last_slot_ns = row->last_slot_ns;
+	j->slot_schedule = xstrdup(row->slot_schedule);
+	j->last_run_ns = row->last_run_ns;
+	j->last_status = row->last_status;
+	j->created_ns = row->created_ns;
+	return j;
+}
+
+static struct sjob *job_new_from(const struct job *def)
+{
+	struct sjob *j = xcalloc(1, sizeof *j);
+	j->def = job_clone(def);
+	j->source_def = def->origin == JOB_ORIGIN_API ? NULL : job_clone(def);
+	j->heap_at = HEAP_NONE;
+	j->created_ns = clock_now_ns();
+	return j;
+}
+
+void sched_job_free(struct sjob *j)
+{
+	if (j == NULL)
+		return;
+	job_free(j->def);
+	job_free(j->source_def);
+	cron_free(j->cron);
+	free(j->slot_schedule);
+	free(j);
+}
+
+int sched_job_save(struct scheduler *s, struct sjob *j)
+{
+	struct store_job row = {
+		.def = j->def,
+		.source_def = j->source_def,
+		.overridden = j->overridden,
+		.next_run_ns = j->next_ns,
+		.last_run_ns = j->last_run_ns,
+		.last_status = j->last_status,
+		.last_slot_ns = j->last_slot_ns,
+		.slot_schedule = j->slot_schedule,
+		.deleted_ns = j->deleted ? clock_now_ns() : 0,
+		.created_ns = j->created_ns,
+	};
+	if (store_job_save(s->store, &row) < 0) {
+		log_errorx("job %s: cannot store it: %s", j->def->name, store_errmsg(s->store));
+		return -1;
+	}
+	s->version++;
+	return 0;
+}
+
+void sched_publish_job(struct scheduler *s, int type, const struct sjob *j)
+{
+	json_t *payload = json_pack("{s:s}", "name", j->def->name);
+	if (type != EVENT_JOB_REMOVED)
+		json_object_set_new(payload, "job", job_to_json(j->def));
+	events_publish(s->events, (enum event_type)type, payload);
+}
+
+/* rank orders origins: the higher one owns a name both define. */
+static int rank(enum job_origin o)
+{
+	return o == JOB_ORIGIN_API ? 3 : o == JOB_ORIGIN_CONFIG ? 2 : 1;
+}
+
+/* replace_def makes def (copied) j's definition from its source. */
+static void replace_def(struct sjob *j, const struct job *def)
+{
+	job_free(j->def);
+	job_free(j->source_def);
+	j->def = job_clone(def);
+	j->source_def = def->origin == JOB_ORIGIN_API ? NULL : job_clone(def);
+	j->overridden = false;
+}
+
+/* sync_one applies one source definition; returns the event it caused or -1. */
+static int sync_one(struct scheduler *s, const struct job *def, int64_t now)
+{
+	struct sjob *j = map_get(&s->jobs, def->name);
+
+	if (j == NULL) {
+		j = job_new_from(def);
+		map_put(&s->jobs, j->def->name, j);
+		sched_plan(s, j, now, true);
+		sched_job_save(s, j);
+		return EVENT_JOB_ADDED;
+	}
+	if (!j->deleted && j->def->origin != def->origin) {
+		if (rank(j->def->origin) > rank(def->origin)) {
+			log_kv(LOG_WARN, "job ignored: another origin defines the same name", "job",
+			       def->name, "ignored", job_origin_name(def->origin), "kept",
+			       job_origin_name(j->def->origin), NULL);
+			return -1;
+		}
+		bool held = j->held;
+		replace_def(j, def);
+		j->held = false;
+		sched_plan(s, j, now, true);
+		sched_job_save(s, j);
+		return held ? EVENT_JOB_ADDED : EVENT_JOB_UPDATED;
+	}
+	if (j->deleted) {
+		/* An API delete of a sourced job holds while its source is unchanged. */
+		if (j->overridden && j->source_def && job_equal(j->source_def, def))
+			return -1;
+		replace_def(j, def);
+		j->deleted = false;
+		j->held = false;
+		sched_plan(s, j, now, true);
+		sched_job_save(s, j);
+		return EVENT_JOB_ADDED;
+	}
+	if (j->source_def && job_equal(j->source_def, def)) {
+		if (!j->held)
+			return -1;
+		/* A label job seen again after a restart: continue where it was. */
+		j->held = false;
+		sched_plan(s, j, now, false);
+		sched_job_save(s, j);
+		return EVENT_JOB_ADDED;
+	}
+	bool was_off = !j->def->enabled || j->held;
+	replace_def(j, def);
+	j->held = false;
+	sched_plan(s, j, now, was_off);
+	sched_job_save(s, j);
+	return EVENT_JOB_UPDATED;
+}
+
+/* A change to announce once the sync is committed. */
+struct change {
+	int type;
+	char *name;
+};
+
+int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs,
+		   size_t n, struct scheduler_changes *out)
+{
+	struct map seen;
+	struct map_iter it;
+	void *v;
+	int64_t now = clock_now_ns();
+	struct change *changes = xcalloc(n + s->jobs.count + 1, sizeof *changes);
+	size_t nchanges = 0;
+
+	memset(out, 0, sizeof *out);
+	map_init(&seen);
+	store_tx_begin(s->store);
+	for (size_t i = 0; i < n; i++) {
+		struct job *def = job_clone(defs[i]);
+		def->origin = origin;
+		int ev = sync_one(s, def, now);
+		if (ev >= 0)
+			changes[nchanges++] = (struct change){ev, xstrdup(def->name)};
+		out->added += ev == EVENT_JOB_ADDED;
+		out->updated += ev == EVENT_JOB_UPDATED;
+		map_put(&seen, def->name, (void *)1);
+		job_free(def);
+	}
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		if (j->def->origin != origin || j->deleted || map_get(&seen, j->def->name))
+			continue;
+		j->deleted = true;
+		j->overridden = false;
+		j->held = false;
+		sched_unplan(s, j);
+		sched_job_save(s, j);
+		changes[nchanges++] = (struct change){EVENT_JOB_REMOVED, xstrdup(j->def->name)};
+		out->removed++;
+	}
+	map_fini(&seen);
+	int rc = store_tx_commit(s->store);
+	sched_launch(s, rc == 0);
+	sched_arm(s);
+	for (size_t i = 0; i < nchanges; i++) {
+		if (rc == 0)
+			sched_publish_job(s, changes[i].type, map_get(&s->jobs, changes[i].name));
+		free(changes[i].name);
+	}
+	free(changes);
+	s->version++;
+	if (nchanges > 0)
+		log_kv(LOG_INFO, "jobs synced", "origin", job_origin_name(origin), NULL);
+	return rc;
+}
+
+void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *arg)
+{
+	s->reload_fn = fn;
+	s->reload_arg = arg;
+}
+
+int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err,
+		     size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (s->reload_fn == NULL) {
+		snprintf(err, errlen, "reload is not available");
+		return -1;
+	}
+	return s->reload_fn(s->reload_arg, out, err, errlen);
+}
+
+/* ---- API edits ---- */
+
+static struct sjob *live_job(struct scheduler *s, const char *name)
+{
+	struct sjob *j = map_get(&s->jobs, name);
+	return j && !j->deleted && !j->held ? j : NULL;
+}
+
+static enum scheduler_rc not_found(const char *name, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "Job '%s' not found", name);
+	return SCHED_NOT_FOUND;
+}
+
+static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_t *body,
+				    const char **code, char *err, size_t errlen)
+{
+	struct job *def = job_from_json(body, name, err, errlen);
+	if (def == NULL)
+		return SCHED_INVALID;
+	def->origin = JOB_ORIGIN_API;
+	free(def->source);
+	def->source = xstrdup("api");
+	if (job_validate(def, code, err, errlen) < 0) {
+		job_free(def);
+		return SCHED_INVALID;
+	}
+	struct sjob *j = map_get(&s->jobs, name);
+	if (j) {
+		/* Over a removed job or an API tombstone: its history stays. */
+		replace_def(j, def);
+		j->deleted = false;
+		j->held = false;
+	} else {
+		j = job_new_from(def);
+		map_put(&s->jobs, j->def->name, j);
+	}
+	job_free(def);
+	sched_plan(s, j, clock_now_ns(), true);
+	if (sched_job_save(s, j) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	sched_arm(s);
+	sched_publish_job(s, EVENT_JOB_ADDED, j);
+	return SCHED_OK;
+}
+
+enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
+				    bool *created, const char **code, char *err, size_t errlen)
+{
+	*created = false;
+	*code = "VALIDATION_ERROR";
+	struct sjob *j = live_job(s, name);
+	if (j == NULL) {
+		if (!json_is_object(body) || json_object_get(body, "type") == NULL)
+			return not_found(name, err, errlen);
+		enum scheduler_rc rc = create_job(s, name, body, code, err, errlen);
+		*created = rc == SCHED_OK;
+		return rc;
+	}
+	struct job *copy = job_clone(j->def);
+	if (job_apply_json(copy, body, err, errlen) < 0 ||
+	    job_validate(copy, code, err, errlen) < 0) {
+		job_free(copy);
+		return SCHED_INVALID;
+	}
+	if (job_equal(copy, j->def)) {
+		job_free(copy);
+		return SCHED_OK;
+	}
+	bool from_now = !j->def->enabled || strcmp(copy->schedule, j->def->schedule) != 0;
+	job_free(j->def);
+	j->def = copy;
+	j->overridden = j->def->origin != JOB_ORIGIN_API;
+	sched_plan(s, j, clock_now_ns(), from_now);
+	if (sched_job_save(s, j) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	sched_arm(s);
+	sched_publish_job(s, EVENT_JOB_UPDATED, j);
+	return SCHED_OK;
+}
+
+enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
+				       size_t errlen)
+{
+	struct sjob *j = live_job(s, name);
+	if (j == NULL)
+		return not_found(name, err, errlen);
+	j->deleted = true;
+	j->overridden = j->def->origin != JOB_ORIGIN_API;
+	sched_unplan(s, j);
+	if (sched_job_save(s, j) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	sched_arm(s);
+	sched_publish_job(s, EVENT_JOB_REMOVED, j);
+	return SCHED_OK;
+}
+
+enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
+				       char *err, size_t errlen)
+{
+	struct sjob *j = live_job(s, name);
+	if (j == NULL)
+		return not_found(name, err, errlen);
+	j->def->enabled = !j->def->enabled;
+	j->overridden = j->def->origin != JOB_ORIGIN_API;
+	/* A job switched back on starts from now: its off time missed nothing. */
+	sched_plan(s, j, clock_now_ns(), true);
+	if (sched_job_save(s, j) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	sched_arm(s);
+	*enabled = j->def->enabled;
+	sched_publish_job(s, EVENT_JOB_UPDATED, j);
+	return SCHED_OK;
+}
+
+/* ---- retention ---- */
+
+void sched_on_prune(void *arg)
+{
+	struct scheduler *s = arg;
+	bool more = false;
+	struct map_iter it;
+	const char *name;
+
+	if (s->o.history_max_age_ns > 0) {
+		int n = store_prune_age(s->store, clock_now_ns() - s->o.history_max_age_ns,
+					PRUNE_BATCH);
+		if (n < 0)
+			log_errorx("retention: %s", store_errmsg(s->store));
+		more = n == PRUNE_BATCH;
+	}
+	map_iter_init(&s->prune_dirty, &it);
+	while (map_iter_next(&s->prune_dirty, &it, &name, NULL)) {
+		struct sjob *j = map_get(&s->jobs, name);
+		int limit = j && j->def->history_limit >= 0 ? j->def->history_limit
+							     : s->o.history_limit;
+		int n = limit > 0 ? store_prune_count(s->store, name, limit, PRUNE_BATCH) : 0;
+		if (n < 0)
+			log_errorx("retention of job %s: %s", name, store_errmsg(s->store));
+		if (n == PRUNE_BATCH) {
+			more = true;
+			continue;
+		}
+		map_remove(&s->prune_dirty, name);
+	}
+	s->prune_soon = more;
+	loop_timer_after(s->prune_timer, more ? PRUNE_AGAIN_NS : PRUNE_EVERY_NS);
+}

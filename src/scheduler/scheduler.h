@@ -1,0 +1,155 @@
+/* scheduler: decides when each job runs and records every outcome.
+ *
+ * It lives on the loop thread. Due times sit in a min-heap armed as one loop
+ * timer: "tick, then wait until the next deadline"; nothing scans all jobs.
+ * Every fire is a slot (job, scheduled time) with exactly one outcome in the
+ * store: an execution, or skipped / missed / expired. Executions run on a
+ * bounded pool of runner threads that post their output back; the store
+ * commits a state change before it is announced as an event.
+ *
+ * At start it recovers from the store, in order: executions a previous
+ * process left running are resolved; next runs are computed from each job's
+ * last recorded slot; slots missed while ofelia was down follow the job's
+ * catch-up policy (docs/scheduling.md). */
+#ifndef OFELIA_SCHEDULER_SCHEDULER_H
+#define OFELIA_SCHEDULER_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "job/job.h"
+#include "runner/runner.h"
+#include "tz/tz.h"
+
+struct loop;
+struct store;
+struct events;
+struct scheduler;
+
+struct scheduler_options {
+	const struct tz *zone; /* zone schedules run in unless they name one */
+	int max_concurrent;    /* runner threads */
+	int max_queue;         /* slots waiting for a thread; beyond, skipped */
+	enum job_catch_up catch_up;
+	int64_t catch_up_deadline_ns;
+	int history_limit; /* default per job; 0 = no limit */
+	int64_t history_max_age_ns;
+	int64_t max_output_bytes;
+	int64_t max_log_lines;
+	int64_t max_runtime_ns; /* default per job; 0 = no limit */
+	int64_t shutdown_grace_ns;
+	struct runner_settings runner;
+};
+
+/* What a reload or a sync changed. */
+struct scheduler_changes {
+	int added;
+	int updated;
+	int removed;
+};
+
+/* Results of the API operations, mapped to HTTP by the caller. */
+enum scheduler_rc {
+	SCHED_OK = 0,
+	SCHED_NOT_FOUND,    /* no such job or execution */
+	SCHED_INVALID,      /* the request is wrong; err says why, code says how */
+	SCHED_CONFLICT,     /* e.g. stopping an execution that has finished */
+	SCHED_UNAVAILABLE,  /* shutting down */
+	SCHED_STORE_ERROR,  /* the database refused a write */
+};
+
+/* scheduler_new makes a scheduler that records into store and publishes on
+ * events; nothing runs until scheduler_start. Options are copied. */
+struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct events *events,
+				const struct scheduler_options *o);
+/* scheduler_free releases everything; call after scheduler_shutdown has
+ * finished (or before scheduler_start). NULL is fine. */
+void scheduler_free(struct scheduler *s);
+
+/* scheduler_start recovers from the store, merges the config's jobs (defs,
+ * origin config; copied), plans every job and arms the timer. Returns 0, or
+ * -1 with the reason in err. */
+int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char *err,
+		    size_t errlen);
+
+/* scheduler_sync makes the jobs of one origin (config or docker-label) equal
+ * to defs (copied): new ones are added, changed ones updated, missing ones
+ * removed. Running executions are not disturbed. */
+int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs,
+		   size_t n, struct scheduler_changes *out);
+
+/* The daemon's reload: re-read the config and call scheduler_sync. SIGHUP
+ * and POST /api/scheduler/reload both go through scheduler_reload. */
+typedef int scheduler_reload_fn(void *arg, struct scheduler_changes *out, char *err,
+				size_t errlen);
+void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *arg);
+int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err,
+		     size_t errlen);
+
+/* scheduler_run_job starts job now (trigger manual, no slot). The execution
+ * is committed as running before this returns; its id and start time are
+ * written to id and *start_ns. */
+enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
+				    int64_t *start_ns, char *err, size_t errlen);
+/* scheduler_stop_execution stops a running execution (status stopped). */
+enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
+					   size_t errlen);
+/* scheduler_put_job updates job name from a partial JSON definition, or,
+ * when there is no such job and body has a "type", creates it with origin
+ * api (*created is set). *code gets "INVALID_SCHEDULE" or
+ * "VALIDATION_ERROR" with SCHED_INVALID. */
+enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
+				    bool *created, const char **code, char *err, size_t errlen);
+/* scheduler_delete_job removes a job; its history stays in the store. */
+enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
+				       size_t errlen);
+/* scheduler_toggle_job flips enabled and reports the new value. */
+enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
+				       char *err, size_t errlen);
+
+/* scheduler_stop_running stops every running execution now (status
+ * stopped, error reason), e.g. on a second SIGTERM. */
+void scheduler_stop_running(struct scheduler *s, const char *reason);
+
+/* scheduler_pause stops new runs (slots that fall are recorded skipped);
+ * running executions finish. scheduler_resume plans from now. */
+void scheduler_pause(struct scheduler *s);
+void scheduler_resume(struct scheduler *s);
+
+struct scheduler_status {
+	bool running; /* not paused, not shutting down */
+	int64_t start_ns;
+	int total_jobs;
+	int active_jobs; /* enabled */
+	int running_executions;
+	char next_job[256]; /* "" when nothing is planned */
+	int64_t next_ns;
+};
+
+void scheduler_status(struct scheduler *s, struct scheduler_status *out);
+/* scheduler_job_running tells how many executions of a job are running. */
+int scheduler_job_running(struct scheduler *s, const char *name);
+/* scheduler_job_live tells whether name is a job the scheduler serves now
+ * (the store also keeps deleted jobs, and label jobs whose container has not
+ * been seen since the start). */
+bool scheduler_job_live(struct scheduler *s, const char *name);
+/* scheduler_version changes whenever a job is added, changed, removed, run
+ * or planned: callers cache views of the jobs against it. */
+uint64_t scheduler_version(const struct scheduler *s);
+
+/* scheduler_run_once records one manual execution of def (copied) without
+ * planning anything else (`ofelia run`); on_done(status, arg) is called on
+ * the loop thread when it has finished and been committed. */
+int scheduler_run_once(struct scheduler *s, const struct job *def,
+		       void (*on_done)(enum job_status status, void *arg), void *arg, char *err,
+		       size_t errlen);
+
+/* scheduler_shutdown stops dispatching, gives running executions the grace
+ * period, stops what is left, records everything, then calls on_done on the
+ * loop thread. */
+void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,141 @@
+/* Private to the scheduler: the job and execution records and the functions
+ * its files (scheduler.c: timer, plan, catch-up; exec.c: executions;
+ * jobs.c: job changes and retention) share. Loop thread only, except the
+ * runner-side fields of struct sexec, which are marked. */
+#ifndef OFELIA_SCHEDULER_SCHEDULER_INT_H
+#define OFELIA_SCHEDULER_SCHEDULER_INT_H
+
+#include <pthread.h>
+
+#include "cron/cron.h"
+#include "scheduler/scheduler.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/map.h"
+
+#define HEAP_NONE ((size_t)-1)
+
+/* A due slot older than this when the timer gets to it was not run at its
+ * time (ofelia was down, stopped or suspended): it goes through catch-up. */
+#define LATE_SLOT_NS (60LL * 1000000000LL)
+
+struct sjob {
+	struct job *def;        /* the effective definition */
+	struct job *source_def; /* as config or labels gave it; NULL for API jobs */
+	bool overridden;        /* changed through the API since */
+	bool deleted;           /* a tombstone: removed through the API */
+	bool held;              /* a label job not yet seen by discovery: kept, not planned */
+	struct cron *cron;      /* NULL when not planned (disabled, deleted, held) */
+	int64_t next_ns;        /* 0 = nothing planned */
+	size_t heap_at;
+	int running;
+	int64_t last_slot_ns;
+	char *slot_schedule; /* the schedule last_slot_ns belongs to */
+	int64_t last_run_ns;
+	enum job_status last_status;
+	int64_t created_ns;
+};
+
+struct sexec {
+	char id[37];
+	char *job_name;
+	enum job_type job_type;
+	enum job_trigger trigger;
+	int64_t slot_ns;
+	int64_t start_ns;
+	struct scheduler *s;
+	struct runner_exec *rx;
+
+	/* loop thread */
+	int64_t seq;
+	int64_t log_lines;
+	int64_t dropped_lines;
+	int64_t output_dropped;
+	struct buf output; /* tail of the output, trimmed to max_output_bytes */
+	char *container_id;
+	struct store_execution *unsaved; /* a finish the store refused, retried */
+	void (*on_done)(enum job_status status, void *arg);
+	void *done_arg;
+	struct sexec *retry_next;
+	struct sexec *launch_next;
+
+	/* runner thread: the batch being filled */
+	struct smsg *batch;
+	/* shared: bytes posted but not yet stored, for backpressure */
+	pthread_mutex_t lock;
+	pthread_cond_t drained;
+	int64_t inflight;
+};
+
+/* A slot waiting for a runner thread. */
+struct spending {
+	char *job_name;
+	int64_t slot_ns;
+	enum job_trigger trigger;
+};
+
+struct scheduler {
+	struct loop *loop;
+	struct store *store;
+	struct events *events;
+	struct scheduler_options o;
+
+	struct map jobs; /* name -> struct sjob */
+	struct sjob **heap;
+	size_t heap_len, heap_cap;
+	struct loop_timer *timer;
+
+	struct loop_mailbox *mailbox;
+	struct runner_pool *pool;
+	struct map execs;     /* id -> struct sexec, running */
+	struct sexec *launch; /* begun in the open transaction, launched after its commit */
+	int running;
+	struct spending *queue; /* ring */
+	size_t queue_head, queue_len;
+
+	struct loop_timer *flush_timer;
+	struct loop_timer *prune_timer;
+	struct map prune_dirty; /* job names with finished executions since the last prune */
+	bool prune_soon;        /* the prune timer is armed for the near future */
+	struct loop_timer *retry_timer;
+	struct sexec *retry; /* finishes the store refused */
+
+	bool started, paused, shutting_down;
+	int64_t start_ns;
+	uint64_t version;
+	scheduler_reload_fn *reload_fn;
+	void *reload_arg;
+	struct loop_timer *grace_timer;
+	void (*shutdown_done)(void *arg);
+	void *shutdown_arg;
+};
+
+/* scheduler.c */
+void sched_heap_update(struct scheduler *s, struct sjob *j);
+void sched_heap_remove(struct scheduler *s, struct sjob *j);
+void sched_arm(struct scheduler *s);
+void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_now);
+void sched_unplan(struct scheduler *s, struct sjob *j);
+int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j);
+
+/* exec.c */
+struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
+			       int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen);
+void sched_launch(struct scheduler *s, bool committed);
+void sched_on_message(void *msg, void *arg);
+void sched_on_flush(void *arg);
+void sched_on_retry(void *arg);
+void sched_dequeue(struct scheduler *s);
+void sched_maybe_done(struct scheduler *s);
+void sched_stop_all(struct scheduler *s, const char *reason);
+void sched_resolve_orphans(struct scheduler *s);
+void sched_exec_free(struct sexec *ex);
+
+/* jobs.c */
+struct sjob *sched_job_from_row(struct store_job *row);
+void sched_job_free(struct sjob *j);
+int sched_job_save(struct scheduler *s, struct sjob *j);
+void sched_publish_job(struct scheduler *s, int type, const struct sjob *j);
+void sched_on_prune(void *arg);
+
+#endif

@@ -1,0 +1,225 @@
+/* store: the SQLite repository. Every job, execution, log line, metric and
+ * setting goes through here; nothing else in ofelia speaks SQL.
+ *
+ * A struct store is one connection owned by one thread (the daemon's loop
+ * thread). Writes are grouped: log lines wait in memory until store_flush or
+ * the next state change commits them, so a flood of output costs few
+ * commits. A state change (an execution begins or finishes, a job changes) is
+ * committed before the call returns: whatever the caller announces next is
+ * on disk. Every statement is prepared once, at open. */
+#ifndef OFELIA_STORE_STORE_H
+#define OFELIA_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/job.h"
+
+struct store;
+
+/* Returned by writes that would give a slot a second outcome. */
+#define STORE_CONFLICT 1
+
+enum store_sync {
+	STORE_SYNC_NORMAL, /* survives a killed process (WAL, synchronous=NORMAL) */
+	STORE_SYNC_FULL,   /* survives a power loss too, at a cost per commit */
+};
+
+struct store_options {
+	const char *path;
+	enum store_sync sync;
+	bool read_only; /* reports and checks: no migration, no writes */
+};
+
+/* store_open opens path, creating it when missing, and applies the embedded
+ * migrations in order, each in one transaction. A database written by a
+ * newer ofelia, or a file that is not an ofelia database, is refused and left
+ * untouched. Returns NULL with the reason in err. */
+struct store *store_open(const struct store_options *o, char *err, size_t errlen);
+/* store_close flushes queued log lines and closes; NULL is fine. */
+void store_close(struct store *s);
+/* store_errmsg describes the last failure on s. */
+const char *store_errmsg(const struct store *s);
+/* store_schema_version returns the migration level of the open database. */
+int store_schema_version(const struct store *s);
+/* store_check runs a trivial query: 0 when the database answers (readiness). */
+int store_check(struct store *s);
+
+/* Explicit transactions group several writes (e.g. the missed slots found at
+ * start) into one commit; writes inside one do not commit on their own. */
+int store_tx_begin(struct store *s);
+int store_tx_commit(struct store *s);
+void store_tx_rollback(struct store *s);
+
+/* ---- jobs ---- */
+
+/* A job as stored: its definition and its scheduling state. Times are Unix
+ * nanoseconds; 0 means none. */
+struct store_job {
+	struct job *def;        /* the effective definition (owned) */
+	struct job *source_def; /* as its config file or labels last gave it; NULL for API jobs */
+	bool overridden;        /* changed through the API since its source gave it */
+	int64_t next_run_ns;
+	int64_t last_run_ns;
+	enum job_status last_status; /* meaningful when last_run_ns != 0 */
+	int64_t last_slot_ns;
+	char *slot_schedule; /* the schedule last_slot_ns belongs to, or NULL */
+	int64_t deleted_ns;
+	int64_t created_ns;
+	int64_t updated_ns;
+};
+
+/* store_jobs_load returns every job row, deleted ones too, ordered by name.
+ * The caller frees the array with store_jobs_free. */
+int store_jobs_load(struct store *s, struct store_job ***out, size_t *n);
+/* store_job_get loads one job; *out is NULL when there is no such row. */
+int store_job_get(struct store *s, const char *name, struct store_job **out);
+/* store_job_save writes every column of the row (insert or replace),
+ * committed unless inside store_tx_begin. updated_ns is set to now. */
+int store_job_save(struct store *s, const struct store_job *j);
+/* store_job_set_next updates only next_run (the scheduler re-planning). */
+int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns);
+void store_job_free(struct store_job *j);
+void store_jobs_free(struct store_job **v, size_t n);
+
+/* ---- executions ---- */
+
+struct store_execution {
+	char id[37]; /* UUIDv4 text */
+	char *job_name;
+	enum job_type job_type;
+	enum job_status status;
+	enum job_trigger trigger;
+	int64_t scheduled_ns; /* the slot; 0 for a manual run */
+	int64_t start_ns;     /* 0 for a slot that never ran */
+	int64_t end_ns;
+	int64_t duration_ns;
+	bool has_exit_code;
+	int exit_code;
+	char *output; /* NULL when none */
+	int64_t output_dropped;
+	char *error; /* NULL when none */
+	int64_t log_lines;
+	int64_t dropped_lines;
+	char *container_id;
+	int64_t created_ns;
+};
+
+/* store_new_id writes a fresh UUIDv4 into id. */
+void store_new_id(char id[37]);
+
+/* store_execution_begin inserts e (status running) and, in the same commit,
+ * the job's last_run, last_status and, when e fills a slot, last_slot,
+ * slot_schedule and next_run. Returns 0, STORE_CONFLICT when the slot already
+ * has an outcome, or -1. */
+int store_execution_begin(struct store *s, const struct store_execution *e, const char *schedule,
+                          int64_t next_run_ns);
+/* store_slot_outcome records a slot that did not run (status skipped,
+ * missed or expired, reason in error) and moves the job's last_slot and
+ * next_run; counted in the job's counters. Returns 0, STORE_CONFLICT, or -1. */
+int store_slot_outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
+                       enum job_status status, const char *reason, const char *schedule,
+                       int64_t next_run_ns);
+/* store_execution_set_container records the Docker id of a running
+ * execution as soon as it is known, so a restart can reattach. */
+int store_execution_set_container(struct store *s, const char *id, const char *container_id);
+/* store_log_reset deletes the stored log lines of an execution (its other
+ * columns stay): a reattached container's logs are read again from the
+ * start, so they replace what the previous process had stored. */
+int store_log_reset(struct store *s, const char *exec_id);
+/* store_log_append queues one output line of an execution (is_error: from
+ * stderr); it is written by the next commit. msg need not be NUL-terminated
+ * and is copied. */
+void store_log_append(struct store *s, const char *exec_id, int64_t seq, int64_t ts_ns,
+                      bool is_error, const char *msg, size_t len);
+/* store_pending returns how many log lines wait for a commit. */
+size_t store_pending(const struct store *s);
+/* store_flush commits the queued log lines. On failure they stay queued and
+ * the next flush tries again. */
+int store_flush(struct store *s);
+/* store_execution_finish writes the final fields of e (status, end, duration,
+ * exit code, output, error, line counts) with the queued log lines, the
+ * job's last_status, and the metrics (counter, histogram, last
+ * success/failure), in one commit. */
+int store_execution_finish(struct store *s, const struct store_execution *e);
+
+/* store_execution_get loads one execution; *out is NULL when unknown. */
+int store_execution_get(struct store *s, const char *id, struct store_execution **out);
+/* store_execution_history returns up to limit executions of job, newest
+ * first, created before before_ns (0: no bound), from an index. */
+int store_execution_history(struct store *s, const char *job, int64_t before_ns, int limit,
+                            struct store_execution ***out, size_t *n);
+/* store_execution_history_after returns the next page after the execution
+ * last_id (the last one of the previous page): exact where a time is not,
+ * since times have milliseconds and a batch of slot outcomes shares one.
+ * An unknown last_id gives an empty page. */
+int store_execution_history_after(struct store *s, const char *job, const char *last_id, int limit,
+                                  struct store_execution ***out, size_t *n);
+/* store_executions_running returns the executions whose status is running
+ * (at start: those a previous process left behind). */
+int store_executions_running(struct store *s, struct store_execution ***out, size_t *n);
+void store_execution_free(struct store_execution *e);
+void store_executions_free(struct store_execution **v, size_t n);
+
+struct store_log_line {
+	int64_t seq;
+	int64_t ts_ns;
+	bool is_error;
+	char *message;
+};
+
+/* store_log_read returns up to limit lines of an execution with seq >
+ * after_seq, in order. Free with store_log_lines_free. */
+int store_log_read(struct store *s, const char *exec_id, int64_t after_seq, int limit,
+                   struct store_log_line **out, size_t *n);
+void store_log_lines_free(struct store_log_line *v, size_t n);
+
+/* ---- metrics ---- */
+
+/* Upper bounds (seconds) of the duration histogram; the last bucket is +Inf. */
+#define STORE_BUCKET_COUNT 13
+extern const double store_duration_buckets[STORE_BUCKET_COUNT - 1];
+
+struct store_job_metrics {
+	int64_t total_runs; /* success + failed + stopped + interrupted */
+	int64_t successful_runs;
+	int64_t failed_runs;
+	int64_t average_duration_ns; /* 0 when it never ran */
+	int64_t last_success_ns;     /* 0 = never */
+	int64_t last_failure_ns;
+};
+
+/* store_job_metrics reads the job_stats numbers of one job (zeros if none). */
+int store_job_metrics(struct store *s, const char *job, struct store_job_metrics *out);
+
+/* Everything /metrics shows for one job. */
+struct store_metrics_row {
+	char *job_name;
+	int64_t by_status[JOB_STATUS_COUNT];
+	int64_t buckets[STORE_BUCKET_COUNT]; /* per bucket, not cumulative */
+	int64_t duration_sum_ns;
+	int64_t duration_count;
+	int64_t last_success_ns;
+};
+
+/* store_metrics_all returns one row per job that has metrics, by name. */
+int store_metrics_all(struct store *s, struct store_metrics_row **out, size_t *n);
+void store_metrics_free(struct store_metrics_row *v, size_t n);
+
+/* ---- settings ---- */
+
+/* store_setting_get sets *value to a copy the caller frees, or NULL. */
+int store_setting_get(struct store *s, const char *key, char **value);
+int store_setting_put(struct store *s, const char *key, const char *value);
+
+/* ---- retention ---- */
+
+/* store_prune_age deletes up to batch finished executions (with their log
+ * lines) created before older_than_ns; returns how many, or -1. */
+int store_prune_age(struct store *s, int64_t older_than_ns, int batch);
+/* store_prune_count deletes up to batch of job's oldest finished executions
+ * beyond the newest keep; returns how many, or -1. */
+int store_prune_count(struct store *s, const char *job, int keep, int batch);
+
+#endif

@@ -1,0 +1,341 @@
+/* Executions and slots. Every fire of a schedule (a slot) gets exactly one
+ * executions row: the run itself, or a skipped/missed/expired outcome. The
+ * unique index executions_slot on (job_name, scheduled_time) is what makes a
+ * second outcome fail, across restarts too; it surfaces as STORE_CONFLICT. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uuid.h>
+
+#include "store/store_int.h"
+#include "util/clock.h"
+#include "util/xalloc.h"
+
+enum {
+	COL_ID,
+	COL_JOB_NAME,
+	COL_JOB_TYPE,
+	COL_STATUS,
+	COL_TRIGGER,
+	COL_SCHEDULED,
+	COL_START,
+	COL_END,
+	COL_DURATION,
+	COL_EXIT_CODE,
+	COL_OUTPUT,
+	COL_OUTPUT_DROPPED,
+	COL_ERROR,
+	COL_LOG_LINES,
+	COL_DROPPED_LINES,
+	COL_CONTAINER,
+	COL_CREATED,
+};
+
+void store_new_id(char id[37])
+{
+	uuid_t u;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+}
+
+/* insert writes a new executions row; created_at is now unless given. */
+static int insert(struct store *s, const char *id, const char *job, enum job_type type,
+                  enum job_status status, enum job_trigger trigger, int64_t slot_ns,
+                  int64_t start_ns, const char *error, const char *container, int64_t created_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_INSERT];
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, job_type_name(type), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, job_status_name(status), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, job_trigger_name(trigger), -1, SQLITE_STATIC);
+	store_bind_time(q, 6, slot_ns);
+	store_bind_time(q, 7, start_ns);
+	store_bind_text(q, 8, error);
+	store_bind_text(q, 9, container);
+	store_bind_time(q, 10, created_ns ? created_ns : clock_now_ns());
+	int rc = store_done(s, q, "execution insert");
+	if (rc == STORE_CONFLICT)
+		store_seterr(s, "job \"%s\": the slot already has an outcome", job);
+	return rc;
+}
+
+/* move_slot records slot_ns as the job's latest slot with an outcome. */
+static int move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                     int64_t next_run_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_SLOT];
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	store_bind_time(q, 2, slot_ns);
+	store_bind_text(q, 3, schedule);
+	store_bind_time(q, 4, next_run_ns);
+	return store_done(s, q, "job slot");
+}
+
+static int begun(struct store *s, const struct store_execution *e, const char *schedule,
+                 int64_t next_run_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_BEGUN];
+	int rc;
+
+	/* The counters are outcomes: finish writes them. */
+	rc = insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING, e->trigger,
+	            e->scheduled_ns, e->start_ns, NULL, e->container_id, e->created_ns);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(q, 1, e->job_name, -1, SQLITE_STATIC);
+	store_bind_time(q, 2, e->start_ns);
+	if (store_done(s, q, "job begun") < 0)
+		return -1;
+	if (e->scheduled_ns == 0)
+		return 0;
+	return move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
+}
+
+int store_execution_begin(struct store *s, const struct store_execution *e, const char *schedule,
+                          int64_t next_run_ns)
+{
+	if (store_write_begin(s) < 0)
+		return -1;
+	return store_write_end(s, begun(s, e, schedule, next_run_ns));
+}
+
+static int outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
+                   enum job_status status, const char *reason, const char *schedule,
+                   int64_t next_run_ns)
+{
+	char id[37];
+	int rc;
+
+	if (status != JOB_STATUS_SKIPPED && status != JOB_STATUS_MISSED &&
+	    status != JOB_STATUS_EXPIRED)
+		return store_seterr(s, "slot outcome: status %s is not skipped, missed or expired",
+		                    job_status_name(status));
+	store_new_id(id);
+	rc = insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason, NULL, 0);
+	if (rc != 0)
+		return rc;
+	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0)
+		return -1;
+	return store_metrics_count(s, job, status);
+}
+
+int store_slot_outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
+                       enum job_status status, const char *reason, const char *schedule,
+                       int64_t next_run_ns)
+{
+	if (store_write_begin(s) < 0)
+		return -1;
+	return store_write_end(
+	    s, outcome(s, job, type, slot_ns, status, reason, schedule, next_run_ns));
+}
+
+int store_execution_set_container(struct store *s, const char *id, const char *container_id)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_CONTAINER];
+
+	if (store_write_begin(s) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	store_bind_text(q, 2, container_id);
+	return store_write_end(s, store_done(s, q, "execution set container"));
+}
+
+/* running_one reads the job and start of a running execution. */
+static int running_one(struct store *s, const char *id, char **job, char **start)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_RUNNING_ONE];
+	int rc;
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*job = store_col_strdup(q, 0);
+		*start = store_col_strdup(q, 1);
+	} else if (rc == SQLITE_DONE) {
+		store_seterr(s, "execution finish: %s is not a running execution", id);
+	} else {
+		store_fail(s, "execution finish");
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int write_final(struct store *s, const struct store_execution *e)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_FINISH];
+
+	sqlite3_bind_text(q, 1, e->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
+	store_bind_time(q, 3, e->end_ns);
+	sqlite3_bind_int64(q, 4, e->duration_ns);
+	if (e->has_exit_code)
+		sqlite3_bind_int(q, 5, e->exit_code);
+	else
+		sqlite3_bind_null(q, 5);
+	store_bind_text(q, 6, e->output);
+	sqlite3_bind_int64(q, 7, e->output_dropped);
+	store_bind_text(q, 8, e->error);
+	sqlite3_bind_int64(q, 9, e->log_lines);
+	sqlite3_bind_int64(q, 10, e->dropped_lines);
+	store_bind_text(q, 11, e->container_id);
+	return store_done(s, q, "execution finish");
+}
+
+/* finished writes e's final fields, the job's last_status and the metrics,
+ * all keyed on the stored row's job. */
+static int finished(struct store *s, const struct store_execution *e)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
+	struct store_execution row = *e;
+	char *job = NULL, *start = NULL;
+	int rc = -1;
+
+	if (running_one(s, e->id, &job, &start) < 0 || write_final(s, e) < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
+	store_bind_text(q, 3, start);
+	row.job_name = job;
+	if (store_done(s, q, "job finished") == 0 && store_metrics_finished(s, &row) == 0)
+		rc = 0;
+out:
+	free(job);
+	free(start);
+	return rc;
+}
+
+int store_execution_finish(struct store *s, const struct store_execution *e)
+{
+	if (e->status != JOB_STATUS_SUCCESS && e->status != JOB_STATUS_FAILED &&
+	    e->status != JOB_STATUS_STOPPED && e->status != JOB_STATUS_INTERRUPTED)
+		return store_seterr(s, "execution finish: status %s is not an end of a run",
+		                    job_status_name(e->status));
+	if (store_write_begin(s) < 0)
+		return -1;
+	return store_write_end(s, finished(s, e));
+}
+
+/* ---- reading ---- */
+
+static struct store_execution *exec_row(sqlite3_stmt *q)
+{
+	struct store_execution *e = xcalloc(1, sizeof *e);
+	const char *text;
+
+	text = (const char *)sqlite3_column_text(q, COL_ID);
+	snprintf(e->id, sizeof e->id, "%s", text ? text : "");
+	e->job_name = store_col_strdup(q, COL_JOB_NAME);
+	/* The schema's CHECK constraints keep these texts parseable. */
+	job_type_parse((const char *)sqlite3_column_text(q, COL_JOB_TYPE), &e->job_type);
+	job_status_parse((const char *)sqlite3_column_text(q, COL_STATUS), &e->status);
+	job_trigger_parse((const char *)sqlite3_column_text(q, COL_TRIGGER), &e->trigger);
+	e->scheduled_ns = store_col_time(q, COL_SCHEDULED);
+	e->start_ns = store_col_time(q, COL_START);
+	e->end_ns = store_col_time(q, COL_END);
+	e->duration_ns = sqlite3_column_int64(q, COL_DURATION);
+	e->has_exit_code = sqlite3_column_type(q, COL_EXIT_CODE) != SQLITE_NULL;
+	e->exit_code = sqlite3_column_int(q, COL_EXIT_CODE);
+	e->output = store_col_strdup(q, COL_OUTPUT);
+	e->output_dropped = sqlite3_column_int64(q, COL_OUTPUT_DROPPED);
+	e->error = store_col_strdup(q, COL_ERROR);
+	e->log_lines = sqlite3_column_int64(q, COL_LOG_LINES);
+	e->dropped_lines = sqlite3_column_int64(q, COL_DROPPED_LINES);
+	e->container_id = store_col_strdup(q, COL_CONTAINER);
+	e->created_ns = store_col_time(q, COL_CREATED);
+	return e;
+}
+
+/* exec_rows collects every row of a bound q, then resets it. */
+static int exec_rows(struct store *s, sqlite3_stmt *q, const char *what,
+                     struct store_execution ***out, size_t *n)
+{
+	struct store_execution **v = NULL;
+	size_t count = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[count++] = exec_row(q);
+	}
+	if (rc != SQLITE_DONE)
+		store_fail(s, what);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		store_executions_free(v, count);
+		return -1;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+int store_execution_get(struct store *s, const char *id, struct store_execution **out)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_GET];
+	int rc;
+
+	*out = NULL;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = exec_row(q);
+	else if (rc != SQLITE_DONE)
+		store_fail(s, "execution get");
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_execution_history(struct store *s, const char *job, int64_t before_ns, int limit,
+                            struct store_execution ***out, size_t *n)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_HISTORY];
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	/* No bound is a bound past every stored time: one statement, one plan. */
+	if (before_ns)
+		store_bind_time(q, 2, before_ns);
+	else
+		sqlite3_bind_text(q, 2, "9999", -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, limit);
+	return exec_rows(s, q, "execution history", out, n);
+}
+
+int store_execution_history_after(struct store *s, const char *job, const char *last_id, int limit,
+                                  struct store_execution ***out, size_t *n)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_HISTORY_AFTER];
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, last_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, limit);
+	return exec_rows(s, q, "execution history", out, n);
+}
+
+int store_executions_running(struct store *s, struct store_execution ***out, size_t *n)
+{
+	return exec_rows(s, s->stmt[ST_EXEC_RUNNING], "executions running", out, n);
+}
+
+void store_execution_free(struct store_execution *e)
+{
+	if (e == NULL)
+		return;
+	free(e->job_name);
+	free(e->output);
+	free(e->error);
+	free(e->container_id);
+	free(e);
+}
+
+void store_executions_free(struct store_execution **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_execution_free(v[i]);
+	free(v);
+}

@@ -1,0 +1,149 @@
+/* store_int: what the files of the store module share and nobody else sees:
+ * the connection struct, the table of prepared statements (store_sql.c) and
+ * the small helpers every query uses (store.c). */
+#ifndef OFELIA_STORE_STORE_INT_H
+#define OFELIA_STORE_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/clock.h"
+
+/* PRAGMA application_id of an ofelia database: "OFLA". */
+#define STORE_APPLICATION_ID 0x4F464C41
+
+/* The log queue keeps at most this many lines, or bytes of messages, while
+ * commits fail (a full disk); past either bound the oldest lines are dropped
+ * and counted in their execution's dropped_lines. */
+#define STORE_QUEUE_MAX_LINES 100000
+#define STORE_QUEUE_MAX_BYTES (32u << 20)
+
+/* ST_LOG_INSERT_MANY inserts this many lines at once: a flood costs one
+ * statement per chunk instead of one per line. */
+#define STORE_LOG_CHUNK 64
+
+/* Every statement the store runs; store_sql[] holds their text. */
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_CHECK,
+	ST_SETTING_GET,
+	ST_SETTING_PUT,
+
+	ST_JOB_ALL,
+	ST_JOB_GET,
+	ST_JOB_SAVE,
+	ST_JOB_SET_NEXT,
+
+	ST_EXEC_INSERT,
+	ST_EXEC_JOB_BEGUN,
+	ST_EXEC_JOB_SLOT,
+	ST_EXEC_SET_CONTAINER,
+	ST_EXEC_RUNNING_ONE,
+	ST_EXEC_FINISH,
+	ST_EXEC_JOB_FINISHED,
+	ST_EXEC_GET,
+	ST_EXEC_HISTORY,
+	ST_EXEC_HISTORY_AFTER,
+	ST_EXEC_RUNNING,
+
+	ST_LOG_INSERT,
+	ST_LOG_INSERT_MANY,
+	ST_LOG_DROPPED,
+	ST_LOG_RESET,
+	ST_LOG_READ,
+
+	ST_METRIC_COUNT,
+	ST_METRIC_BUCKET,
+	ST_METRIC_SUM,
+	ST_METRIC_JOB,
+	ST_METRIC_ALL_COUNTERS,
+	ST_METRIC_ALL_BUCKETS,
+	ST_METRIC_ALL_SUMS,
+
+	ST_PRUNE_AGE,
+	ST_PRUNE_COUNT,
+
+	ST_COUNT
+};
+
+extern const char *const store_sql[ST_COUNT];
+
+/* A log line waiting for the next commit. */
+struct store_queued_line {
+	char exec_id[37];
+	bool is_error;
+	int64_t seq;
+	int64_t ts_ns;
+	char *msg; /* owned, len bytes */
+	size_t len;
+};
+
+/* Lines the queue had to drop, per execution, until a commit records them. */
+struct store_drop_tally {
+	char exec_id[37];
+	int64_t count;
+};
+
+struct store_queue {
+	struct store_queued_line *lines;
+	size_t n, cap;
+	size_t bytes; /* sum of the queued messages' lengths */
+	struct store_drop_tally *drops;
+	size_t ndrops;
+	/* The text of the last line's millisecond: a flood shares it. */
+	int64_t ts_ms;
+	char ts_text[CLOCK_TEXT_MAX];
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT]; /* always reset after use: no read stays open */
+	bool read_only;
+	bool in_tx; /* inside store_tx_begin */
+	int version;
+	struct store_queue queue;
+	char err[512];
+};
+
+/* store_fail puts "what: <sqlite's message>" on s and returns -1. */
+int store_fail(struct store *s, const char *what);
+/* store_seterr puts a formatted message on s and returns -1. */
+int store_seterr(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* store_done steps q once and resets it: 0 on SQLITE_DONE, STORE_CONFLICT on a
+ * UNIQUE violation, else -1 with the message on s. */
+int store_done(struct store *s, sqlite3_stmt *q, const char *what);
+
+/* A write runs between store_write_begin and store_write_end: outside an
+ * explicit transaction these open BEGIN IMMEDIATE and commit it together
+ * with the queued log lines (rc >= 0) or roll it back (rc < 0); inside one,
+ * a savepoint keeps the call all-or-nothing. Returns rc, or -1 when the
+ * commit fails. */
+int store_write_begin(struct store *s);
+int store_write_end(struct store *s, int rc);
+
+/* store_queue_write inserts the queued lines and drop counts into the open
+ * transaction; the queue is emptied by store_queue_committed only once that
+ * transaction is committed. */
+int store_queue_write(struct store *s);
+void store_queue_committed(struct store *s);
+void store_queue_fini(struct store_queue *q);
+
+/* store_metrics_finished bumps the counters, histogram and sums of a
+ * finished execution, inside the caller's transaction. */
+int store_metrics_finished(struct store *s, const struct store_execution *e);
+/* store_metrics_count bumps the job_counters row of (job, status). */
+int store_metrics_count(struct store *s, const char *job, enum job_status status);
+
+/* Binding and reading the store's value forms: times as ISO-8601 text
+ * (0 <-> NULL), optional text, and copies of columns. */
+void store_bind_time(sqlite3_stmt *q, int i, int64_t ns);
+void store_bind_text(sqlite3_stmt *q, int i, const char *s);
+int64_t store_col_time(sqlite3_stmt *q, int i);
+char *store_col_strdup(sqlite3_stmt *q, int i);
+
+#endif

@@ -1,0 +1,138 @@
+/* Every statement the store runs, in one place: prepared once at open (an
+ * error here fails store_open, not a request later), and checked by
+ * tools/bench/bench_store for full scans of the large tables. */
+#include "store/store_int.h"
+
+#define JOB_COLUMNS                                                                                \
+	"name, origin, definition, source_definition, overridden, next_run, last_run, "            \
+	"last_status, last_slot, slot_schedule, deleted_at, created_at, updated_at"
+
+#define EXEC_COLUMNS                                                                               \
+	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
+	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
+	"container_id, created_at"
+
+/* STORE_LOG_CHUNK rows of (execution_id, seq, timestamp, level, message). */
+#define LOG_ROW  "(?, ?, ?, ?, ?)"
+#define LOG_2    LOG_ROW ", " LOG_ROW
+#define LOG_8    LOG_2 ", " LOG_2 ", " LOG_2 ", " LOG_2
+#define LOG_32   LOG_8 ", " LOG_8 ", " LOG_8 ", " LOG_8
+#define LOG_ROWS LOG_32 ", " LOG_32
+
+/* Bumps one row of a per-job counter table. */
+#define BUMP(table, key)                                                                           \
+	"INSERT INTO " table " (job_name, " key ", count) VALUES (?1, ?2, 1) "                     \
+	"ON CONFLICT (job_name, " key ") DO UPDATE SET count = count + 1"
+
+const char *const store_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT store_write",
+    [ST_RELEASE] = "RELEASE store_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO store_write",
+    [ST_CHECK] = "SELECT 1",
+    [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+    [ST_SETTING_PUT] = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                       "updated_at = excluded.updated_at",
+
+    [ST_JOB_ALL] = "SELECT " JOB_COLUMNS " FROM jobs ORDER BY name",
+    [ST_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE name = ?1",
+    /* An upsert, not INSERT OR REPLACE: replacing deletes the row, which
+     * the executions' foreign key forbids. created_at stays the first one. */
+    [ST_JOB_SAVE] = "INSERT INTO jobs (name, type, schedule, command, origin, enabled, "
+                    "next_run, last_run, last_status, last_slot, slot_schedule, definition, "
+                    "source_definition, overridden, deleted_at, created_at, updated_at) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                    "?16, ?17) "
+                    "ON CONFLICT (name) DO UPDATE SET type = excluded.type, "
+                    "schedule = excluded.schedule, command = excluded.command, "
+                    "origin = excluded.origin, enabled = excluded.enabled, "
+                    "next_run = excluded.next_run, last_run = excluded.last_run, "
+                    "last_status = excluded.last_status, last_slot = excluded.last_slot, "
+                    "slot_schedule = excluded.slot_schedule, definition = excluded.definition, "
+                    "source_definition = excluded.source_definition, "
+                    "overridden = excluded.overridden, deleted_at = excluded.deleted_at, "
+                    "updated_at = excluded.updated_at",
+    [ST_JOB_SET_NEXT] = "UPDATE jobs SET next_run = ?2 WHERE name = ?1",
+
+    [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
+                       "scheduled_time, start_time, error, container_id, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_EXEC_JOB_BEGUN] = "UPDATE jobs SET last_run = ?2, last_status = 'running' "
+                          "WHERE name = ?1",
+    [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
+                         "WHERE name = ?1",
+    [ST_EXEC_SET_CONTAINER] = "UPDATE executions SET container_id = ?2 WHERE id = ?1",
+    /* The row's own job and start, whatever the caller's struct says; no
+     * RETURNING on the UPDATE, which would cost an ephemeral table per call. */
+    [ST_EXEC_RUNNING_ONE] = "SELECT job_name, start_time FROM executions "
+                            "WHERE id = ?1 AND status = 'running'",
+    /* dropped_lines holds, until now, the lines the store's queue had to
+     * drop (STORE_QUEUE_MAX_*): they are added to the runner's count and
+     * taken off the lines it handed over. */
+    [ST_EXEC_FINISH] = "UPDATE executions SET status = ?2, end_time = ?3, duration_ns = ?4, "
+                       "exit_code = ?5, output = ?6, output_dropped = ?7, error = ?8, "
+                       "log_lines = max(?9 - dropped_lines, 0), "
+                       "dropped_lines = ?10 + dropped_lines, "
+                       "container_id = coalesce(?11, container_id) WHERE id = ?1",
+    /* An older execution that ends after a newer one began does not own
+     * the job's last_status. */
+    [ST_EXEC_JOB_FINISHED] = "UPDATE jobs SET last_status = ?2 WHERE name = ?1 "
+                             "AND (last_run IS NULL OR ?3 IS NULL OR last_run <= ?3)",
+    [ST_EXEC_GET] = "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1",
+    /* rowid breaks ties between rows created in the same millisecond. */
+    [ST_EXEC_HISTORY] = "SELECT " EXEC_COLUMNS " FROM executions "
+                        "WHERE job_name = ?1 AND created_at < ?2 "
+                        "ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+    [ST_EXEC_HISTORY_AFTER] = "SELECT " EXEC_COLUMNS " FROM executions "
+                              "WHERE job_name = ?1 AND (created_at, rowid) < "
+                              "(SELECT created_at, rowid FROM executions WHERE id = ?2) "
+                              "ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+    [ST_EXEC_RUNNING] = "SELECT " EXEC_COLUMNS " FROM executions "
+                        "WHERE status = 'running' ORDER BY created_at",
+
+    [ST_LOG_INSERT] = "INSERT INTO execution_logs (execution_id, seq, timestamp, level, "
+                      "message) VALUES " LOG_ROW,
+    [ST_LOG_INSERT_MANY] = "INSERT INTO execution_logs (execution_id, seq, timestamp, level, "
+                           "message) VALUES " LOG_ROWS,
+    [ST_LOG_DROPPED] = "UPDATE executions SET dropped_lines = dropped_lines + ?2, "
+                       "log_lines = max(log_lines - ?2, 0) WHERE id = ?1",
+    [ST_LOG_RESET] = "DELETE FROM execution_logs WHERE execution_id = ?1",
+    [ST_LOG_READ] = "SELECT seq, timestamp, level, message FROM execution_logs "
+                    "WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+
+    [ST_METRIC_COUNT] = BUMP("job_counters", "status"),
+    [ST_METRIC_BUCKET] = BUMP("job_durations", "le"),
+    [ST_METRIC_SUM] = "INSERT INTO job_metrics (job_name, duration_sum_ns, duration_count, "
+                      "last_success, last_failure) VALUES (?1, ?2, ?3, ?4, ?5) "
+                      "ON CONFLICT (job_name) DO UPDATE SET "
+                      "duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns, "
+                      "duration_count = duration_count + excluded.duration_count, "
+                      "last_success = coalesce(excluded.last_success, last_success), "
+                      "last_failure = coalesce(excluded.last_failure, last_failure)",
+    [ST_METRIC_JOB] = "SELECT total_runs, successful_runs, failed_runs, average_duration_ns, "
+                      "last_success, last_failure FROM job_stats WHERE job_name = ?1",
+    [ST_METRIC_ALL_COUNTERS] = "SELECT job_name, status, count FROM job_counters "
+                               "ORDER BY job_name",
+    [ST_METRIC_ALL_BUCKETS] = "SELECT job_name, le, count FROM job_durations",
+    [ST_METRIC_ALL_SUMS] = "SELECT job_name, duration_sum_ns, duration_count, last_success "
+                           "FROM job_metrics",
+
+    /* Deletes cascade to execution_logs. Running executions are never
+     * pruned; the oldest go first, so an interrupted prune leaves a
+     * contiguous history. */
+    [ST_PRUNE_AGE] = "DELETE FROM executions WHERE rowid IN ("
+                     "SELECT rowid FROM executions WHERE created_at < ?1 "
+                     "AND status <> 'running' ORDER BY created_at LIMIT ?2)",
+    /* The scalar subquery finds the newest finished execution past the
+     * keep newest; everything up to it goes, oldest first, in index order. */
+    [ST_PRUNE_COUNT] = "DELETE FROM executions WHERE rowid IN ("
+                       "SELECT rowid FROM executions "
+                       "WHERE job_name = ?1 AND status <> 'running' AND (created_at, rowid) <= ("
+                       "SELECT created_at, rowid FROM executions "
+                       "WHERE job_name = ?1 AND status <> 'running' "
+                       "ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?2) "
+                       "ORDER BY created_at, rowid LIMIT ?3)",
+};

@@ -1,0 +1,159 @@
+/* The pure parts of the http module: token signing and the checks libjwt
+ * 1.10 leaves to us (expiry, algorithm, a user still configured), the
+ * constant-time compare, the token bucket and the CIDR matching of trusted
+ * proxies. Hostile tokens are made with libjwt itself, as an attacker
+ * would make them. */
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jwt.h>
+
+#include "http/http_int.h"
+#include "util/clock.h"
+
+#define NOW (1767225600LL * NS_PER_SEC) /* 2026-01-01T00:00:00Z */
+#define KEY "unit-secret-0123456789abcdef"
+#define EXP 1767229200L                   /* NOW + 1h, in seconds */
+
+static struct config_user users[] = {
+	{"admin", "$y$unused", "admin"},
+	{"viewer", "$y$unused", "viewer"},
+};
+
+static struct http h;
+static struct config cfg;
+
+static void setup(void)
+{
+	memset(&h, 0, sizeof h);
+	memset(&cfg, 0, sizeof cfg);
+	h.secret = KEY;
+	h.secret_len = strlen(KEY);
+	cfg.web.users = users;
+	cfg.web.nusers = 2;
+}
+
+TestSuite(http_auth, .init = setup);
+
+/* forge returns a token (free it) for sub with the given exp (0: none, -1:
+ * as a string), signed with alg and key. */
+static char *forge(const char *sub, const char *role, long exp, jwt_alg_t alg, const char *key)
+{
+	jwt_t *j;
+	jwt_new(&j);
+	jwt_add_grant(j, "sub", sub);
+	jwt_add_grant(j, "role", role);
+	if (exp > 0)
+		jwt_add_grant_int(j, "exp", exp);
+	else if (exp < 0)
+		jwt_add_grant(j, "exp", "1767229200");
+	jwt_set_alg(j, alg, alg == JWT_ALG_NONE ? NULL : (const unsigned char *)key,
+		    alg == JWT_ALG_NONE ? 0 : (int)strlen(key));
+	char *tok = jwt_encode_str(j);
+	jwt_free(j);
+	return tok;
+}
+
+static int verify(const char *token, const char **user, const char **role)
+{
+	return http_token_verify(&h, &cfg, token, strlen(token), NOW, user, role);
+}
+
+Test(http_auth, sign_then_verify)
+{
+	int64_t exp;
+	const char *user, *role;
+	char *tok = http_token_sign(&h, "admin", "admin", NOW, 3600 * NS_PER_SEC, &exp);
+	cr_assert_not_null(tok);
+	cr_assert_eq(exp, NOW + 3600 * NS_PER_SEC);
+	cr_assert_eq(verify(tok, &user, &role), 0);
+	cr_assert_str_eq(user, "admin");
+	cr_assert_str_eq(role, "admin");
+	/* an hour later it has expired */
+	cr_assert_eq(http_token_verify(&h, &cfg, tok, strlen(tok), exp, &user, &role), -1);
+	free(tok);
+}
+
+Test(http_auth, role_comes_from_the_config)
+{
+	const char *user, *role;
+	char *tok = forge("viewer", "admin", EXP, JWT_ALG_HS256, KEY);
+	cr_assert_eq(verify(tok, &user, &role), 0);
+	cr_assert_str_eq(role, "viewer");
+	free(tok);
+}
+
+static void assert_rejected(char *tok, const char *why)
+{
+	const char *user, *role;
+	cr_assert_not_null(tok, "%s", why);
+	cr_assert_eq(verify(tok, &user, &role), -1, "%s", why);
+	free(tok);
+}
+
+Test(http_auth, rejects_what_libjwt_lets_through)
+{
+	const char *user, *role;
+	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_HS512, KEY), "HS512, right key");
+	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_NONE, KEY), "alg none");
+	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_HS256, "another-key-0123456789"),
+			"another key");
+	assert_rejected(forge("admin", "admin", NOW / NS_PER_SEC - 1, JWT_ALG_HS256, KEY),
+			"expired");
+	assert_rejected(forge("admin", "admin", 0, JWT_ALG_HS256, KEY), "no exp");
+	assert_rejected(forge("admin", "admin", -1, JWT_ALG_HS256, KEY), "exp as a string");
+	assert_rejected(forge("eve", "admin", EXP, JWT_ALG_HS256, KEY), "unknown user");
+	cr_assert_eq(verify("", &user, &role), -1);
+	cr_assert_eq(verify("a.b.c", &user, &role), -1);
+}
+
+Test(http_auth, secret_equal)
+{
+	cr_assert(http_secret_equal("abc", 3, "abc", 3));
+	cr_assert_not(http_secret_equal("abc", 3, "abd", 3));
+	cr_assert_not(http_secret_equal("abc", 3, "abcd", 4));
+	cr_assert(http_secret_equal("", 0, "", 0));
+}
+
+Test(http_limits, bucket)
+{
+	double tokens = 10;
+	int64_t at = NOW;
+	int taken = 0;
+	/* a burst of 10, then nothing until time passes */
+	while (http_bucket_take(&tokens, &at, NOW, 100, 10))
+		taken++;
+	cr_assert_eq(taken, 10);
+	/* 100 a minute: one every 0.6 s */
+	cr_assert_not(http_bucket_take(&tokens, &at, NOW + 500 * NS_PER_MS, 100, 10));
+	cr_assert(http_bucket_take(&tokens, &at, NOW + 700 * NS_PER_MS, 100, 10));
+	/* never more than the burst, however long the pause */
+	taken = 0;
+	while (http_bucket_take(&tokens, &at, NOW + 3600 * NS_PER_SEC, 100, 10))
+		taken++;
+	cr_assert_eq(taken, 10);
+}
+
+Test(http_limits, cidr)
+{
+	struct http_cidr c;
+	cr_assert_eq(http_cidr_parse("10.0.0.0/8", &c), 0);
+	cr_assert(http_cidr_match(&c, "10.200.3.4"));
+	cr_assert_not(http_cidr_match(&c, "11.0.0.1"));
+	cr_assert_not(http_cidr_match(&c, "::1"));
+	cr_assert_eq(http_cidr_parse("192.168.1.7", &c), 0);
+	cr_assert(http_cidr_match(&c, "192.168.1.7"));
+	cr_assert_not(http_cidr_match(&c, "192.168.1.8"));
+	cr_assert_eq(http_cidr_parse("172.16.0.0/12", &c), 0);
+	cr_assert(http_cidr_match(&c, "172.31.255.255"));
+	cr_assert_not(http_cidr_match(&c, "172.32.0.0"));
+	cr_assert_eq(http_cidr_parse("fd00::/8", &c), 0);
+	cr_assert(http_cidr_match(&c, "fd12:3456::1"));
+	cr_assert_not(http_cidr_match(&c, "fe80::1"));
+	cr_assert_eq(http_cidr_parse("0.0.0.0/0", &c), 0);
+	cr_assert(http_cidr_match(&c, "8.8.8.8"));
+	cr_assert_eq(http_cidr_parse("10.0.0.0/33", &c), -1);
+	cr_assert_eq(http_cidr_parse("10.0.0.0/", &c), -1);
+	cr_assert_eq(http_cidr_parse("nonsense", &c), -1);
+	cr_assert_eq(http_cidr_parse("", &c), -1);
+}

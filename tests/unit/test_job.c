@@ -1,0 +1,152 @@
+/* The job definition: its key table, text and JSON forms, validation. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "job/job.h"
+
+static struct job *exec_job(void)
+{
+	struct job *j = job_new("backup", JOB_EXEC);
+	j->schedule = strdup("@daily");
+	j->command = strdup("backup.sh --all");
+	j->container = strdup("db");
+	strv_push(&j->environment, "BACKUP_DIR=/data");
+	return j;
+}
+
+Test(job, defaults_are_ofelias)
+{
+	struct job *j = job_new("x", JOB_RUN);
+	cr_expect(j->enabled);
+	cr_expect(j->delete_after);
+	cr_expect_eq(j->pull, JOB_PULL_ALWAYS);
+	cr_expect_eq(j->history_limit, -1);
+	cr_expect_null(j->user);
+	cr_expect_eq(j->origin, JOB_ORIGIN_CONFIG);
+	job_free(j);
+}
+
+Test(job, keys_are_found_by_every_spelling)
+{
+	const char *spellings[] = {"no-overlap", "noOverlap", "NoOverlap", "no_overlap",
+	                           "NOOVERLAP"};
+	for (size_t i = 0; i < 5; i++) {
+		const struct job_field *f = job_field_find(spellings[i]);
+		cr_assert_not_null(f, "%s", spellings[i]);
+		cr_expect_str_eq(f->key, "no-overlap");
+		cr_expect_str_eq(f->json, "noOverlap");
+	}
+	cr_expect_null(job_field_find("no-overlapp-at-all"));
+	cr_expect_str_eq(job_field_suggest("schedul"), "schedule");
+	cr_expect_str_eq(job_field_suggest("volumes_frm"), "volumes-from");
+	cr_expect_null(job_field_suggest("completely-unrelated"));
+}
+
+Test(job, field_set_parses_and_rejects)
+{
+	struct job *j = job_new("x", JOB_RUN);
+	char err[256];
+	cr_assert_eq(job_field_set(j, job_field_find("max-runtime"), "1h30m", err, sizeof err), 0);
+	cr_expect_eq(j->max_runtime_ns, 5400LL * 1000000000LL);
+	cr_expect_eq(job_field_set(j, job_field_find("max-runtime"), "-5s", err, sizeof err), -1);
+	cr_expect_eq(job_field_set(j, job_field_find("tty"), "maybe", err, sizeof err), -1);
+	cr_expect(strstr(err, "not a boolean"));
+	cr_assert_eq(job_field_set(j, job_field_find("pull"), "false", err, sizeof err), 0);
+	cr_expect_eq(j->pull, JOB_PULL_IF_NOT_PRESENT);
+	cr_assert_eq(job_field_set(j, job_field_find("pull"), "never", err, sizeof err), 0);
+	cr_expect_eq(j->pull, JOB_PULL_NEVER);
+	/* repeated keys append; a JSON array replaces */
+	job_field_set(j, job_field_find("volume"), "/a:/a", err, sizeof err);
+	job_field_set(j, job_field_find("volume"), "/b:/b", err, sizeof err);
+	cr_expect_eq(j->volume.n, 2);
+	cr_assert_eq(job_field_set(j, job_field_find("volume"), "[\"/c:/c\"]", err, sizeof err), 0);
+	cr_assert_eq(j->volume.n, 1);
+	cr_expect_str_eq(j->volume.v[0], "/c:/c");
+	cr_expect_eq(job_field_set(j, job_field_find("volume"), "[1, 2]", err, sizeof err), -1);
+	cr_expect_eq(job_field_set(j, job_field_find("volume"), "[\"unclosed", err, sizeof err),
+	             -1);
+	job_free(j);
+}
+
+Test(job, validate_names_the_problem)
+{
+	struct job *j = exec_job();
+	const char *code;
+	char err[256];
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), 0);
+
+	free(j->schedule);
+	j->schedule = strdup("0 61 * * *");
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), -1);
+	cr_expect_str_eq(code, "INVALID_SCHEDULE");
+	cr_expect(strstr(err, "bad schedule \"0 61 * * *\""), "%s", err);
+
+	free(j->schedule);
+	j->schedule = strdup("@hourly");
+	free(j->container);
+	j->container = NULL;
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), -1);
+	cr_expect_str_eq(code, "VALIDATION_ERROR");
+	cr_expect_str_eq(err, "job \"backup\": a exec job needs container");
+	job_free(j);
+
+	cr_expect_eq(job_name_valid("a/b", err, sizeof err), -1);
+	cr_expect_eq(job_name_valid(" lead", err, sizeof err), -1);
+	cr_expect_eq(job_name_valid("web.backup-2", err, sizeof err), 0);
+}
+
+Test(job, json_round_trip_and_equality)
+{
+	struct job *j = exec_job();
+	j->no_overlap = true;
+	j->max_runtime_ns = 60LL * 1000000000LL;
+	json_t *o = job_to_json(j);
+	cr_expect_str_eq(json_string_value(json_object_get(o, "type")), "exec");
+	cr_expect(json_is_true(json_object_get(o, "noOverlap")));
+	cr_expect_eq(json_integer_value(json_object_get(o, "maxRuntime")), 60000000000LL);
+	cr_expect_null(json_object_get(o, "image"), "run-only keys stay out of exec jobs");
+	cr_expect(json_is_null(json_object_get(o, "user")));
+
+	char err[256];
+	struct job *back = job_from_json(o, NULL, err, sizeof err);
+	cr_assert_not_null(back, "%s", err);
+	cr_expect(job_equal(j, back));
+	back->tty = true;
+	cr_expect_not(job_equal(j, back));
+	json_decref(o);
+	job_free(back);
+	job_free(j);
+}
+
+Test(job, apply_json_is_partial_and_atomic)
+{
+	struct job *j = exec_job();
+	char err[256];
+	json_t *ok = json_pack("{s:s,s:[s,s],s:s}", "schedule", "0 3 * * *", "environment", "A=1",
+	                       "B=2", "maxRuntime", "90s");
+	cr_assert_eq(job_apply_json(j, ok, err, sizeof err), 0, "%s", err);
+	cr_expect_str_eq(j->schedule, "0 3 * * *");
+	cr_expect_str_eq(j->command, "backup.sh --all");
+	cr_expect_eq(j->environment.n, 2);
+	cr_expect_eq(j->max_runtime_ns, 90LL * 1000000000LL);
+
+	json_t *bad = json_pack("{s:s,s:s}", "command", "changed", "tty", "yes");
+	cr_expect_eq(job_apply_json(j, bad, err, sizeof err), -1);
+	cr_expect(strstr(err, "tty"), "%s", err);
+	cr_expect_str_eq(j->command, "backup.sh --all", "a failed update changes nothing");
+
+	json_t *wrong_type = json_pack("{s:s}", "image", "alpine");
+	cr_expect_eq(job_apply_json(j, wrong_type, err, sizeof err), -1);
+	cr_expect(strstr(err, "does not apply to exec jobs"), "%s", err);
+	json_t *typo = json_pack("{s:s}", "schedul", "@daily");
+	cr_expect_eq(job_apply_json(j, typo, err, sizeof err), -1);
+	cr_expect(strstr(err, "did you mean \"schedule\""), "%s", err);
+	json_t *rename = json_pack("{s:s}", "name", "other");
+	cr_expect_eq(job_apply_json(j, rename, err, sizeof err), -1);
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(wrong_type);
+	json_decref(typo);
+	json_decref(rename);
+	job_free(j);
+}

@@ -1,0 +1,246 @@
+/* config, labels: a container's Docker labels -> job definitions, in
+ * Ofelia's format: names per job-exec-label-scope, the service-container
+ * rules, JSON lists, and errors that name the label. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "config/config.h"
+
+static struct config_diag diag;
+static struct config cfg;
+static struct job **jobs;
+static size_t njobs;
+
+static void setup(void)
+{
+	config_defaults(&cfg);
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < njobs; i++)
+		job_free(jobs[i]);
+	free(jobs);
+	config_fini(&cfg);
+	config_diag_free(&diag);
+}
+
+TestSuite(labels, .init = setup, .fini = teardown);
+
+#define LABELS(...) ((const struct config_label[]){__VA_ARGS__})
+#define COUNT(...)  (sizeof LABELS(__VA_ARGS__) / sizeof(struct config_label))
+
+static struct config_container web = {"app-web-1", "web", true, false};
+static struct config_container ofelia = {"ofelia", NULL, true, true};
+
+#define READ(ct, ...)                                                                              \
+	config_labels_jobs(&cfg.global, &(ct), LABELS(__VA_ARGS__), COUNT(__VA_ARGS__), &jobs,     \
+	                   &njobs, &diag)
+
+static bool has(const struct strv *list, const char *msg)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (strcmp(list->v[i], msg) == 0)
+			return true;
+	for (size_t i = 0; i < list->n; i++)
+		fprintf(stderr, "have: %s\n", list->v[i]);
+	return false;
+}
+
+Test(labels, needs_enabled)
+{
+	cr_expect_eq(
+	    READ(web, {"ofelia.job-exec.a.schedule", "@daily"}, {"ofelia.job-exec.a.command", "x"}),
+	    0);
+	cr_expect_eq(READ(web, {"ofelia.enabled", "True"}, {"ofelia.job-exec.a.schedule", "@daily"},
+	                  {"ofelia.job-exec.a.command", "x"}),
+	             0);
+	cr_expect_eq(njobs, 0);
+}
+
+Test(labels, exec_job_in_this_container)
+{
+	cr_assert_eq(READ(web, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-exec.backup.schedule", "@daily"},
+	                  {"ofelia.job-exec.backup.command", "pg_dump ${DB}"},
+	                  {"ofelia.job-exec.backup.environment", "[\"A=1\", \"B=2\"]"},
+	                  {"ofelia.job-exec.backup.user", "postgres"},
+	                  {"com.docker.compose.service", "web"}),
+	             1);
+	const struct job *j = jobs[0];
+	cr_expect_str_eq(j->name, "web.backup");
+	cr_expect_eq(j->type, JOB_EXEC);
+	cr_expect_str_eq(j->container, "app-web-1");
+	cr_expect_str_eq(j->command, "pg_dump ${DB}"); /* no substitution in labels */
+	cr_assert_eq(j->environment.n, 2);
+	cr_expect_str_eq(j->environment.v[1], "B=2");
+	cr_expect_eq(j->origin, JOB_ORIGIN_LABEL);
+	cr_expect_str_eq(j->source, "app-web-1");
+	cr_expect_eq(diag.errors.n + diag.warnings.n, 0);
+}
+
+static const char *scoped(const char *scope, struct config_container ct)
+{
+	static char name[128];
+	free(cfg.global.job_exec_label_scope);
+	cfg.global.job_exec_label_scope = strdup(scope);
+	size_t before = njobs;
+	cr_assert_eq(READ(ct, {"ofelia.enabled", "true"}, {"ofelia.job-exec.b.schedule", "@daily"},
+	                  {"ofelia.job-exec.b.command", "x"}),
+	             1);
+	snprintf(name, sizeof name, "%s", jobs[before]->name);
+	return name;
+}
+
+Test(labels, exec_scopes)
+{
+	struct config_container plain = {"solo", NULL, true, false};
+	cr_expect_str_eq(scoped("service", web), "web.b");
+	cr_expect_str_eq(scoped("service", plain), "solo.b");
+	cr_expect_str_eq(scoped("container", web), "app-web-1.b");
+	cr_expect_str_eq(scoped("container-service", web), "app-web-1.web.b");
+	cr_expect_str_eq(scoped("container-service", plain), "solo.b");
+}
+
+Test(labels, exec_container_is_fixed_except_on_the_service_container)
+{
+	cr_assert_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.b.schedule", "@daily"},
+	                  {"ofelia.job-exec.b.command", "x"},
+	                  {"ofelia.job-exec.b.container", "db"}),
+	             1);
+	cr_expect_str_eq(jobs[0]->container, "app-web-1");
+	cr_expect(has(&diag.warnings,
+	              "container \"app-web-1\": label \"ofelia.job-exec.b.container\": "
+	              "an exec job from labels runs in the container that carries "
+	              "it (ignored)"));
+	cr_assert_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.service", "true"},
+	                  {"ofelia.job-exec.b.schedule", "@daily"},
+	                  {"ofelia.job-exec.b.command", "x"},
+	                  {"ofelia.job-exec.b.container", "db"}),
+	             1);
+	cr_expect_str_eq(jobs[1]->name, "ofelia.b");
+	cr_expect_str_eq(jobs[1]->container, "db");
+}
+
+Test(labels, run_local_service_only_from_the_service_container)
+{
+	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
+	                  {"ofelia.job-run.r.image", "alpine"}),
+	             0);
+	cr_expect(has(&diag.warnings,
+	              "container \"app-web-1\": label \"ofelia.job-run.r.image\": run "
+	              "jobs are read only from the container labelled "
+	              "ofelia.service=true (ignored)"));
+	cr_assert_eq(
+	    READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
+	         {"ofelia.job-run.r.image", "alpine"}, {"ofelia.job-run.r.volume", "/data:/data"},
+	         {"ofelia.job-service-run.s.schedule", "@hourly"},
+	         {"ofelia.job-service-run.s.image", "busybox"}),
+	    2);
+	cr_expect_str_eq(jobs[0]->name, "r");
+	cr_expect_eq(jobs[0]->type, JOB_RUN);
+	cr_assert_eq(jobs[0]->volume.n, 1);
+	cr_expect_str_eq(jobs[0]->volume.v[0], "/data:/data");
+	cr_expect_null(jobs[0]->container);
+	cr_expect_eq(jobs[1]->type, JOB_SERVICE);
+}
+
+Test(labels, local_jobs_need_the_setting)
+{
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-local.l.command", "uptime"},
+	                  {"ofelia.job-local.l.schedule", "@daily"}),
+	             0);
+	cr_expect(has(&diag.errors,
+	              "container \"ofelia\": label \"ofelia.job-local.l.command\": local "
+	              "jobs from labels need allow-host-jobs-from-labels: true in the "
+	              "config (job left out)"));
+	cfg.global.allow_host_jobs_from_labels = true;
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-local.l.command", "uptime"},
+	                  {"ofelia.job-local.l.schedule", "@daily"}),
+	             1);
+	cr_expect_eq(jobs[0]->type, JOB_LOCAL);
+}
+
+Test(labels, stopped_containers_give_run_jobs_only)
+{
+	struct config_container stopped = {"ofelia", NULL, false, true};
+	cr_assert_eq(
+	    READ(stopped, {"ofelia.enabled", "true"}, {"ofelia.job-exec.e.schedule", "@daily"},
+	         {"ofelia.job-exec.e.command", "x"}, {"ofelia.job-run.r.schedule", "@daily"},
+	         {"ofelia.job-run.r.image", "alpine"}),
+	    1);
+	cr_expect_eq(jobs[0]->type, JOB_RUN);
+}
+
+Test(labels, bad_labels_drop_their_job_only)
+{
+	cr_assert_eq(
+	    READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.bad.schedule", "0 61 * * *"},
+	         {"ofelia.job-exec.bad.command", "x"}, {"ofelia.job-exec.json.schedule", "@daily"},
+	         {"ofelia.job-exec.json.command", "x"},
+	         {"ofelia.job-exec.json.environment", "[\"A=1\""},
+	         {"ofelia.job-exec.good.schedule", "@daily"}, {"ofelia.job-exec.good.command", "x"},
+	         {"ofelia.job-exec.good.schedul", "@hourly"}),
+	    1);
+	cr_expect_str_eq(jobs[0]->name, "web.good");
+	cr_expect(has(&diag.errors,
+	              "container \"app-web-1\": label \"ofelia.job-exec.bad.schedule\": "
+	              "job \"web.bad\": bad schedule \"0 61 * * *\": hour 61 out of "
+	              "range (0-23) [INVALID_SCHEDULE] (job left out)"));
+	cr_assert_eq(diag.errors.n, 2);
+	cr_expect(
+	    strncmp(diag.errors.v[1],
+	            "container \"app-web-1\": label \"ofelia.job-exec.json.environment\": "
+	            "environment: not a JSON array of strings",
+	            strlen("container \"app-web-1\": label \"ofelia.job-exec.json.environment\": "
+	                   "environment: not a JSON array of strings")) == 0,
+	    "%s", diag.errors.v[1]);
+	cr_expect(has(&diag.warnings,
+	              "container \"app-web-1\": label \"ofelia.job-exec.good.schedul\": "
+	              "unknown key \"schedul\" (did you mean \"schedule\"?)"));
+}
+
+Test(labels, missing_keys_and_duplicates)
+{
+	cr_expect_eq(
+	    READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.a.schedule", "@daily"}), 0);
+	cr_expect(has(&diag.errors, "container \"app-web-1\": label \"ofelia.job-exec.a.*\": job "
+	                            "\"web.a\": a exec job needs command (job left out)"));
+	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.d.schedule", "@daily"},
+	                  {"ofelia.job-exec.d.command", "x"}, {"ofelia.job-exec.d.Command", "y"}),
+	             0);
+	cr_expect(has(&diag.errors,
+	              "container \"app-web-1\": label \"ofelia.job-exec.d.command\": "
+	              "duplicates label \"ofelia.job-exec.d.Command\" (job left out)"));
+}
+
+Test(labels, other_labels)
+{
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.slack-webhook", "https://x"},
+	                  {"ofelia.job-compose.c.schedule", "@daily"},
+	                  {"ofelia.job-cron.c.schedule", "@daily"}, {"ofelia.job-exec.x", "y"},
+	                  {"ofelia.job-exec..command", "y"}, {"other.label", "z"}),
+	             0);
+	cr_expect(has(&diag.warnings,
+	              "container \"ofelia\": label \"ofelia.slack-webhook\": global "
+	              "settings are not read from labels; set \"slack-webhook\" in "
+	              "the config file"));
+	cr_expect(has(&diag.warnings,
+	              "container \"ofelia\": label \"ofelia.job-compose.c.schedule\": "
+	              "job-compose labels are not supported (ignored)"));
+	cr_expect(has(&diag.warnings,
+	              "container \"ofelia\": label \"ofelia.job-cron.c.schedule\": "
+	              "unknown job type \"job-cron\" (job-exec, job-run, job-local or "
+	              "job-service-run; ignored)"));
+	cr_expect(has(&diag.errors,
+	              "container \"ofelia\": label \"ofelia.job-exec..command\": no job "
+	              "name between the dots (label left out)"));
+	cr_expect(has(&diag.warnings, "container \"ofelia\": label \"ofelia.job-exec.x\": not "
+	                              "ofelia.job-exec.NAME.KEY (ignored)"));
+	cr_expect_eq(diag.errors.n, 1);
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Benchmarks of the scheduler and the stateful core, on the release binary:
+
+  scheduling delay   actual start of the command minus its slot time, p50/p99,
+                     with 1,000 and 10,000 jobs in the heap
+  executions/s       local executions begun, run and recorded per second
+  log lines/s        output lines of one chatty job stored per second
+  RSS and CPU        idle with 100 jobs, with three jobs every 5 s, idle with
+                     10,000 jobs
+  cold start         start-up time with 1,000,000 executions in the database
+
+Usage: tools/bench/sched.py BIN [--quick]. Prints `name: value unit` lines."""
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "build/release/ofelia"
+QUICK = "--quick" in sys.argv
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def report(name, value, unit=""):
+    print("%s: %s %s" % (name, value, unit), flush=True)
+
+
+class Daemon:
+    def __init__(self, workdir, config, extra=()):
+        self.dir = workdir
+        self.db = os.path.join(workdir, "bench.db")
+        path = os.path.join(workdir, "bench.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        self.log = open(os.path.join(workdir, "daemon.log"), "w")
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "daemon", "--config", path, "--db", self.db,
+                                      "--log-level", "warn"] + list(extra),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def query(self, sql):
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()
+
+
+def idle_jobs(n, start=0):
+    """n jobs that do not fire during a benchmark: yearly, spread over the year."""
+    out = []
+    for i in range(start, start + n):
+        out.append("  idle-%d:\n    type: local\n    schedule: \"%d %d %d %d *\"\n"
+                   "    command: \"true\"\n" % (i, i % 60, i // 60 % 24, 1 + i % 28,
+                                                  1 + (i // 1440) % 12))
+    return "".join(out)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def bench_delay(njobs, seconds):
+    probes = 10
+    config = "global:\n  max-concurrent: 16\njobs:\n" + idle_jobs(njobs - probes)
+    for i in range(probes):
+        config += ("  probe-%d:\n    type: local\n    schedule: \"* * * * * *\"\n"
+                   "    command: date +%%s%%N\n" % i)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, config)
+        time.sleep(seconds)
+        d.stop()
+        rows = d.query("SELECT scheduled_time, output FROM executions "
+                       "WHERE status = 'success' AND job_name LIKE 'probe-%'")
+    delays = []
+    for sched, out in rows:
+        slot = time.mktime(time.strptime(sched[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        delays.append((int(out.strip()) / 1e9 - slot) * 1000)
+    report("delay_%d_jobs_p50" % njobs, "%.2f" % percentile(delays, 50), "ms")
+    report("delay_%d_jobs_p99" % njobs, "%.2f" % percentile(delays, 99), "ms")
+    report("delay_%d_jobs_samples" % njobs, len(delays))
+
+
+def bench_executions(seconds):
+    n = 2000
+    config = "global:\n  max-concurrent: 32\n  max-queue: 4000\njobs:\n"
+    for i in range(n):
+        config += "  e-%d:\n    type: local\n    schedule: \"* * * * * *\"\n" \
+                  "    command: \"true\"\n" % i
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, config)
+        time.sleep(3)
+        c0 = d.query("SELECT count(*) FROM executions WHERE status = 'success'")[0][0]
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        c1 = d.query("SELECT count(*) FROM executions WHERE status = 'success'")[0][0]
+        t1 = time.monotonic()
+        d.stop()
+    report("executions_per_second", "%.0f" % ((c1 - c0) / (t1 - t0)), "exec/s")
+
+
+def bench_log_lines():
+    lines = 1000000 if QUICK else 3000000
+    config = ("global:\n  max-log-lines: 10000000\njobs:\n  chatty:\n    type: local\n"
+              "    schedule: \"@manual\"\n    run-on-startup: true\n"
+              "    command: seq %d\n" % lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, config)
+        t0 = time.monotonic()
+        while not d.query("SELECT 1 FROM executions WHERE status != 'running'"):
+            time.sleep(0.05)
+        rows = d.query("SELECT duration_ns, log_lines FROM executions")
+        peak = d.rss_kb()
+        d.stop()
+    dur_ns, stored = rows[0]
+    report("log_lines_stored", stored)
+    report("log_lines_per_second", "%.0f" % (stored / (dur_ns / 1e9)), "lines/s")
+    report("log_flood_rss_after", peak, "kB")
+
+
+def bench_resources():
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, "jobs:\n" + idle_jobs(100))
+        time.sleep(5)
+        report("rss_idle_100_jobs", d.rss_kb(), "kB")
+        d.stop()
+    span = 30 if QUICK else 60
+    config = "jobs:\n"
+    for i in range(3):
+        config += ("  busy-%d:\n    type: local\n    schedule: \"@every 5s\"\n"
+                   "    command: sh -c 'echo working; date'\n" % i)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, config)
+        time.sleep(3)
+        c0, t0 = d.cpu_seconds(), time.monotonic()
+        time.sleep(span)
+        c1, t1 = d.cpu_seconds(), time.monotonic()
+        report("rss_three_jobs_every_5s", d.rss_kb(), "kB")
+        report("cpu_three_jobs_every_5s", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
+        d.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, "jobs:\n" + idle_jobs(10000))
+        time.sleep(5)
+        c0, t0 = d.cpu_seconds(), time.monotonic()
+        time.sleep(span)
+        c1, t1 = d.cpu_seconds(), time.monotonic()
+        report("cpu_idle_10000_jobs", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
+        report("rss_idle_10000_jobs", d.rss_kb(), "kB")
+        d.stop()
+
+
+def bench_cold_start():
+    n = 1000000
+    config = "jobs:\n" + idle_jobs(100)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(tmp, config)
+        time.sleep(2)
+        d.stop()
+        con = sqlite3.connect(d.db)
+        now = "2026-01-01T00:00:00.000Z"
+        rows = ((str(uuid.UUID(int=i, version=4)), "idle-%d" % (i % 100), "local", "success",
+                 "manual", now, now, 1000, 0, "out", now) for i in range(n))
+        con.executemany("INSERT INTO executions (id, job_name, job_type, status, trigger, "
+                        "start_time, end_time, duration_ns, exit_code, output, created_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        con.commit()
+        con.close()
+        times = []
+        for _ in range(5):
+            log = os.path.join(tmp, "cold.log")
+            with open(log, "w") as f:
+                t0 = time.monotonic()
+                p = subprocess.Popen([BIN, "daemon", "--config", os.path.join(tmp, "bench.yaml"),
+                                      "--db", d.db, "--log-level", "info"],
+                                     stdout=f, stderr=subprocess.STDOUT)
+                while "scheduler started" not in open(log).read():
+                    if p.poll() is not None:
+                        break
+                    time.sleep(0.002)
+                times.append((time.monotonic() - t0) * 1000)
+                p.terminate()
+                p.wait()
+    report("cold_start_1m_executions_median", "%.1f" % statistics.median(times), "ms")
+
+
+def main():
+    bench_delay(1000, 15 if QUICK else 30)
+    bench_delay(10000, 15 if QUICK else 30)
+    bench_executions(5 if QUICK else 10)
+    bench_log_lines()
+    bench_resources()
+    bench_cold_start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages ofelia needs: `tools/deps.sh` for everything the
+# build, the tests and the benchmarks use; `tools/deps.sh build` for the build
+# alone (the Dockerfile). Safe to run twice: nothing installed is touched.
+set -eu
+
+BUILD_PKGS="
+build-essential pkg-config python3 git
+libh2o-evloop-dev libwslay-dev libssl-dev libsqlite3-dev libjansson-dev
+libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
+"
+# tests: criterion, the cron oracle (Go + robfig/cron), a Docker engine and
+# the busybox image it imports, promtool, sqlite3; fuzzing: clang's libFuzzer;
+# benchmarks: wrk; formatting: clang-format.
+TEST_PKGS="
+libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
+docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
+clang libclang-rt-14-dev clang-format wrk
+"
+PKGS="$BUILD_PKGS"
+[ "${1:-all}" = build ] || PKGS="$BUILD_PKGS $TEST_PKGS"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
+echo "deps: installed$missing"
