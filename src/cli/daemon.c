@@ -11,8 +11,10 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "docker/docker.h"
 #include "events/events.h"
 #include "http/http.h"
+#include "labels/labels.h"
 #include "loop/loop.h"
 #include "util/duration.h"
 #include "util/log.h"
@@ -39,6 +41,8 @@ struct daemon {
 	struct events *events;
 	struct scheduler *scheduler;
 	struct http *http;
+	struct labels *labels; /* discovery of label jobs */
+	bool docker_ready;     /* docker_global_init done */
 	int signals_seen;
 };
 
@@ -125,11 +129,31 @@ static const struct config *current_config(void *arg)
 	return d->reloaded ? d->reloaded : d->config;
 }
 
-/* docker_state: the Docker connection is not tracked yet. */
+/* has_docker_jobs tells whether a config defines exec, run or service jobs. */
+static bool has_docker_jobs(const struct config *c)
+{
+	for (size_t i = 0; i < c->njobs; i++)
+		if (c->jobs[i]->type != JOB_LOCAL)
+			return true;
+	return false;
+}
+
+/* docker_state is what readiness reports: the engine as label discovery
+ * sees it. An engine never reached counts against readiness only when the
+ * config has Docker jobs: a host without Docker and without such jobs is
+ * ready ("n/a"). */
 static const char *docker_state(void *arg)
 {
-	(void)arg;
-	return "n/a";
+	struct daemon *d = arg;
+	switch (labels_engine(d->labels)) {
+	case LABELS_ENGINE_CONNECTED:
+		return "connected";
+	case LABELS_ENGINE_DISCONNECTED:
+		return "disconnected";
+	case LABELS_ENGINE_UNKNOWN:
+		break;
+	}
+	return has_docker_jobs(current_config(d)) ? "disconnected" : "n/a";
 }
 
 static int setup_logging(const struct config *c)
@@ -173,6 +197,17 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 		c = NULL;
 	}
 	if (rc == 0) {
+		/* Label jobs are listed again too, so the counts are the sums of
+		 * both origins; an unreachable engine leaves them as they are. */
+		struct scheduler_changes lc;
+		char lerr[256];
+		if (labels_refresh(d->labels, &lc, lerr, sizeof lerr) == 0) {
+			out->added += lc.added;
+			out->updated += lc.updated;
+			out->removed += lc.removed;
+		} else {
+			log_kv(LOG_WARN, "reload: label jobs unchanged", "error", lerr, NULL);
+		}
 		char added[16], updated[16], removed[16];
 		snprintf(added, sizeof added, "%d", out->added);
 		snprintf(updated, sizeof updated, "%d", out->updated);
@@ -204,6 +239,7 @@ static void on_signal(int signo, void *arg)
 	}
 	if (d->signals_seen++ == 0) {
 		log_kv(LOG_INFO, "shutting down", "signal", strsignal(signo), NULL);
+		labels_stop(d->labels);
 		http_stop(d->http);
 		scheduler_shutdown(d->scheduler, on_shutdown_done, d);
 	} else {
@@ -235,6 +271,12 @@ static int run(struct daemon *d)
 	log_kv(LOG_INFO, "starting", "version", OFELIA_VERSION, "config",
 	       d->opts.config ? d->opts.config : "(default)", "database", db, NULL);
 	free(db);
+	/* libcurl's global state, before any thread can use it. */
+	if (docker_global_init() < 0) {
+		log_errorx("cannot initialize libcurl");
+		return CLI_FAIL;
+	}
+	d->docker_ready = true;
 
 	loop_block_signals(handled_signals, sizeof handled_signals / sizeof handled_signals[0]);
 	signal(SIGPIPE, SIG_IGN);
@@ -246,6 +288,7 @@ static int run(struct daemon *d)
 		log_errorx("cannot start the scheduler: %s", err);
 		return CLI_FAIL;
 	}
+	d->labels = labels_start(d->loop, d->scheduler, d->config);
 	int rc = CLI_OK;
 	if (d->config->web.enabled) {
 		struct http_deps deps = {
@@ -255,6 +298,7 @@ static int run(struct daemon *d)
 			log_errorx("cannot start the web server: %s", err);
 			/* The scheduler has started: stop it the usual way. */
 			d->signals_seen = 1;
+			labels_stop(d->labels);
 			scheduler_shutdown(d->scheduler, on_shutdown_done, d);
 			rc = CLI_FAIL;
 		}
@@ -309,12 +353,15 @@ int cli_daemon(int argc, char **argv)
 	rc = run(&d);
 
 	http_free(d.http);
+	labels_free(d.labels);
 	scheduler_free(d.scheduler);
 	events_free(d.events);
 	loop_free(d.loop);
 	store_close(d.store);
 	config_free(d.config);
 	config_free(d.reloaded);
+	if (d.docker_ready)
+		docker_global_cleanup();
 	cli_free_opts(opts, nopts);
 	return rc;
 }

@@ -68,7 +68,10 @@ class Daemon:
                 raise AssertionError("daemon exited (%s) before /%s/:\n%s" %
                                      (self.proc.returncode, pattern, self.log()))
             return rx.search(self.log())
-        return wait_for(found, timeout, what="log /%s/" % pattern)
+        try:
+            return wait_for(found, timeout, what="log /%s/" % pattern)
+        except AssertionError as e:
+            raise AssertionError("%s; the log:\n%s" % (e, self.log()[-3000:])) from None
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -117,7 +120,9 @@ class DaemonTest(unittest.TestCase):
     def query(self, sql, args=()):
         con = sqlite3.connect(os.path.join(self.dir, "ofelia.db"), timeout=10)
         try:
-            return con.execute(sql, args).fetchall()
+            rows = con.execute(sql, args).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()
 

@@ -277,8 +277,11 @@ class Execution(DaemonTest):
         self.assertEqual(stored, (1, 100, 100))
 
     def test_binary_and_unterminated_output(self):
+        script = os.path.join(self.dir, "binary.sh")
+        with open(script, "w") as f:
+            f.write("printf 'a\\377b\\nno newline at end'\n")
         proc, row = self.run_job("    type: local\n    schedule: '@manual'\n"
-                                 "    command: printf 'a\\377b\\nno newline at end'\n")
+                                 "    command: sh %s\n" % script)
         self.assertEqual(row[0], "success")
         self.assertEqual(row[3], "a\ufffdb\nno newline at end")
         msgs = [r[0] for r in self.query("SELECT message FROM execution_logs ORDER BY seq")]
@@ -330,7 +333,7 @@ jobs:
     command: "true"
 """)
         d.signal(signal.SIGHUP)
-        d.wait_log("config reloaded added=1 updated=1 removed=1")
+        d.wait_log('config reloaded" added=1 updated=1 removed=1')
         rows = dict(self.query("SELECT name, deleted_at IS NULL FROM jobs"))
         self.assertEqual(rows, {"keep": 1, "drop": 0, "new": 1})
         self.assertEqual(self.query("SELECT schedule FROM jobs WHERE name='keep'"),
@@ -341,7 +344,7 @@ jobs:
                     "    command: x\n")
         d.signal(signal.SIGHUP)
         d.wait_log("the jobs are unchanged")
-        self.assertIn("minute 61", d.log())
+        self.assertIn("hour 61 out of range", d.log())
         rows = dict(self.query("SELECT name, deleted_at IS NULL FROM jobs"))
         self.assertEqual(rows, {"keep": 1, "drop": 0, "new": 1})
         self.assertCleanExit(d)
