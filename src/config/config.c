@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,13 +775,14 @@ void config_job_add(struct config_ld *ld, struct job *j, struct config_pos pos,
                     struct config_pos sched_pos)
 {
 	struct config *c = ld->c;
-	for (size_t i = 0; i < c->njobs; i++)
-		if (strcmp(c->jobs[i]->name, j->name) == 0) {
-			config_error(ld, pos, "job \"%s\" is defined twice (first at line %d)",
-			             j->name, ld->job_pos[i].line);
-			job_free(j);
-			return;
-		}
+	uintptr_t first = (uintptr_t)map_get(&ld->job_names, j->name);
+	if (first) {
+		config_error(ld, pos, "job \"%s\" is defined twice (first at line %d)", j->name,
+		             ld->job_pos[first - 1].line);
+		job_free(j);
+		return;
+	}
+	map_put(&ld->job_names, j->name, (void *)(uintptr_t)(c->njobs + 1));
 	j->origin = JOB_ORIGIN_CONFIG;
 	free(j->source);
 	j->source = xasprintf("%s:%d", ld->name, pos.line);
@@ -927,6 +929,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 	size_t warnings_before = ld.diag->warnings.n;
 
 	ld.errors_before = ld.diag->errors.n;
+	map_init(&ld.job_names);
 	ld.c = xmalloc(sizeof *ld.c);
 	config_defaults(ld.c);
 	free(ld.c->path);
@@ -948,6 +951,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 	free(ld.web_hash);
 	free(ld.job_pos);
 	free(ld.sched_pos);
+	map_fini(&ld.job_names);
 
 	sort_messages(&ld.diag->errors, ld.errors_before, name);
 	sort_messages(&ld.diag->warnings, warnings_before, name);

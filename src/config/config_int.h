@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "util/map.h"
 
 /* How a setting's text is read. */
 enum config_kind {
@@ -72,6 +73,7 @@ struct config_ld {
 	size_t nclaims;
 	char *web_user, *web_hash; /* Ofelia's single web user, joined at the end */
 	struct config_pos web_user_pos, web_hash_pos;
+	struct map job_names;         /* name -> index in c->jobs + 1 */
 	struct config_pos *job_pos;   /* where each job of c->jobs is defined */
 	struct config_pos *sched_pos; /* where its schedule is, or its job_pos */
 };

@@ -17,12 +17,14 @@
  *
  * Where Ofelia would merge two sections of one job, or keep the last of two
  * jobs with one name, ofelia reports the second as a duplicate. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config_int.h"
 #include "util/buf.h"
+#include "util/map.h"
 #include "util/xalloc.h"
 
 struct ini_entry {
@@ -45,6 +47,7 @@ struct ini {
 	int line;            /* of the line read last */
 	struct ini_section *s;
 	size_t n;
+	struct map by_name; /* section name -> index + 1 */
 	struct ini_section *cur;
 };
 
@@ -192,14 +195,18 @@ static int read_value(struct ini *in, const char *s, size_t n, int col, struct b
 
 static struct ini_section *section(struct ini *in, const char *name, size_t n, int line)
 {
-	for (size_t i = 0; i < in->n; i++)
-		if (strlen(in->s[i].name) == n && memcmp(in->s[i].name, name, n) == 0) {
-			if (in->s[i].again.line == 0)
-				in->s[i].again = (struct config_pos){line, 1};
-			return &in->s[i];
-		}
+	char *copy = xstrndup(name, n);
+	uintptr_t at = (uintptr_t)map_get(&in->by_name, copy);
+	if (at) {
+		struct ini_section *sec = &in->s[at - 1];
+		if (sec->again.line == 0)
+			sec->again = (struct config_pos){line, 1};
+		free(copy);
+		return sec;
+	}
 	in->s = xreallocarray(in->s, in->n + 1, sizeof *in->s);
-	in->s[in->n] = (struct ini_section){xstrndup(name, n), {line, 1}, {0, 0}, NULL, 0};
+	in->s[in->n] = (struct ini_section){copy, {line, 1}, {0, 0}, NULL, 0};
+	map_put(&in->by_name, copy, (void *)(uintptr_t)(in->n + 1));
 	return &in->s[in->n++];
 }
 
@@ -305,29 +312,33 @@ struct ini_key {
 static size_t group(const struct ini_section *sec, struct ini_key **out)
 {
 	struct ini_key *keys = NULL;
-	char *norms = xcalloc(sec->n ? sec->n : 1, 64);
+	struct map by_norm, seen; /* norm -> key index + 1; "index:value" once */
 	size_t nkeys = 0;
+	char norm[64];
 
+	map_init(&by_norm);
+	map_init(&seen);
 	for (size_t i = 0; i < sec->n; i++) {
 		const struct ini_entry *e = &sec->e[i];
-		char *norm = norms + 64 * nkeys;
-		size_t k;
-		config_normalize(e->key, norm, 64);
-		for (k = 0; k < nkeys && strcmp(norms + 64 * k, norm) != 0; k++)
-			;
-		if (k == nkeys) {
+		config_normalize(e->key, norm, sizeof norm);
+		size_t k = (uintptr_t)map_get(&by_norm, norm);
+		if (k == 0) {
 			keys = xreallocarray(keys, nkeys + 1, sizeof *keys);
 			keys[nkeys++] = (struct ini_key){e->key, e->pos, NULL, 0};
+			map_put(&by_norm, norm, (void *)(uintptr_t)nkeys);
+			k = nkeys;
 		}
-		bool seen = e->value[0] == '\0';
-		for (size_t j = 0; j < keys[k].n && !seen; j++)
-			seen = strcmp(keys[k].v[j]->value, e->value) == 0;
-		if (!seen) {
-			keys[k].v = xreallocarray(keys[k].v, keys[k].n + 1, sizeof *keys[k].v);
-			keys[k].v[keys[k].n++] = e;
+		struct ini_key *key = &keys[k - 1];
+		char *id = xasprintf("%zu:%s", k, e->value);
+		if (e->value[0] && map_get(&seen, id) == NULL) {
+			map_put(&seen, id, key);
+			key->v = xreallocarray(key->v, key->n + 1, sizeof *key->v);
+			key->v[key->n++] = e;
 		}
+		free(id);
 	}
-	free(norms);
+	map_fini(&by_norm);
+	map_fini(&seen);
 	*out = keys;
 	return nkeys;
 }
@@ -501,6 +512,7 @@ void config_ini_load(struct config_ld *ld, const char *text, size_t len)
 {
 	struct ini in = {.ld = ld, .p = text, .end = text + len};
 
+	map_init(&in.by_name);
 	if (parse(&in) == 0)
 		for (size_t i = 0; i < in.n; i++)
 			apply(&in, &in.s[i]);
@@ -513,4 +525,5 @@ void config_ini_load(struct config_ld *ld, const char *text, size_t len)
 		free(in.s[i].name);
 	}
 	free(in.s);
+	map_fini(&in.by_name);
 }

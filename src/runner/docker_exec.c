@@ -28,6 +28,9 @@
 
 /* How often a reattached exec is inspected until it ends. */
 #define REATTACH_POLL_NS (500 * NS_PER_MS)
+/* The exit code the engine records for an attached exec that wrote output
+ * after its client (the previous ofelia) went away. */
+#define DETACHED_EXIT 126
 
 struct exec_job {
 	const char *exec_id;
@@ -88,9 +91,10 @@ static int exec_signal(struct docker *d, struct runner_exec *x, struct exec_job 
 			 info.pid);
 		return -1;
 	}
-	int rc = (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-	if (rc == 0 && getpgid(info.pid) == info.pid)
+	if (getpgid(info.pid) == info.pid)
 		kill(-info.pid, sig);
+	else
+		syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 	close(pidfd);
 	return 0;
 }
@@ -202,7 +206,10 @@ out:
 
 /* exec_reattach resolves an exec a previous process left running. Its
  * output cannot be read again (the engine keeps no log of an exec), so it
- * waits for the end by inspecting it, and reports the exit code. */
+ * waits for the end by inspecting it, and reports the exit code. An exec
+ * that wrote after the previous process died lost its attach: the engine
+ * then ends its record with exit code 126, which says nothing of the
+ * command, so that case is interrupted. */
 static void exec_reattach(struct runner_docker *rd, struct runner_result *r)
 {
 	struct runner_exec *x = rd->x;
@@ -221,6 +228,14 @@ static void exec_reattach(struct runner_docker *rd, struct runner_result *r)
 					   "ofelia restarted while this exec ran in container %s "
 					   "and cannot find it again",
 					   x->job->container);
+			break;
+		}
+		if (!info.running && info.exit_code == DETACHED_EXIT) {
+			runner_set_result(r, JOB_STATUS_INTERRUPTED,
+					  "ofelia restarted while this exec ran in container %s, and "
+					  "the engine recorded exit code %d, which it gives an exec "
+					  "whose output had nowhere to go: its real outcome is unknown",
+					  x->job->container, DETACHED_EXIT);
 			break;
 		}
 		if (!info.running) {

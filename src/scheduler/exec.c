@@ -247,7 +247,8 @@ void sched_launch(struct scheduler *s, bool committed)
 		}
 		log_kv(LOG_INFO, "execution started", "job", ex->job_name, "execution", ex->id,
 		       "trigger", job_trigger_name(ex->trigger), NULL);
-		events_publish(s->events, EVENT_JOB_STARTED, started_payload(ex));
+		if (events_active(s->events))
+			events_publish(s->events, EVENT_JOB_STARTED, started_payload(ex));
 		runner_pool_submit(s->pool, ex->rx);
 	}
 }
@@ -346,9 +347,11 @@ static void announce_finish(struct scheduler *s, const struct store_execution *e
 	log_kv(e->status == JOB_STATUS_SUCCESS ? LOG_INFO : LOG_WARN, "execution finished", "job",
 	       e->job_name, "execution", e->id, "status", job_status_name(e->status), "duration",
 	       duration, "error", e->error, NULL);
-	events_publish(s->events,
-		       e->status == JOB_STATUS_SUCCESS ? EVENT_JOB_COMPLETED : EVENT_JOB_FAILED,
-		       finished_payload(e));
+	if (events_active(s->events))
+		events_publish(s->events,
+			       e->status == JOB_STATUS_SUCCESS ? EVENT_JOB_COMPLETED
+							       : EVENT_JOB_FAILED,
+			       finished_payload(e));
 }
 
 static struct store_execution *final_record(struct scheduler *s, struct sexec *ex,
@@ -464,6 +467,10 @@ void sched_on_message(void *msg, void *arg)
 void sched_dequeue(struct scheduler *s)
 {
 	bool begun = false;
+	if (s->queue_len == 0 || s->running >= s->o.max_concurrent || s->shutting_down)
+		return;
+	/* One commit for every slot this frees, as the tick does. */
+	store_tx_begin(s->store);
 	while (s->queue_len > 0 && s->running < s->o.max_concurrent && !s->shutting_down) {
 		struct spending p = s->queue[s->queue_head];
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
@@ -485,8 +492,11 @@ void sched_dequeue(struct scheduler *s)
 		}
 		free(p.job_name);
 	}
+	int rc = store_tx_commit(s->store);
+	if (rc < 0)
+		log_errorx("scheduler: commit failed: %s", store_errmsg(s->store));
 	if (begun)
-		sched_launch(s, true);
+		sched_launch(s, rc == 0);
 }
 
 void sched_stop_all(struct scheduler *s, const char *reason)

@@ -104,13 +104,13 @@ class DaemonTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="ofelia-test-")
+        self.addCleanup(self.tmp.cleanup)  # cleanups run last, after tearDown
         self.dir = self.tmp.name
         self.daemons = []
 
     def tearDown(self):
         for d in self.daemons:
             d.cleanup()
-        self.tmp.cleanup()
 
     def daemon(self, config_text=None, **kw):
         d = Daemon(self.dir, config_text, **kw)

@@ -407,6 +407,48 @@ class BadInput(DaemonTest):
         with open(db, "rb") as f:
             self.assertEqual(f.read(), before)
 
+    def test_full_disk_is_survived_and_nothing_stored_is_lost(self):
+        disk = os.path.join(self.dir, "disk")
+        os.mkdir(disk)
+        if os.geteuid() != 0 or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk],
+                capture_output=True).returncode != 0:
+            self.skipTest("needs root and tmpfs mounts to make a small disk")
+        self.addCleanup(subprocess.run, ["umount", "-l", disk])
+        db = os.path.join(disk, "ofelia.db")
+        d = self.daemon("""
+jobs:
+  steady:
+    type: local
+    schedule: "@every 1s"
+    command: sh -c 'for i in 1 2 3 4 5; do echo line $i; done'
+""", args=["--db", db])
+        d.db = db
+        d.start()
+
+        def done():
+            con = __import__("sqlite3").connect(db, timeout=10)
+            try:
+                return con.execute("SELECT count(*) FROM executions WHERE status = 'success'"
+                                   ).fetchone()[0]
+            finally:
+                con.close()
+        wait_for(lambda: done() >= 2, what="runs before the disk fills")
+        before = done()
+        filler = os.path.join(disk, "filler")
+        subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=64k"], capture_output=True)
+        d.wait_log("full|disk I/O error", timeout=15)
+        time.sleep(2)
+        self.assertIsNone(d.proc.poll(), "the daemon died on a full disk:\n" + d.log())
+        os.remove(filler)
+        wait_for(lambda: done() >= before + 3, timeout=20, what="runs after space came back")
+        self.assertCleanExit(d)
+        con = __import__("sqlite3").connect(db)
+        self.assertEqual(con.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        self.assertEqual(con.execute("SELECT count(*) FROM executions WHERE status = 'running'"
+                                     ).fetchone()[0], 0)
+        con.close()
+
     def test_unwritable_database_folder_is_a_clear_error(self):
         if os.geteuid() == 0:
             # root ignores permissions: use a path under a file instead.

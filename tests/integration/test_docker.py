@@ -216,14 +216,14 @@ class ExecJobs(DockerCase):
         self.assertDockerError(e["error"], "is not running")
 
     def test_max_runtime_kills_the_exec(self):
-        c = self.container("target")
+        c = self.container("target", cmd=("sleep", "999"))
         cfg = self.config("""jobs:
   slow:
     type: exec
     schedule: "@every 1h"
     container: %s
     max-runtime: 1s
-    command: sh -c 'echo begun; sleep 300'
+    command: sh -c 'echo begun; sleep 300; echo never'
 """ % c)
         t0 = time.monotonic()
         self.assertEqual(self.run_job(cfg, "slow")[0], 1)
@@ -231,7 +231,7 @@ class ExecJobs(DockerCase):
         e = self.last("slow")
         self.assertEqual((e["status"], e["error"], e["output"]),
                          ("failed", "max-runtime of 1s exceeded; the job was stopped", "begun"))
-        # The process and its child are gone from the container.
+        # The shell and its child are gone from the container.
         wait_for(lambda: "sleep 300" not in docker("exec", c, "ps", "-o", "args"),
                  what="the exec's sleep to end")
 
@@ -482,9 +482,10 @@ class Labels(DockerCase):
                       % c, log)
         self.assertIsNone(self.job_row(c + ".badjson"))
         self.assertIsNone(self.job_row(c + ".badsched"))
-        # Logged once, not at every listing.
-        docker("restart", "-t", "0", c)
-        time.sleep(1)
+        # Logged once, not at every listing: another container's start
+        # makes a new listing.
+        other = self.container("other", labels=self.exec_labels("o", "echo o", "@every 1h"))
+        wait_for(lambda: self.live_job(other + ".o"), 15, what="the other job")
         self.assertEqual(d.log().count("badjson.environment"), 1, d.log())
         self.assertCleanExit(d)
 
@@ -514,8 +515,9 @@ class Labels(DockerCase):
 class EngineFaults(DockerCase):
     def test_engine_gone_mid_run_then_back(self):
         e2 = tempfile.mkdtemp(prefix="ofelia-e2-")
-        self.addCleanup(lambda: subprocess.run([ENGINE, "stop", e2], capture_output=True))
+        # Cleanups run last first: stop the engine, then remove its folder.
         self.addCleanup(lambda: subprocess.run(["rm", "-rf", e2]))
+        self.addCleanup(lambda: subprocess.run([ENGINE, "stop", e2], capture_output=True))
 
         def start_engine():
             out = subprocess.run([ENGINE, "start", e2], capture_output=True, text=True,
@@ -604,23 +606,35 @@ class EngineFaults(DockerCase):
     def test_kill9_then_exec_resolved(self):
         c = self.container("target")
         body = """jobs:
-  work:
+  quiet:
     type: exec
     schedule: "@every 1h"
-    run-on-startup: %s
-    container: %s
-    command: sh -c 'echo begun; sleep 3; exit 4'
+    run-on-startup: %(startup)s
+    container: %(c)s
+    command: sh -c 'sleep 3; exit 4'
+  chatty:
+    type: exec
+    schedule: "@every 1h"
+    run-on-startup: %(startup)s
+    container: %(c)s
+    command: sh -c 'sleep 3; echo late; exit 4'
 """
-        d = self.daemon(self.config(body % ("true", c)))
+        d = self.daemon(self.config(body % {"startup": "true", "c": c}))
         d.start()
-        wait_for(lambda: (self.last("work") or {}).get("container_id"), 20, 0.1,
-                 what="the exec's id")
-        first = self.last("work")
+        for job in ("quiet", "chatty"):
+            wait_for(lambda: (self.last(job) or {}).get("container_id"), 20, 0.1,
+                     what="the exec's id")
+        first = {job: self.last(job)["id"] for job in ("quiet", "chatty")}
         d.kill9()
-        self.write_config(self.config(body % ("false", c)))
+        self.write_config(self.config(body % {"startup": "false", "c": c}))
         d.start()
-        e = self.wait_status("work")
-        self.assertEqual((e["id"], e["status"], e["exit_code"]), (first["id"], "failed", 4))
+        # Resolved from the exec's inspect once it ends.
+        e = self.wait_status("quiet")
+        self.assertEqual((e["id"], e["status"], e["exit_code"]), (first["quiet"], "failed", 4))
+        # Its output had nowhere to go: the engine ended it with 126.
+        e = self.wait_status("chatty")
+        self.assertEqual((e["id"], e["status"]), (first["chatty"], "interrupted"))
+        self.assertIn("exit code 126", e["error"])
         self.assertCleanExit(d)
 
     def test_kill9_then_container_gone(self):
