@@ -18,6 +18,8 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # Parallel work trees may build side by side: make BUILD=build-mine
 BUILD ?= build
+# V=1 shows whole command lines.
+Q := $(if $(V),,@)
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS := -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Isrc \
@@ -52,39 +54,49 @@ ofelia: $(BUILD)/release/ofelia
 # Files compiled into the binary: migrations, the default config, the web UI.
 $(BUILD)/gen/embedded.c: tools/embed.py $(EMBEDDED)
 	@mkdir -p $(@D)
-	$(PYTHON) tools/embed.py $@ $(EMBEDDED)
+	@echo "  GEN   $@"
+	$(Q)$(PYTHON) tools/embed.py $@ $(EMBEDDED)
 
 $(BUILD)/release/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/release/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(RELEASE_FLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CPPFLAGS) $(RELEASE_FLAGS) -c $< -o $@
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(ASAN_FLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	$(Q)$(CC) $(STD) $(WARN) $(CPPFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
 $(BUILD)/release/libofelia.a: $(REL_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR    $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/asan/libofelia.a: $(ASAN_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR    $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/release/ofelia: $(BUILD)/release/src/main.o $(BUILD)/release/libofelia.a
-	$(CC) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/asan/ofelia: $(BUILD)/asan/src/main.o $(BUILD)/asan/libofelia.a
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests: one criterion binary; each test runs in its own forked process.
 $(BUILD)/asan/unit: $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/libofelia.a
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs criterion)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs criterion)
 
 run: ofelia
 	./ofelia daemon --enable-web
@@ -105,18 +117,21 @@ bench: $(BUILD)/release/ofelia $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/release/ben
 
 $(BUILD)/release/bench/%: tools/bench/%.c $(BUILD)/release/libofelia.a
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(RELEASE_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 # libFuzzer targets, built with clang; each runs FUZZ_SECONDS on its corpus.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                -Wno-unknown-warning-option
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
-	clang $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+	@echo "  CC    $< (fuzz)"
+	$(Q)clang $(STD) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(BUILD)/fuzz/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	clang $(STD) $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+	@echo "  CC    $< (fuzz)"
+	$(Q)clang $(STD) $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(@D)

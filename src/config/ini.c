@@ -193,19 +193,20 @@ static int read_value(struct ini *in, const char *s, size_t n, int col, struct b
 
 /* ---- lines ---- */
 
-static struct ini_section *section(struct ini *in, const char *name, size_t n, int line)
+static struct ini_section *section(struct ini *in, const char *name, size_t n,
+                                   struct config_pos pos)
 {
 	char *copy = xstrndup(name, n);
 	uintptr_t at = (uintptr_t)map_get(&in->by_name, copy);
 	if (at) {
 		struct ini_section *sec = &in->s[at - 1];
 		if (sec->again.line == 0)
-			sec->again = (struct config_pos){line, 1};
+			sec->again = pos;
 		free(copy);
 		return sec;
 	}
 	in->s = xreallocarray(in->s, in->n + 1, sizeof *in->s);
-	in->s[in->n] = (struct ini_section){copy, {line, 1}, {0, 0}, NULL, 0};
+	in->s[in->n] = (struct ini_section){copy, pos, {0, 0}, NULL, 0};
 	map_put(&in->by_name, copy, (void *)(uintptr_t)(in->n + 1));
 	return &in->s[in->n++];
 }
@@ -222,7 +223,7 @@ static int section_line(struct ini *in, const char *s, size_t n, int col)
 		return syntax(in, col, "a section header is never closed", s, n);
 	if (close == s + 1)
 		return syntax(in, col, "a section needs a name", s, n);
-	in->cur = section(in, s + 1, (size_t)(close - s - 1), in->line);
+	in->cur = section(in, s + 1, (size_t)(close - s - 1), (struct config_pos){in->line, col});
 	return 0;
 }
 
@@ -273,7 +274,7 @@ static int key_line(struct ini *in, const char *s, size_t n, int col)
 		return -1;
 	}
 	if (in->cur == NULL)
-		in->cur = section(in, "DEFAULT", 7, line);
+		in->cur = section(in, "DEFAULT", 7, (struct config_pos){line, col});
 	struct ini_section *sec = in->cur;
 	sec->e = xreallocarray(sec->e, sec->n + 1, sizeof *sec->e);
 	sec->e[sec->n++] = (struct ini_entry){key, buf_steal(&val), {line, col}};

@@ -202,7 +202,7 @@ static int set_key(const struct scan *s, struct job *j, const struct part *p)
 			        "carries it (ignored)");
 		return 0;
 	}
-	if (job_field_set(j, f, value, msg, sizeof msg) < 0) {
+	if (job_field_set_label(j, f, value, msg, sizeof msg) < 0) {
 		error(s, label, "%s (job left out)", msg);
 		return -1;
 	}

@@ -106,6 +106,15 @@ struct http_req {
 	void *glue;
 };
 
+/* A rendered GET /api/job/{name} answer, by path and query. */
+struct http_page {
+	char *key; /* NULL: free */
+	uint64_t version;
+	char *body;
+	size_t len;
+};
+#define HTTP_PAGES 64
+
 /* One client (by address) as the limits see it. */
 struct http_client {
 	double tokens;
@@ -145,11 +154,15 @@ struct http {
 	int stop_waiters;
 	struct events_sub *events_sub; /* while WebSocket clients or stops wait */
 
-	/* GET /api/jobs rendered once per scheduler version (http_jobs.c) */
+	/* GET /api/jobs and /api/job/{name} pages rendered once per scheduler
+	 * version (http_jobs.c); bodies are h2o shared memory, linked to each
+	 * request's pool */
 	bool jobs_cached;
 	uint64_t jobs_version;
-	char *jobs_body; /* h2o shared memory, linked to each request's pool */
+	char *jobs_body;
 	size_t jobs_len;
+	struct http_page *pages; /* HTTP_PAGES of them, reused in turn */
+	size_t next_page;
 
 	/* WebSocket clients (http_ws.c) */
 	struct http_ws *ws;

@@ -413,12 +413,6 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 		}
 		return 0;
 	case JOB_F_LIST:
-		if (value[0] == '[') {
-			if (set_list_json(FIELD(j, f, struct strv), value, derr, sizeof derr) == 0)
-				return 0;
-			snprintf(err, errlen, "%s: %s", f->key, derr);
-			return -1;
-		}
 		strv_push(FIELD(j, f, struct strv), value);
 		return 0;
 	case JOB_F_CATCH_UP:
@@ -433,6 +427,23 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 			 f->key, value);
 		return -1;
 	}
+	return -1;
+}
+
+int job_field_set_label(struct job *j, const struct job_field *f, const char *value, char *err,
+			size_t errlen)
+{
+	char derr[128];
+	if (f->kind != JOB_F_LIST)
+		return job_field_set(j, f, value, err, errlen);
+	if (value[0] != '[') {
+		strv_free(FIELD(j, f, struct strv));
+		strv_push(FIELD(j, f, struct strv), value);
+		return 0;
+	}
+	if (set_list_json(FIELD(j, f, struct strv), value, derr, sizeof derr) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", f->key, derr);
 	return -1;
 }
 
@@ -507,7 +518,8 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 		break;
 	}
 	if (missing) {
-		snprintf(err, errlen, "job \"%s\": a %s job needs %s", j->name,
+		snprintf(err, errlen, "job \"%s\": %s %s job needs %s", j->name,
+			 j->type == JOB_EXEC ? "an" : "a",
 			 job_type_name(j->type), missing);
 		return -1;
 	}

@@ -151,11 +151,15 @@ const char *job_field_suggest(const char *key);
 /* job_field_applies tells whether a field belongs to a job type. */
 bool job_field_applies(const struct job_field *f, enum job_type t);
 /* job_field_set stores text into a field; a list field gets the value
- * appended (INI repeats keys) unless it is a JSON array ("[...]", as Docker
- * labels write lists), which replaces the list. Returns 0, or -1 with a
+ * appended (INI repeats a key to make a list). Returns 0, or -1 with a
  * message in err. */
 int job_field_set(struct job *j, const struct job_field *f, const char *value, char *err,
 		  size_t errlen);
+/* job_field_set_label is job_field_set for a Docker label value, where a
+ * list is written as a JSON array ("[\"a\",\"b\"]") or as one string; either
+ * replaces the list. */
+int job_field_set_label(struct job *j, const struct job_field *f, const char *value, char *err,
+			size_t errlen);
 /* job_field_clear resets a list field before a new value replaces it. */
 void job_field_clear(struct job *j, const struct job_field *f);
 

@@ -39,8 +39,8 @@
 #include "util/map.h"
 #include "util/xalloc.h"
 
-#define ENABLED_LABEL "ofelia.enabled=true"
-#define DEBOUNCE_NS (200 * NS_PER_MS)
+#define ENABLED_LABEL  "ofelia.enabled=true"
+#define DEBOUNCE_NS    (200 * NS_PER_MS)
 #define BACKOFF_MIN_NS (500 * NS_PER_MS)
 #define BACKOFF_MAX_NS (10 * NS_PER_SEC)
 /* labels_refresh blocks the loop: a hung engine may not hold it longer. */
@@ -104,9 +104,10 @@ static void engine_state(struct labels *l, enum labels_engine st, struct docker 
 		log_kv(LOG_INFO, "label discovery: connected to the Docker engine", "host",
 		       docker_host(d), NULL);
 	else if (was == LABELS_ENGINE_UNKNOWN)
-		log_kv(LOG_WARN,
-		       "label discovery: cannot reach the Docker engine; retrying in the background",
-		       "host", docker_host(d), "error", docker_errmsg(d), NULL);
+		log_kv(
+		    LOG_WARN,
+		    "label discovery: cannot reach the Docker engine; retrying in the background",
+		    "host", docker_host(d), "error", docker_errmsg(d), NULL);
 	else
 		log_kv(LOG_WARN,
 		       "label discovery: lost the Docker engine; label jobs are kept, retrying",
@@ -174,7 +175,7 @@ static bool filter_match(const struct filter *f, const struct docker_container_s
 			/* The engine matches the name with and without its '/'. */
 			char *slashed = xasprintf("/%s", c->names.v[i]);
 			bool hit = regexec(&f->re, c->names.v[i], 0, NULL, 0) == 0 ||
-				   regexec(&f->re, slashed, 0, NULL, 0) == 0;
+			           regexec(&f->re, slashed, 0, NULL, 0) == 0;
 			free(slashed);
 			if (hit)
 				return true;
@@ -207,7 +208,7 @@ static bool matches(const struct labels *l, const struct docker_container_summar
 
 /* container_jobs appends the jobs of one container's labels to *jobs. */
 static void container_jobs(const struct labels *l, const struct docker_container_summary *c,
-			   struct job ***jobs, size_t *n, struct config_diag *diag)
+                           struct job ***jobs, size_t *n, struct config_diag *diag)
 {
 	size_t nl = json_object_size(c->labels), k = 0;
 	struct config_label *cl = xcalloc(nl + 1, sizeof *cl);
@@ -218,16 +219,17 @@ static void container_jobs(const struct labels *l, const struct docker_container
 		if (json_is_string(value))
 			cl[k++] = (struct config_label){key, json_string_value(value)};
 	}
-	const char *swarm = json_string_value(json_object_get(c->labels, "com.docker.swarm.service.name"));
+	const char *swarm =
+	    json_string_value(json_object_get(c->labels, "com.docker.swarm.service.name"));
 	const char *svc = json_string_value(json_object_get(c->labels, "ofelia.service"));
 	bool is_service = false;
 	if (svc && job_bool_parse(svc, &is_service) < 0)
 		is_service = false;
 	struct config_container ct = {
-		.name = name_of(c),
-		.service = c->compose_service ? c->compose_service : swarm,
-		.running = is_running(c),
-		.is_service = is_service,
+	    .name = name_of(c),
+	    .service = c->compose_service ? c->compose_service : swarm,
+	    .running = is_running(c),
+	    .is_service = is_service,
 	};
 	config_labels_jobs(&l->c->global, &ct, cl, k, jobs, n, diag);
 	free(cl);
@@ -265,12 +267,12 @@ static struct labels_set *discover(struct labels *l, struct docker *d)
 		for (size_t j = 0; j < nj; j++) {
 			const char *first = map_get(&owner, jobs[j]->name);
 			if (first) {
-				strv_push_owned(&diag.warnings,
-						xasprintf("job \"%s\" is defined by containers \"%s\" "
-							  "and \"%s\": the one of \"%s\" is used "
-							  "(running before stopped, then by name)",
-							  jobs[j]->name, first, name_of(order[i]),
-							  first));
+				strv_push_owned(
+				    &diag.warnings,
+				    xasprintf("job \"%s\" is defined by containers \"%s\" "
+				              "and \"%s\": the one of \"%s\" is used "
+				              "(running before stopped, then by name)",
+				              jobs[j]->name, first, name_of(order[i]), first));
 				job_free(jobs[j]);
 				continue;
 			}
@@ -306,7 +308,7 @@ static void apply(struct labels *l, const struct labels_set *set, struct schedul
 	l->applied = set->seq;
 	if (scheduler_sync(l->s, JOB_ORIGIN_LABEL, set->jobs, set->n, out) < 0) {
 		log_errorx("label discovery: the database refused the label jobs; the next "
-			   "listing tries again");
+		           "listing tries again");
 		return;
 	}
 	if (out->added || out->updated || out->removed) {
@@ -450,8 +452,8 @@ static void add_filter(struct labels *l, const char *entry)
 	if (klen == 4 && strncmp(entry, "name", 4) == 0) {
 		f.kind = FILTER_NAME;
 		if (regcomp(&f.re, value, REG_EXTENDED | REG_NOSUB) != 0) {
-			log_kv(LOG_WARN, "docker filter ignored: not a regular expression", "filter",
-			       entry, NULL);
+			log_kv(LOG_WARN, "docker filter ignored: not a regular expression",
+			       "filter", entry, NULL);
 			free(f.value);
 			return;
 		}
@@ -460,7 +462,8 @@ static void add_filter(struct labels *l, const char *entry)
 	} else if (klen == 2 && strncmp(entry, "id", 2) == 0) {
 		f.kind = FILTER_ID;
 	} else {
-		log_kv(LOG_WARN, "docker filter ignored: label=, name=, status= and id= are supported",
+		log_kv(LOG_WARN,
+		       "docker filter ignored: label=, name=, status= and id= are supported",
 		       "filter", entry, NULL);
 		free(f.value);
 		return;
@@ -475,7 +478,7 @@ static json_t *event_filters(const struct strv *labels)
 	for (size_t i = 0; i < labels->n; i++)
 		json_array_append_new(label, json_string(labels->v[i]));
 	return json_pack("{s:[s],s:[s,s,s,s,s,s],s:o}", "type", "container", "event", "create",
-			 "start", "die", "destroy", "rename", "update", "label", label);
+	                 "start", "die", "destroy", "rename", "update", "label", label);
 }
 
 /* new_handle makes a handle for the configured engine; a bad address is

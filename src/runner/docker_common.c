@@ -110,7 +110,8 @@ bool runner_docker_pause(struct runner_docker *rd, int64_t wait_ns)
 	/* After a stop the wake fd stays readable: only sleep then. */
 	struct pollfd p = {watch ? x->wake_fd : -1, POLLIN, 0};
 	int64_t left = until - clock_mono_ns();
-	if (left > 0 && poll(&p, 1, (int)((left + NS_PER_MS - 1) / NS_PER_MS)) < 0 && errno != EINTR)
+	if (left > 0 && poll(&p, 1, (int)((left + NS_PER_MS - 1) / NS_PER_MS)) < 0 &&
+	    errno != EINTR)
 		log_warn("runner: poll");
 	if (watch && past_deadline(x))
 		max_runtime(x);
@@ -177,7 +178,7 @@ static void *watch(void *arg)
 }
 
 bool runner_docker_stream_begin(struct runner_docker *rd, runner_docker_stop_fn *on_stop,
-				void *type_arg)
+                                void *type_arg)
 {
 	struct runner_exec *x = rd->x;
 	if (past_deadline(x))
@@ -227,7 +228,7 @@ void runner_docker_stream_end(struct runner_docker *rd)
 }
 
 void runner_docker_fail(struct runner_docker *rd, struct runner_result *r, enum job_status status,
-			const char *fmt, ...)
+                        const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -238,7 +239,7 @@ void runner_docker_fail(struct runner_docker *rd, struct runner_result *r, enum 
 }
 
 void runner_docker_outcome(struct runner_docker *rd, struct runner_result *r, bool has_code,
-			   int code)
+                           int code)
 {
 	enum job_status status;
 	char reason[256];
@@ -287,6 +288,7 @@ const char *runner_docker_user(const struct runner_exec *x)
 
 int runner_docker_stop_timeout_s(const struct runner_exec *x)
 {
-	int64_t ns = x->job->stop_timeout_ns > 0 ? x->job->stop_timeout_ns : x->settings.stop_grace_ns;
+	int64_t ns =
+	    x->job->stop_timeout_ns > 0 ? x->job->stop_timeout_ns : x->settings.stop_grace_ns;
 	return ns > 0 ? (int)((ns + NS_PER_SEC - 1) / NS_PER_SEC) : -1;
 }

@@ -71,18 +71,18 @@ bool runner_docker_pause(struct runner_docker *rd, int64_t wait_ns);
  * is the type's way to stop. Returns false, without a watcher, when a stop
  * came first: the caller then stops by itself (the stop is recorded). */
 bool runner_docker_stream_begin(struct runner_docker *rd, runner_docker_stop_fn *on_stop,
-				void *type_arg);
+                                void *type_arg);
 /* runner_docker_stream_end tells the watcher the stream is over and joins it. */
 void runner_docker_stream_end(struct runner_docker *rd);
 
 /* runner_docker_fail fills r with FAILED (or INTERRUPTED when status says
  * so): "<what>: <the engine's message> [DOCKER_ERROR]". */
 void runner_docker_fail(struct runner_docker *rd, struct runner_result *r, enum job_status status,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* runner_docker_outcome fills r at the end: a stop request wins (with its
  * reason and the note), else the exit code decides. */
 void runner_docker_outcome(struct runner_docker *rd, struct runner_result *r, bool has_code,
-			   int code);
+                           int code);
 
 /* runner_docker_on_line is a docker_on_line_fn that hands a line (arg: rd)
  * to the sink, in pieces of RUNNER_MAX_LINE. */

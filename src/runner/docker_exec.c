@@ -57,7 +57,7 @@ static bool in_container(int pid, const char *container_id)
 /* exec_signal sends sig to the exec's process group. Returns 0, 1 when the
  * exec has already ended, or -1 with the reason in why. */
 static int exec_signal(struct docker *d, struct runner_exec *x, struct exec_job *e, int sig,
-		       char *why, size_t whylen)
+                       char *why, size_t whylen)
 {
 	struct docker_exec_info info;
 	if (docker_exec_inspect(d, e->exec_id, &info) < 0) {
@@ -74,7 +74,7 @@ static int exec_signal(struct docker *d, struct runner_exec *x, struct exec_job 
 		struct docker_container_info ci;
 		if (docker_container_inspect(d, x->job->container, &ci) < 0) {
 			snprintf(why, whylen, "inspect of container %s: %s", x->job->container,
-				 docker_errmsg(d));
+			         docker_errmsg(d));
 			return -1;
 		}
 		e->container_id = xstrdup(ci.id);
@@ -86,9 +86,9 @@ static int exec_signal(struct docker *d, struct runner_exec *x, struct exec_job 
 		if (pidfd >= 0)
 			close(pidfd);
 		snprintf(why, whylen,
-			 "its process %d is not visible to ofelia (run ofelia in the host's pid "
-			 "namespace to stop execs)",
-			 info.pid);
+		         "its process %d is not visible to ofelia (run ofelia in the host's pid "
+		         "namespace to stop execs)",
+		         info.pid);
 		return -1;
 	}
 	if (getpgid(info.pid) == info.pid)
@@ -102,9 +102,9 @@ static int exec_signal(struct docker *d, struct runner_exec *x, struct exec_job 
 static void detach_note(struct runner_docker *rd, const char *why)
 {
 	snprintf(rd->note, sizeof rd->note,
-		 "the command may still be running in container %s: Docker cannot stop an exec "
-		 "and %s",
-		 rd->x->job->container, why);
+	         "the command may still be running in container %s: Docker cannot stop an exec "
+	         "and %s",
+	         rd->x->job->container, why);
 }
 
 static int64_t grace_ns(const struct runner_exec *x)
@@ -140,7 +140,7 @@ static void finish(struct runner_docker *rd, struct exec_job *e, struct runner_r
 			rc = docker_exec_inspect(rd->d, e->exec_id, &info);
 		if (rc < 0) {
 			runner_docker_fail(rd, r, JOB_STATUS_FAILED, "exec %.12s in container %s",
-					   e->exec_id, rd->x->job->container);
+			                   e->exec_id, rd->x->job->container);
 			return;
 		}
 		if (!info.running)
@@ -167,19 +167,19 @@ static void exec_new(struct runner_docker *rd, struct runner_result *r)
 		goto out;
 	}
 	struct docker_exec_spec spec = {
-		.cmd = &cmd,
-		.env = job->environment.n ? &job->environment : NULL,
-		.user = runner_docker_user(rd->x),
-		.working_dir = job->working_dir,
-		.tty = job->tty,
-		.privileged = job->privileged,
+	    .cmd = &cmd,
+	    .env = job->environment.n ? &job->environment : NULL,
+	    .user = runner_docker_user(rd->x),
+	    .working_dir = job->working_dir,
+	    .tty = job->tty,
+	    .privileged = job->privileged,
 	};
 	if (docker_exec_create(rd->d, job->container, &spec, &id) < 0) {
 		if (runner_docker_stopping(rd))
 			runner_docker_outcome(rd, r, false, 0);
 		else
 			runner_docker_fail(rd, r, JOB_STATUS_FAILED, "exec in container %s",
-					   job->container);
+			                   job->container);
 		goto out;
 	}
 	k->on_container(k->arg, id);
@@ -195,7 +195,7 @@ static void exec_new(struct runner_docker *rd, struct runner_result *r)
 		runner_docker_outcome(rd, r, false, 0); /* detached */
 	else if (rc < 0)
 		runner_docker_fail(rd, r, JOB_STATUS_FAILED, "exec %.12s in container %s", id,
-				   job->container);
+		                   job->container);
 	else
 		finish(rd, &e, r);
 out:
@@ -225,17 +225,18 @@ static void exec_reattach(struct runner_docker *rd, struct runner_result *r)
 			rc = docker_exec_inspect(rd->d, e.exec_id, &info);
 		if (rc < 0) {
 			runner_docker_fail(rd, r, JOB_STATUS_INTERRUPTED,
-					   "ofelia restarted while this exec ran in container %s "
-					   "and cannot find it again",
-					   x->job->container);
+			                   "ofelia restarted while this exec ran in container %s "
+			                   "and cannot find it again",
+			                   x->job->container);
 			break;
 		}
 		if (!info.running && info.exit_code == DETACHED_EXIT) {
-			runner_set_result(r, JOB_STATUS_INTERRUPTED,
-					  "ofelia restarted while this exec ran in container %s, and "
-					  "the engine recorded exit code %d, which it gives an exec "
-					  "whose output had nowhere to go: its real outcome is unknown",
-					  x->job->container, DETACHED_EXIT);
+			runner_set_result(
+			    r, JOB_STATUS_INTERRUPTED,
+			    "ofelia restarted while this exec ran in container %s, and "
+			    "the engine recorded exit code %d, which it gives an exec "
+			    "whose output had nowhere to go: its real outcome is unknown",
+			    x->job->container, DETACHED_EXIT);
 			break;
 		}
 		if (!info.running) {
@@ -273,6 +274,6 @@ static void exec_run(struct runner_exec *x, struct runner_result *r)
 }
 
 const struct runner_ops runner_exec_ops = {
-	.run = exec_run,
-	.wake = runner_docker_wake,
+    .run = exec_run,
+    .wake = runner_docker_wake,
 };

@@ -32,7 +32,7 @@ struct task_end {
 static bool final_state(const char *s)
 {
 	static const char *const finals[] = {"complete", "failed",   "rejected",
-					     "shutdown", "orphaned", "remove"};
+	                                     "shutdown", "orphaned", "remove"};
 	for (size_t i = 0; s && i < sizeof finals / sizeof finals[0]; i++)
 		if (strcmp(s, finals[i]) == 0)
 			return true;
@@ -77,21 +77,22 @@ static int create(struct runner_docker *rd, char **id, struct runner_result *r)
 	strv_push_owned(&labels, xasprintf("ofelia.job=%s", job->name));
 	strv_push_owned(&labels, xasprintf("ofelia.execution=%s", x->id));
 	struct docker_service_spec spec = {
-		.image = job->image,
-		.command = cmd.n ? &cmd : NULL,
-		.env = job->environment.n ? &job->environment : NULL,
-		.labels = &labels,
-		.networks = &networks,
-		.user = runner_docker_user(x),
-		.working_dir = job->dir,
-		.tty = job->tty,
+	    .image = job->image,
+	    .command = cmd.n ? &cmd : NULL,
+	    .env = job->environment.n ? &job->environment : NULL,
+	    .labels = &labels,
+	    .networks = &networks,
+	    .user = runner_docker_user(x),
+	    .working_dir = job->dir,
+	    .tty = job->tty,
 	};
 	if (docker_service_create(rd->d, &spec, id) == 0)
 		rc = 0;
 	else if (runner_docker_stopping(rd))
 		runner_docker_outcome(rd, r, false, 0);
 	else
-		runner_docker_fail(rd, r, JOB_STATUS_FAILED, "create a service from %s", job->image);
+		runner_docker_fail(rd, r, JOB_STATUS_FAILED, "create a service from %s",
+		                   job->image);
 out:
 	strv_free(&cmd);
 	strv_free(&labels);
@@ -113,7 +114,7 @@ static void read_logs(struct runner_docker *rd, const char *id)
 /* follow waits for the task's end, or carries out a stop. Returns 1 when the
  * task ended, 0 when the service was removed by a stop, -1 with r filled. */
 static int follow(struct runner_docker *rd, const char *id, struct task_end *end,
-		  struct runner_result *r)
+                  struct runner_result *r)
 {
 	bool reattach = rd->x->reattach_id != NULL;
 	for (bool first = true;; first = false) {
@@ -128,17 +129,19 @@ static int follow(struct runner_docker *rd, const char *id, struct task_end *end
 		if (rc == 1)
 			return 1;
 		if (reattach && first && none) {
-			runner_set_result(r, JOB_STATUS_INTERRUPTED,
-					  "ofelia restarted while this execution ran and its service "
-					  "%.12s is gone" RUNNER_DOCKER_ERROR,
-					  id);
+			runner_set_result(
+			    r, JOB_STATUS_INTERRUPTED,
+			    "ofelia restarted while this execution ran and its service "
+			    "%.12s is gone" RUNNER_DOCKER_ERROR,
+			    id);
 			return -1;
 		}
 		if (rd->stopping) {
 			read_logs(rd, id);
 			if (docker_service_remove(rd->d, id) < 0)
-				snprintf(rd->note, sizeof rd->note, "removing service %.12s failed: %s",
-					 id, docker_errmsg(rd->d));
+				snprintf(rd->note, sizeof rd->note,
+				         "removing service %.12s failed: %s", id,
+				         docker_errmsg(rd->d));
 			return 0;
 		}
 		runner_docker_pause(rd, TASK_POLL_NS);
@@ -162,9 +165,10 @@ static void service_run(struct runner_exec *x, struct runner_result *r)
 	if (rc == 1) {
 		read_logs(&rd, id);
 		if (end.exit_code < 0 && !runner_stop_requested(x, NULL, NULL, 0))
-			runner_set_result(r, JOB_STATUS_FAILED,
-					  "the task ended %s without running: %s" RUNNER_DOCKER_ERROR,
-					  end.state, end.message ? end.message : "no reason given");
+			runner_set_result(
+			    r, JOB_STATUS_FAILED,
+			    "the task ended %s without running: %s" RUNNER_DOCKER_ERROR, end.state,
+			    end.message ? end.message : "no reason given");
 		else
 			runner_docker_outcome(&rd, r, end.exit_code >= 0, end.exit_code);
 	} else if (rc == 0) {
@@ -186,6 +190,6 @@ static void service_run(struct runner_exec *x, struct runner_result *r)
 }
 
 const struct runner_ops runner_service_ops = {
-	.run = service_run,
-	.wake = runner_docker_wake,
+    .run = service_run,
+    .wake = runner_docker_wake,
 };

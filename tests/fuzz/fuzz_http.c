@@ -32,33 +32,32 @@
 #include "tz/tz.h"
 #include "util/xalloc.h"
 
-static const char config_text[] =
-	"web:\n"
-	"  max-body: 65536\n"
-	"  cors:\n"
-	"    allowed-origins: [http://ui.example]\n"
-	"  rate-limit:\n"
-	"    requests-per-minute: 1000000000\n"
-	"    burst: 1000000000\n"
-	"  trusted-proxies: [127.0.0.1/32]\n"
-	"  auth:\n"
-	"    enabled: %s\n"
-	"    secret: fuzz-secret-0123456789abcdef\n"
-	"    users:\n"
-	"      - {username: admin, password-hash: '%s', role: admin}\n"
-	"      - {username: viewer, password-hash: '%s', role: viewer}\n"
-	"jobs:\n"
-	"  backup:\n"
-	"    type: exec\n"
-	"    schedule: '@every 1h'\n"
-	"    container: app\n"
-	"    command: backup.sh\n"
-	"    environment: [API_TOKEN=x]\n"
-	"  report:\n"
-	"    type: exec\n"
-	"    schedule: '0 3 * * *'\n"
-	"    container: app\n"
-	"    command: report.sh\n";
+static const char config_text[] = "web:\n"
+                                  "  max-body: 65536\n"
+                                  "  cors:\n"
+                                  "    allowed-origins: [http://ui.example]\n"
+                                  "  rate-limit:\n"
+                                  "    requests-per-minute: 1000000000\n"
+                                  "    burst: 1000000000\n"
+                                  "  trusted-proxies: [127.0.0.1/32]\n"
+                                  "  auth:\n"
+                                  "    enabled: %s\n"
+                                  "    secret: fuzz-secret-0123456789abcdef\n"
+                                  "    users:\n"
+                                  "      - {username: admin, password-hash: '%s', role: admin}\n"
+                                  "      - {username: viewer, password-hash: '%s', role: viewer}\n"
+                                  "jobs:\n"
+                                  "  backup:\n"
+                                  "    type: exec\n"
+                                  "    schedule: '@every 1h'\n"
+                                  "    container: app\n"
+                                  "    command: backup.sh\n"
+                                  "    environment: [API_TOKEN=x]\n"
+                                  "  report:\n"
+                                  "    type: exec\n"
+                                  "    schedule: '0 3 * * *'\n"
+                                  "    container: app\n"
+                                  "    command: report.sh\n";
 
 static struct {
 	struct loop *loop;
@@ -109,13 +108,13 @@ static void setup(void)
 	F.loop = loop_new();
 	F.events = events_new();
 	struct scheduler_options o = {
-		.zone = tz_utc(),
-		.max_concurrent = 2,
-		.max_queue = 10,
-		.max_output_bytes = 65536,
-		.max_log_lines = 1000,
-		.shutdown_grace_ns = 1000000000,
-		.runner = {.docker_host = "unix:///nonexistent/docker.sock"},
+	    .zone = tz_utc(),
+	    .max_concurrent = 2,
+	    .max_queue = 10,
+	    .max_output_bytes = 65536,
+	    .max_log_lines = 1000,
+	    .shutdown_grace_ns = 1000000000,
+	    .runner = {.docker_host = "unix:///nonexistent/docker.sock"},
 	};
 	F.sched = scheduler_new(F.loop, F.store, F.events, &o);
 	if (F.store == NULL ||
@@ -156,7 +155,7 @@ static bool starts_run(const struct http_req *r)
 	if (len > 1 && r->path.base[len - 1] == '/')
 		len--; /* the router ignores one trailing slash */
 	return (len >= sizeof run - 1 &&
-		memcmp(r->path.base + len - (sizeof run - 1), run, sizeof run - 1) == 0) ||
+	        memcmp(r->path.base + len - (sizeof run - 1), run, sizeof run - 1) == 0) ||
 	       h2o_memis(r->path.base, len, start, sizeof start - 1);
 }
 
@@ -219,8 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int64_t exp;
 			bool admin = value.len == sizeof "Bearer @admin" - 1;
 			char *tok = http_token_sign(F.h, admin ? "admin" : "viewer",
-						    admin ? "admin" : "viewer", r.now_ns,
-						    3600000000000LL, &exp);
+			                            admin ? "admin" : "viewer", r.now_ns,
+			                            3600000000000LL, &exp);
 			char *text = h2o_mem_alloc_pool(&pool, strlen(tok) + 8);
 			value.len = (size_t)sprintf(text, "Bearer %s", tok);
 			value.base = text;
@@ -230,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r.upgrade = value;
 		else
 			h2o_add_header_by_str(&pool, &headers, name, nlen, 0, NULL, value.base,
-					      value.len);
+			                      value.len);
 	}
 	r.headers = &headers;
 	r.body = h2o_iovec_init(p, (size_t)(end - p));

@@ -467,7 +467,7 @@ Test(config, job_type_and_required_keys)
 	expect_error("jobs:\n  a:\n    schedule: \"@daily\"\n",
 	             "ofelia.yaml:2:3: job \"a\": missing type (exec, run, local or service)");
 	expect_error("jobs:\n  a:\n    type: exec\n    schedule: \"@daily\"\n    command: x\n",
-	             "ofelia.yaml:2:3: job \"a\": a exec job needs container");
+	             "ofelia.yaml:2:3: job \"a\": an exec job needs container");
 	expect_error("jobs:\n  a:\n    type: local\n    command: x\n",
 	             "ofelia.yaml:2:3: job \"a\": schedule is empty [INVALID_SCHEDULE]");
 	expect_error("jobs:\n  a:\n    type: run\n    schedule: \"@daily\"\n",

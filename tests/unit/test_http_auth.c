@@ -13,11 +13,11 @@
 
 #define NOW (1767225600LL * NS_PER_SEC) /* 2026-01-01T00:00:00Z */
 #define KEY "unit-secret-0123456789abcdef"
-#define EXP 1767229200L                   /* NOW + 1h, in seconds */
+#define EXP 1767229200L /* NOW + 1h, in seconds */
 
 static struct config_user users[] = {
-	{"admin", "$y$unused", "admin"},
-	{"viewer", "$y$unused", "viewer"},
+    {"admin", "$y$unused", "admin"},
+    {"viewer", "$y$unused", "viewer"},
 };
 
 static struct http h;
@@ -48,7 +48,7 @@ static char *forge(const char *sub, const char *role, long exp, jwt_alg_t alg, c
 	else if (exp < 0)
 		jwt_add_grant(j, "exp", "1767229200");
 	jwt_set_alg(j, alg, alg == JWT_ALG_NONE ? NULL : (const unsigned char *)key,
-		    alg == JWT_ALG_NONE ? 0 : (int)strlen(key));
+	            alg == JWT_ALG_NONE ? 0 : (int)strlen(key));
 	char *tok = jwt_encode_str(j);
 	jwt_free(j);
 	return tok;
@@ -97,9 +97,9 @@ Test(http_auth, rejects_what_libjwt_lets_through)
 	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_HS512, KEY), "HS512, right key");
 	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_NONE, KEY), "alg none");
 	assert_rejected(forge("admin", "admin", EXP, JWT_ALG_HS256, "another-key-0123456789"),
-			"another key");
+	                "another key");
 	assert_rejected(forge("admin", "admin", NOW / NS_PER_SEC - 1, JWT_ALG_HS256, KEY),
-			"expired");
+	                "expired");
 	assert_rejected(forge("admin", "admin", 0, JWT_ALG_HS256, KEY), "no exp");
 	assert_rejected(forge("admin", "admin", -1, JWT_ALG_HS256, KEY), "exp as a string");
 	assert_rejected(forge("eve", "admin", EXP, JWT_ALG_HS256, KEY), "unknown user");

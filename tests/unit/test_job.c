@@ -55,16 +55,23 @@ Test(job, field_set_parses_and_rejects)
 	cr_expect_eq(j->pull, JOB_PULL_IF_NOT_PRESENT);
 	cr_assert_eq(job_field_set(j, job_field_find("pull"), "never", err, sizeof err), 0);
 	cr_expect_eq(j->pull, JOB_PULL_NEVER);
-	/* repeated keys append; a JSON array replaces */
+	/* repeated keys append; in a label, a JSON array replaces */
 	job_field_set(j, job_field_find("volume"), "/a:/a", err, sizeof err);
 	job_field_set(j, job_field_find("volume"), "/b:/b", err, sizeof err);
 	cr_expect_eq(j->volume.n, 2);
-	cr_assert_eq(job_field_set(j, job_field_find("volume"), "[\"/c:/c\"]", err, sizeof err), 0);
+	cr_assert_eq(job_field_set_label(j, job_field_find("volume"), "[\"/c:/c\"]", err,
+					 sizeof err),
+		     0);
 	cr_assert_eq(j->volume.n, 1);
 	cr_expect_str_eq(j->volume.v[0], "/c:/c");
-	cr_expect_eq(job_field_set(j, job_field_find("volume"), "[1, 2]", err, sizeof err), -1);
-	cr_expect_eq(job_field_set(j, job_field_find("volume"), "[\"unclosed", err, sizeof err),
-	             -1);
+	cr_expect_eq(job_field_set_label(j, job_field_find("volume"), "[1, 2]", err, sizeof err),
+		     -1);
+	cr_expect_eq(job_field_set_label(j, job_field_find("volume"), "[\"unclosed", err,
+					 sizeof err),
+		     -1);
+	/* INI and YAML take the text as it is */
+	cr_assert_eq(job_field_set(j, job_field_find("volume"), "[x]", err, sizeof err), 0);
+	cr_expect_str_eq(j->volume.v[1], "[x]");
 	job_free(j);
 }
 
@@ -87,7 +94,7 @@ Test(job, validate_names_the_problem)
 	j->container = NULL;
 	cr_expect_eq(job_validate(j, &code, err, sizeof err), -1);
 	cr_expect_str_eq(code, "VALIDATION_ERROR");
-	cr_expect_str_eq(err, "job \"backup\": a exec job needs container");
+	cr_expect_str_eq(err, "job \"backup\": an exec job needs container");
 	job_free(j);
 
 	cr_expect_eq(job_name_valid("a/b", err, sizeof err), -1);

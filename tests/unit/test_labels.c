@@ -210,7 +210,7 @@ Test(labels, missing_keys_and_duplicates)
 	cr_expect_eq(
 	    READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.a.schedule", "@daily"}), 0);
 	cr_expect(has(&diag.errors, "container \"app-web-1\": label \"ofelia.job-exec.a.*\": job "
-	                            "\"web.a\": a exec job needs command (job left out)"));
+	                            "\"web.a\": an exec job needs command (job left out)"));
 	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.d.schedule", "@daily"},
 	                  {"ofelia.job-exec.d.command", "x"}, {"ofelia.job-exec.d.Command", "y"}),
 	             0);

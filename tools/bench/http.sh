@@ -72,10 +72,19 @@ stop() {
 	pid=""
 }
 
-# bench NAME CONNECTIONS PATH: wrk figures as name_rps, name_p99_ms, name_errors.
+# cpu_ticks: user + system time the daemon has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$pid/stat"
+}
+
+# bench NAME CONNECTIONS PATH: wrk figures as name_rps, name_p99_ms,
+# name_errors, and the daemon's CPU time per request (name_cpu_us), which
+# does not depend on what else the machine is doing.
 bench() {
+	before=$(cpu_ticks)
 	wrk -t2 -c"$2" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$port$3" >"$work/wrk.txt"
-	awk -v name="$1" '
+	after=$(cpu_ticks)
+	awk -v name="$1" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
 		function ms(v) {
 			if (v ~ /us$/) return v / 1000
 			if (v ~ /ms$/) return v + 0
@@ -86,12 +95,16 @@ bench() {
 		$1 == "Requests/sec:" { rps = $2 }
 		/Socket errors/ { gsub(",", ""); errors = $4 + $6 + $8 + $10 }
 		/Non-2xx/ { non2xx = $NF }
+		/requests in/ { requests = $1 }
 		END {
 			printf "%s_rps: %d\n%s_p99_ms: %.2f\n", name, rps, name, p99
 			printf "%s_errors: %d\n", name, errors + non2xx
+			printf "%s_cpu_us: %.1f\n", name, requests ? ticks / hz * 1e6 / requests : 0
 		}' "$work/wrk.txt"
 }
 
+# Other work on the machine shows in rps and p99, not in cpu_us.
+echo "load_average_before: $(cut -d' ' -f1 /proc/loadavg)"
 write_config "@every 1h"
 start
 bench jobs_list_100 32 /api/jobs
@@ -145,3 +158,4 @@ write_config "@every 1h"
 start
 bench connections_1000 1000 /api/jobs
 stop
+echo "load_average_after: $(cut -d' ' -f1 /proc/loadavg)"
