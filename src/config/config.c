@@ -16,6 +16,7 @@
 #include "cron/cron.h"
 #include "util/argv.h"
 #include "util/duration.h"
+#include "util/words.h"
 #include "util/xalloc.h"
 
 #define SEC       1000000000LL
@@ -318,67 +319,14 @@ void config_diag_free(struct config_diag *d)
 
 /* ---- key names ---- */
 
-void config_normalize(const char *key, char *out, size_t outlen)
-{
-	size_t w = 0;
-	for (; *key && w + 1 < outlen; key++)
-		if (*key != '-' && *key != '_')
-			out[w++] = (char)tolower((unsigned char)*key);
-	out[w] = '\0';
-}
-
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[64];
-	if (lb >= sizeof row / sizeof row[0])
-		return (size_t)-1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-const char *config_suggest(const char *key, const char *const *words, size_t nwords)
-{
-	char want[64], have[64];
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
-
-	if (strlen(key) >= sizeof want)
-		return NULL;
-	config_normalize(key, want, sizeof want);
-	for (size_t i = 0; i < nwords; i++) {
-		config_normalize(words[i], have, sizeof have);
-		size_t d = edit_distance(want, have);
-		if (d < best_d) {
-			best_d = d;
-			best = words[i];
-		}
-	}
-	/* Farther than a third of the key is another word, not a typo (as job.c). */
-	return best_d <= strlen(want) / 3 + 1 ? best : NULL;
-}
-
 const struct config_key *config_key_find(const struct config_key *table, const char *key)
 {
 	char want[64], have[64];
 	if (strlen(key) >= sizeof want)
 		return NULL;
-	config_normalize(key, want, sizeof want);
+	words_normalize(key, want, sizeof want);
 	for (const struct config_key *k = table; k->key; k++) {
-		config_normalize(k->key, have, sizeof have);
+		words_normalize(k->key, have, sizeof have);
 		if (strcmp(want, have) == 0)
 			return k;
 	}
@@ -393,7 +341,7 @@ void config_key_unknown(struct config_ld *ld, const struct config_key *table, co
 	for (const struct config_key *k = table; k->key && n < 128; k++)
 		if (k->kind != CK_IGNORED)
 			words[n++] = k->key;
-	const char *near = config_suggest(key, words, n);
+	const char *near = words_nearest(key, words, n);
 	if (near)
 		config_warning(ld, pos, "%s: unknown key \"%s\" (did you mean \"%s\"?)", where, key,
 		               near);

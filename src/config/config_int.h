@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "util/words.h"
 #include "util/map.h"
 
 /* How a setting's text is read. */
@@ -119,12 +120,6 @@ int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 /* config_envsubst returns s with ${VAR} and ${VAR:-default} replaced (see
  * envsubst.c); the caller frees it. */
 char *config_envsubst(const char *s);
-
-/* config_normalize writes key lowercased without '-' and '_' into out. */
-void config_normalize(const char *key, char *out, size_t outlen);
-/* config_suggest returns the word of words (NULL-ended) nearest to key, or
- * NULL when none is close enough to be a typo. */
-const char *config_suggest(const char *key, const char *const *words, size_t nwords);
 
 /* The loaders fill ld->c from text (NUL-terminated, len bytes). */
 void config_yaml_load(struct config_ld *ld, const char *text, size_t len);

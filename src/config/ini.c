@@ -25,6 +25,7 @@
 #include "config/config_int.h"
 #include "util/buf.h"
 #include "util/map.h"
+#include "util/words.h"
 #include "util/xalloc.h"
 
 struct ini_entry {
@@ -321,7 +322,7 @@ static size_t group(const struct ini_section *sec, struct ini_key **out)
 	map_init(&seen);
 	for (size_t i = 0; i < sec->n; i++) {
 		const struct ini_entry *e = &sec->e[i];
-		config_normalize(e->key, norm, sizeof norm);
+		words_normalize(e->key, norm, sizeof norm);
 		size_t k = (uintptr_t)map_get(&by_norm, norm);
 		if (k == 0) {
 			keys = xreallocarray(keys, nkeys + 1, sizeof *keys);

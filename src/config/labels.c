@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config/config_int.h"
+#include "util/words.h"
 #include "util/xalloc.h"
 
 #define PREFIX "ofelia."
@@ -114,7 +115,7 @@ static bool split(const struct scan *s, const struct config_label *l, struct par
 			}
 			*p = (struct part){types[i].type, name, (size_t)(dot2 - name),
 			                   dot2 + 1,      "",   l};
-			config_normalize(p->key, p->norm, sizeof p->norm);
+			words_normalize(p->key, p->norm, sizeof p->norm);
 			return true;
 		}
 	if ((tlen == 11 && strncmp(type, "job-compose", 11) == 0) ||

@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "config/config_int.h"
+#include "util/words.h"
 #include "util/xalloc.h"
 
 #define MAX_MERGE_DEPTH 32
@@ -144,7 +145,7 @@ static void collect(struct yl *y, const yaml_node_t *map, bool fold, const char 
 		if (strcmp(key, "<<") == 0 && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 			continue;
 		if (fold)
-			config_normalize(key, norm, sizeof norm);
+			words_normalize(key, norm, sizeof norm);
 		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
 		out->v[out->n] =
 		    (struct ypair){k, v, map, fold ? xstrdup(norm) : xstrdup(key), out->n};
@@ -532,7 +533,7 @@ static void root(struct yl *y, const yaml_node_t *top)
 		else if (strcmp(norm, "jobs") == 0)
 			jobs(y, v);
 		else if (strncasecmp(key, "x-", 2) != 0) {
-			const char *near = config_suggest(key, sections, 4);
+			const char *near = words_nearest(key, sections, 4);
 			if (near)
 				config_warning(y->ld, pos_of(pairs[i].key),
 				               "unknown key \"%s\" (did you mean \"%s\"?)", key,

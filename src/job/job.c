@@ -1,4 +1,3 @@
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include "cron/cron.h"
 #include "job/job.h"
 #include "util/duration.h"
+#include "util/words.h"
 #include "util/xalloc.h"
 
 #define ALL (JOB_TYPE_BIT(JOB_EXEC) | JOB_TYPE_BIT(JOB_RUN) | JOB_TYPE_BIT(JOB_LOCAL) | \
@@ -270,77 +270,27 @@ int job_bool_parse(const char *s, bool *out)
 	return 0;
 }
 
-/* normalize lowercases a key and drops '-' and '_', so "no-overlap",
- * "noOverlap", "NoOverlap" and "no_overlap" all read "nooverlap". */
-static void normalize(const char *key, char *out, size_t n)
-{
-	size_t w = 0;
-	for (; *key && w + 1 < n; key++)
-		if (*key != '-' && *key != '_')
-			out[w++] = (char)tolower((unsigned char)*key);
-	out[w] = '\0';
-}
-
 const struct job_field *job_field_find(const char *key)
 {
 	char want[64], have[64];
 	if (strlen(key) >= sizeof want)
 		return NULL;
-	normalize(key, want, sizeof want);
+	words_normalize(key, want, sizeof want);
 	for (size_t i = 0; i < job_field_count; i++) {
-		normalize(job_fields[i].key, have, sizeof have);
+		words_normalize(job_fields[i].key, have, sizeof have);
 		if (strcmp(want, have) == 0)
 			return &job_fields[i];
 	}
 	return NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
-	if (lb >= sizeof row / sizeof row[0])
-		return (size_t)-1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			size_t best = diag + cost;
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 const char *job_field_suggest(const char *key)
 {
-	char want[64], have[64];
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
-
-	if (strlen(key) >= sizeof want)
-		return NULL;
-	normalize(key, want, sizeof want);
-	for (size_t i = 0; i < job_field_count; i++) {
-		normalize(job_fields[i].key, have, sizeof have);
-		size_t d = edit_distance(want, have);
-		if (d < best_d) {
-			best_d = d;
-			best = job_fields[i].key;
-		}
-	}
-	/* Farther than a third of the key is a different word, not a typo. */
-	size_t limit = strlen(want) / 3 + 1;
-	return best_d <= limit ? best : NULL;
+	static const char *keys[sizeof job_fields / sizeof job_fields[0]];
+	if (keys[0] == NULL)
+		for (size_t i = 0; i < job_field_count; i++)
+			keys[i] = job_fields[i].key;
+	return words_nearest(key, keys, job_field_count);
 }
 
 bool job_field_applies(const struct job_field *f, enum job_type t)

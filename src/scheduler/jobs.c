@@ -249,6 +249,19 @@ static struct sjob *live_job(struct scheduler *s, const char *name)
 	return j && !j->deleted && !j->held ? j : NULL;
 }
 
+/* commit_change stores an API change of j, then announces it. */
+static enum scheduler_rc commit_change(struct scheduler *s, struct sjob *j, int event, char *err,
+				       size_t errlen)
+{
+	if (sched_job_save(s, j) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s->store));
+		return SCHED_STORE_ERROR;
+	}
+	sched_arm(s);
+	sched_publish_job(s, event, j);
+	return SCHED_OK;
+}
+
 static enum scheduler_rc not_found(const char *name, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "Job '%s' not found", name);
@@ -280,13 +293,7 @@ static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_
 	}
 	job_free(def);
 	sched_plan(s, j, clock_now_ns(), true);
-	if (sched_job_save(s, j) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(s->store));
-		return SCHED_STORE_ERROR;
-	}
-	sched_arm(s);
-	sched_publish_job(s, EVENT_JOB_ADDED, j);
-	return SCHED_OK;
+	return commit_change(s, j, EVENT_JOB_ADDED, err, errlen);
 }
 
 enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
@@ -317,13 +324,7 @@ enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_
 	j->def = copy;
 	j->overridden = j->def->origin != JOB_ORIGIN_API;
 	sched_plan(s, j, clock_now_ns(), from_now);
-	if (sched_job_save(s, j) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(s->store));
-		return SCHED_STORE_ERROR;
-	}
-	sched_arm(s);
-	sched_publish_job(s, EVENT_JOB_UPDATED, j);
-	return SCHED_OK;
+	return commit_change(s, j, EVENT_JOB_UPDATED, err, errlen);
 }
 
 enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
@@ -335,13 +336,7 @@ enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, ch
 	j->deleted = true;
 	j->overridden = j->def->origin != JOB_ORIGIN_API;
 	sched_unplan(s, j);
-	if (sched_job_save(s, j) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(s->store));
-		return SCHED_STORE_ERROR;
-	}
-	sched_arm(s);
-	sched_publish_job(s, EVENT_JOB_REMOVED, j);
-	return SCHED_OK;
+	return commit_change(s, j, EVENT_JOB_REMOVED, err, errlen);
 }
 
 enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
@@ -354,14 +349,8 @@ enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bo
 	j->overridden = j->def->origin != JOB_ORIGIN_API;
 	/* A job switched back on starts from now: its off time missed nothing. */
 	sched_plan(s, j, clock_now_ns(), true);
-	if (sched_job_save(s, j) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(s->store));
-		return SCHED_STORE_ERROR;
-	}
-	sched_arm(s);
 	*enabled = j->def->enabled;
-	sched_publish_job(s, EVENT_JOB_UPDATED, j);
-	return SCHED_OK;
+	return commit_change(s, j, EVENT_JOB_UPDATED, err, errlen);
 }
 
 /* ---- retention ---- */

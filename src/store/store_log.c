@@ -143,7 +143,8 @@ int store_queue_write(struct store *s)
 	for (; i + STORE_LOG_CHUNK <= qu->n; i += STORE_LOG_CHUNK)
 		if (insert_chunk(s, qu->lines + i) < 0)
 			return -1;
-	if (insert_lines(s, qu->lines + i, qu->n - i) < 0)
+	/* An empty queue may have no array at all. */
+	if (i < qu->n && insert_lines(s, qu->lines + i, qu->n - i) < 0)
 		return -1;
 	for (size_t d = 0; d < qu->ndrops; d++) {
 		sqlite3_bind_text(q, 1, qu->drops[d].exec_id, -1, SQLITE_STATIC);
