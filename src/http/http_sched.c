@@ -46,7 +46,11 @@ void http_on_scheduler_reload(struct http_req *r)
 	struct scheduler_changes ch;
 	char err[512];
 	log_kv(LOG_INFO, "reloading the config through the API", "user", r->user, NULL);
-	if (scheduler_reload(r->h->deps.scheduler, &ch, err, sizeof err) < 0) {
+	int rc = scheduler_reload(r->h->deps.scheduler, &ch, err, sizeof err);
+	/* The reload may have freed the config r->cfg, user and role point into. */
+	r->cfg = http_config_now(r->h);
+	r->user = r->role = NULL;
+	if (rc < 0) {
 		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL, "Reload failed: %s", err);
 		return;
 	}

@@ -191,6 +191,13 @@ static void follow(struct runner_docker *rd, struct run_job *c, bool start, stru
 	struct docker_logs_options lo = {.tty = c->tty, .follow = true, .since_ns = c->since_ns};
 	int code = 0;
 	int rc = docker_container_logs(d, id, &lo, on_line, c);
+	if (rc < 0 && docker_status(d) == DOCKER_E_ENGINE) {
+		/* A log driver that cannot be read back (syslog, none): the run
+		 * goes on without output. */
+		log_kv(LOG_WARN, "cannot read the logs of a run job's container", "job",
+		       rd->x->job->name, "container", id, "error", docker_errmsg(d), NULL);
+		rc = 0;
+	}
 	if (rc == 0)
 		rc = docker_container_wait(d, id, DOCKER_WAIT_NOT_RUNNING, &code);
 	runner_docker_stream_end(rd);

@@ -368,6 +368,7 @@ void sched_on_prune(void *arg)
 		if (n < 0)
 			log_errorx("retention: %s", store_errmsg(s->store));
 		more = n == PRUNE_BATCH;
+		s->version += n > 0; /* cached API pages list what was pruned */
 	}
 	map_iter_init(&s->prune_dirty, &it);
 	while (map_iter_next(&s->prune_dirty, &it, &name, NULL)) {
@@ -377,6 +378,7 @@ void sched_on_prune(void *arg)
 		int n = limit > 0 ? store_prune_count(s->store, name, limit, PRUNE_BATCH) : 0;
 		if (n < 0)
 			log_errorx("retention of job %s: %s", name, store_errmsg(s->store));
+		s->version += n > 0;
 		if (n == PRUNE_BATCH) {
 			more = true;
 			continue;

@@ -356,7 +356,7 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 		teardown(s);
 		return NULL;
 	}
-	if (setup(s, o) < 0) {
+	if (setup(s, o) < 0 || (!o->read_only && store_checkpointer_start(s, o->path) < 0)) {
 		snprintf(err, errlen, "%s: %s", o->path, s->err);
 		teardown(s);
 		return NULL;
@@ -373,6 +373,7 @@ void store_close(struct store *s)
 	size_t pending = store_pending(s);
 	if (pending && store_flush(s) < 0)
 		log_warnx("store: %zu log lines lost at close: %s", pending, s->err);
+	store_checkpointer_stop(s);
 	teardown(s);
 }
 

@@ -107,8 +107,14 @@ struct store {
 	bool in_tx; /* inside store_tx_begin */
 	int version;
 	struct store_queue queue;
+	struct store_checkpointer *checkpointer; /* NULL when read-only */
 	char err[512];
 };
+
+/* store_checkpointer_start moves WAL checkpoints to a thread with its own
+ * connection to path (store_checkpoint.c); store_checkpointer_stop joins it. */
+int store_checkpointer_start(struct store *s, const char *path);
+void store_checkpointer_stop(struct store *s);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);
