@@ -253,6 +253,10 @@ static int run(struct daemon *d)
 	struct scheduler_options so;
 	char err[512];
 
+	/* Before any thread starts (the store's checkpointer is one): every
+	 * thread inherits the mask, so only the loop's signalfd sees these. */
+	loop_block_signals(handled_signals, sizeof handled_signals / sizeof handled_signals[0]);
+
 	d->config = cli_load_config(d->opts.config);
 	if (d->config == NULL)
 		return CLI_FAIL;
@@ -278,7 +282,6 @@ static int run(struct daemon *d)
 	}
 	d->docker_ready = true;
 
-	loop_block_signals(handled_signals, sizeof handled_signals / sizeof handled_signals[0]);
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
 	d->events = events_new();

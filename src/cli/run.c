@@ -80,6 +80,8 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 		config_free(c);
 		return CLI_FAIL;
 	}
+	/* Before the store starts its thread, so only the loop sees them. */
+	loop_block_signals(sigs, 2);
 	char *db = cli_db_path(db_path, c);
 	struct store *st = cli_open_store(db, c);
 	free(db);
@@ -88,7 +90,6 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 		return CLI_FAIL;
 	}
 	log_setup(LOG_WARN, LOG_LOGFMT);
-	loop_block_signals(sigs, 2);
 	signal(SIGPIPE, SIG_IGN);
 	r.loop = loop_new();
 	struct events *ev = events_new();
