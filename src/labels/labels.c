@@ -222,9 +222,8 @@ static void container_jobs(const struct labels *l, const struct docker_container
 	const char *swarm =
 	    json_string_value(json_object_get(c->labels, "com.docker.swarm.service.name"));
 	const char *svc = json_string_value(json_object_get(c->labels, "ofelia.service"));
-	bool is_service = false;
-	if (svc && job_bool_parse(svc, &is_service) < 0)
-		is_service = false;
+	bool yes = false;
+	bool is_service = svc && job_bool_parse(svc, &yes) == 0 && yes;
 	struct config_container ct = {
 	    .name = name_of(c),
 	    .service = c->compose_service ? c->compose_service : swarm,
