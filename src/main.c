@@ -10,12 +10,12 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"daemon", cli_daemon, "run the scheduler (and the API with --enable-web)"},
-	{"run", cli_run, "run one job once in the foreground and record it"},
-	{"validate", cli_validate, "load a config file, check every job, print a summary"},
-	{"next", cli_next, "print the next activation times of a schedule"},
-	{"hash-password", cli_hash_password, "print a password hash for a web user"},
-	{"version", cli_version, "print the version"},
+    {"daemon", cli_daemon, "run the scheduler (and the API with --enable-web)"},
+    {"run", cli_run, "run one job once in the foreground and record it"},
+    {"validate", cli_validate, "load a config file, check every job, print a summary"},
+    {"next", cli_next, "print the next activation times of a schedule"},
+    {"hash-password", cli_hash_password, "print a password hash for a web user"},
+    {"version", cli_version, "print the version"},
 };
 
 static void usage(FILE *out)
@@ -24,7 +24,7 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n`ofelia <command> --help` describes a command's options.\n"
-		     "exit status: 0 ok, 1 failure, 2 usage error\n");
+	             "exit status: 0 ok, 1 failure, 2 usage error\n");
 }
 
 int main(int argc, char **argv)

@@ -26,8 +26,9 @@ else
 fi
 
 status=0
-echo "== module include rules"
+echo "== module include rules and formatting"
 ./tools/check-deps.sh || status=1
+clang-format --dry-run -Werror $(find src tests tools -name '*.[ch]') || status=1
 
 echo "== unit tests"
 # -j2: two workers; criterion forks one process per test.

@@ -19,7 +19,7 @@ struct cli_opt {
 	char short_name; /* 0 = none */
 	const char *env; /* NULL = none */
 	enum cli_opt_kind kind;
-	void *value;     /* char ** for CLI_STRING (owned copy), int * for CLI_BOOL (-1 unset) */
+	void *value; /* char ** for CLI_STRING (owned copy), int * for CLI_BOOL (-1 unset) */
 	const char *help;
 };
 
@@ -29,7 +29,7 @@ struct cli_opt {
  * CLI_OK with *help set; a bad option prints usage to stderr and returns
  * CLI_USAGE; otherwise -1 (go on). */
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, const char *usage,
-	      int *npos, bool *help);
+              int *npos, bool *help);
 /* cli_free_opts frees the strings cli_parse stored. */
 void cli_free_opts(const struct cli_opt *opts, size_t nopts);
 

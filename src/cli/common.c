@@ -17,7 +17,7 @@
 #define SYSTEM_DB_DIR  "/var/lib/ofelia"
 
 static const struct cli_opt *find_long(const struct cli_opt *opts, size_t n, const char *name,
-				       size_t len)
+                                       size_t len)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
@@ -60,8 +60,9 @@ static void print_usage(FILE *out, const char *usage, const struct cli_opt *opts
 	for (size_t i = 0; i < n; i++) {
 		char left[64];
 		snprintf(left, sizeof left, "%s%c%s--%s%s", opts[i].short_name ? "-" : "",
-			 opts[i].short_name ? opts[i].short_name : ' ', opts[i].short_name ? ", " : "  ",
-			 opts[i].name, opts[i].kind == CLI_STRING ? " VALUE" : "");
+		         opts[i].short_name ? opts[i].short_name : ' ',
+		         opts[i].short_name ? ", " : "  ", opts[i].name,
+		         opts[i].kind == CLI_STRING ? " VALUE" : "");
 		fprintf(out, "  %-34s %s", opts[i].short_name ? left : left + 2, opts[i].help);
 		if (opts[i].env)
 			fprintf(out, " [%s]", opts[i].env);
@@ -71,7 +72,7 @@ static void print_usage(FILE *out, const char *usage, const struct cli_opt *opts
 }
 
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, const char *usage,
-	      int *npos, bool *help)
+              int *npos, bool *help)
 {
 	*help = false;
 	*npos = 0;
@@ -175,8 +176,9 @@ static int make_dirs(const char *dir)
 static char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	return slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/")
-							    : xstrndup(path, (size_t)(slash - path));
+	return slash == NULL   ? xstrdup(".")
+	       : slash == path ? xstrdup("/")
+	                       : xstrndup(path, (size_t)(slash - path));
 }
 
 char *cli_db_path(const char *explicit_path, const struct config *c)
@@ -206,10 +208,10 @@ struct store *cli_open_store(const char *path, const struct config *c)
 {
 	char err[512];
 	struct store_options so = {
-		.path = path,
-		.sync = c->global.db_synchronous && strcmp(c->global.db_synchronous, "full") == 0
-				? STORE_SYNC_FULL
-				: STORE_SYNC_NORMAL,
+	    .path = path,
+	    .sync = c->global.db_synchronous && strcmp(c->global.db_synchronous, "full") == 0
+	                ? STORE_SYNC_FULL
+	                : STORE_SYNC_NORMAL,
 	};
 	struct store *st = store_open(&so, err, sizeof err);
 	if (st == NULL)
@@ -227,23 +229,23 @@ int cli_scheduler_options(const struct config *c, struct scheduler_options *o)
 		return -1;
 	}
 	*o = (struct scheduler_options){
-		.zone = zone,
-		.max_concurrent = g->max_concurrent,
-		.max_queue = g->max_queue,
-		.catch_up = g->catch_up,
-		.catch_up_deadline_ns = g->catch_up_deadline_ns,
-		.history_limit = g->history_limit,
-		.history_max_age_ns = g->history_max_age_ns,
-		.max_output_bytes = g->max_output_bytes,
-		.max_log_lines = g->max_log_lines,
-		.max_runtime_ns = g->max_runtime_ns,
-		.shutdown_grace_ns = g->shutdown_grace_ns,
-		.runner =
-			{
-				.default_user = g->default_user,
-				.docker_host = c->docker.host,
-				.stop_grace_ns = g->shutdown_grace_ns,
-			},
+	    .zone = zone,
+	    .max_concurrent = g->max_concurrent,
+	    .max_queue = g->max_queue,
+	    .catch_up = g->catch_up,
+	    .catch_up_deadline_ns = g->catch_up_deadline_ns,
+	    .history_limit = g->history_limit,
+	    .history_max_age_ns = g->history_max_age_ns,
+	    .max_output_bytes = g->max_output_bytes,
+	    .max_log_lines = g->max_log_lines,
+	    .max_runtime_ns = g->max_runtime_ns,
+	    .shutdown_grace_ns = g->shutdown_grace_ns,
+	    .runner =
+	        {
+	            .default_user = g->default_user,
+	            .docker_host = c->docker.host,
+	            .stop_grace_ns = g->shutdown_grace_ns,
+	        },
 	};
 	return 0;
 }

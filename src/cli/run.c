@@ -10,13 +10,14 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "docker/docker.h"
 #include "events/events.h"
 #include "loop/loop.h"
 #include "util/log.h"
 
 static const char usage[] = "usage: ofelia run [options] JOB\n\n"
-			    "Runs JOB once now and records it. Exit status: 0 when it succeeded, 1 "
-			    "otherwise.\n";
+                            "Runs JOB once now and records it. Exit status: 0 when it succeeded, 1 "
+                            "otherwise.\n";
 
 struct run_state {
 	struct loop *loop;
@@ -76,16 +77,23 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 	const struct job *def = find_job(c, name);
 	if (def == NULL) {
 		fprintf(stderr, "ofelia run: no job \"%s\" in %s\n", name,
-			config_path ? config_path : "the default config");
+		        config_path ? config_path : "the default config");
 		config_free(c);
 		return CLI_FAIL;
 	}
-	/* Before the store starts its thread, so only the loop sees them. */
+	/* Before the store starts its thread, so only the loop sees them;
+	 * libcurl's global set-up too must come before any thread. */
 	loop_block_signals(sigs, 2);
+	if (docker_global_init() < 0) {
+		fprintf(stderr, "ofelia run: cannot initialise libcurl\n");
+		config_free(c);
+		return CLI_FAIL;
+	}
 	char *db = cli_db_path(db_path, c);
 	struct store *st = cli_open_store(db, c);
 	free(db);
 	if (st == NULL) {
+		docker_global_cleanup();
 		config_free(c);
 		return CLI_FAIL;
 	}
@@ -103,13 +111,14 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 		loop_run(r.loop);
 		if (r.status != JOB_STATUS_SUCCESS)
 			fprintf(stderr, "ofelia run: job \"%s\" %s\n", name,
-				job_status_name(r.status));
+			        job_status_name(r.status));
 		rc = r.status == JOB_STATUS_SUCCESS ? CLI_OK : CLI_FAIL;
 	}
 	scheduler_free(r.scheduler);
 	events_free(ev);
 	loop_free(r.loop);
 	store_close(st);
+	docker_global_cleanup();
 	config_free(c);
 	return rc;
 }
@@ -118,9 +127,9 @@ int cli_run(int argc, char **argv)
 {
 	char *config = NULL, *db = NULL;
 	const struct cli_opt opts[] = {
-		{"config", 'c', "OFELIA_CONFIG", CLI_STRING, &config,
-		 "config file; default: the embedded config"},
-		{"db", 0, "OFELIA_DB", CLI_STRING, &db, "SQLite database file"},
+	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &config,
+	     "config file; default: the embedded config"},
+	    {"db", 0, "OFELIA_DB", CLI_STRING, &db, "SQLite database file"},
 	};
 	int npos;
 	bool help;

@@ -18,8 +18,8 @@ struct events {
 };
 
 static const char *type_names[] = {
-	"job.started", "job.completed", "job.failed",        "job.added", "job.updated",
-	"job.removed", "scheduler.started", "scheduler.stopped", "log.line",
+    "job.started", "job.completed",     "job.failed",        "job.added", "job.updated",
+    "job.removed", "scheduler.started", "scheduler.stopped", "log.line",
 };
 
 struct events *events_new(void)
@@ -45,7 +45,7 @@ const char *events_type_name(enum event_type t)
 }
 
 struct events_sub *events_subscribe(struct events *e,
-				    void (*on_event)(const struct event *ev, void *arg), void *arg)
+                                    void (*on_event)(const struct event *ev, void *arg), void *arg)
 {
 	struct events_sub *s = xcalloc(1, sizeof *s);
 	s->on_event = on_event;

@@ -39,7 +39,7 @@ const char *events_type_name(enum event_type t);
 /* events_subscribe calls on_event for every event published from now on,
  * until events_unsubscribe. */
 struct events_sub *events_subscribe(struct events *e,
-				    void (*on_event)(const struct event *ev, void *arg), void *arg);
+                                    void (*on_event)(const struct event *ev, void *arg), void *arg);
 /* events_unsubscribe removes sub; safe from inside on_event. */
 void events_unsubscribe(struct events *e, struct events_sub *sub);
 /* events_active tells whether anyone listens, so a publisher can skip

@@ -9,53 +9,57 @@
 #include "util/words.h"
 #include "util/xalloc.h"
 
-#define ALL (JOB_TYPE_BIT(JOB_EXEC) | JOB_TYPE_BIT(JOB_RUN) | JOB_TYPE_BIT(JOB_LOCAL) | \
-	     JOB_TYPE_BIT(JOB_SERVICE))
+#define ALL                                                                                        \
+	(JOB_TYPE_BIT(JOB_EXEC) | JOB_TYPE_BIT(JOB_RUN) | JOB_TYPE_BIT(JOB_LOCAL) |                \
+	 JOB_TYPE_BIT(JOB_SERVICE))
 #define EXEC    JOB_TYPE_BIT(JOB_EXEC)
 #define RUN     JOB_TYPE_BIT(JOB_RUN)
 #define LOCAL   JOB_TYPE_BIT(JOB_LOCAL)
 #define SERVICE JOB_TYPE_BIT(JOB_SERVICE)
-#define F(key, json, kind, member, types) {key, json, kind, offsetof(struct job, member), types}
+#define F(key, json, kind, member, types)                                                          \
+	{                                                                                          \
+		key, json, kind, offsetof(struct job, member), types                               \
+	}
 
 /* The one table of job keys. Names and the types that have them follow
  * Ofelia (netresearch's core/ job sources), so its documentation transfers. */
 const struct job_field job_fields[] = {
-	F("schedule", "schedule", JOB_F_STRING, schedule, ALL),
-	F("command", "command", JOB_F_STRING, command, ALL),
-	F("enabled", "enabled", JOB_F_BOOL, enabled, ALL),
-	F("no-overlap", "noOverlap", JOB_F_BOOL, no_overlap, ALL),
-	F("run-on-startup", "runOnStartup", JOB_F_BOOL, run_on_startup, ALL),
-	F("history-limit", "historyLimit", JOB_F_INT, history_limit, ALL),
-	F("max-runtime", "maxRuntime", JOB_F_DURATION, max_runtime_ns, ALL),
-	F("catch-up", "catchUp", JOB_F_CATCH_UP, catch_up, ALL),
-	F("catch-up-deadline", "catchUpDeadline", JOB_F_DURATION, catch_up_deadline_ns, ALL),
-	F("environment", "environment", JOB_F_LIST, environment, ALL),
-	F("container", "container", JOB_F_STRING, container, EXEC | RUN),
-	F("user", "user", JOB_F_STRING, user, EXEC | RUN | SERVICE),
-	F("tty", "tty", JOB_F_BOOL, tty, EXEC | RUN | SERVICE),
-	F("working-dir", "workingDir", JOB_F_STRING, working_dir, EXEC | RUN),
-	F("privileged", "privileged", JOB_F_BOOL, privileged, EXEC),
-	F("image", "image", JOB_F_STRING, image, RUN | SERVICE),
-	F("entrypoint", "entrypoint", JOB_F_STRING, entrypoint, RUN),
-	F("network", "network", JOB_F_STRING, network, RUN | SERVICE),
-	F("hostname", "hostname", JOB_F_STRING, hostname, RUN | SERVICE),
-	F("container-name", "containerName", JOB_F_STRING, container_name, RUN),
-	F("delete", "delete", JOB_F_BOOL, delete_after, RUN | SERVICE),
-	F("pull", "pull", JOB_F_PULL, pull, RUN),
-	F("volume", "volume", JOB_F_LIST, volume, RUN | SERVICE),
-	F("volumes-from", "volumesFrom", JOB_F_LIST, volumes_from, RUN),
-	F("stop-signal", "stopSignal", JOB_F_STRING, stop_signal, RUN),
-	F("stop-timeout", "stopTimeout", JOB_F_DURATION, stop_timeout_ns, RUN),
-	F("dir", "dir", JOB_F_STRING, dir, LOCAL | SERVICE),
+    F("schedule", "schedule", JOB_F_STRING, schedule, ALL),
+    F("command", "command", JOB_F_STRING, command, ALL),
+    F("enabled", "enabled", JOB_F_BOOL, enabled, ALL),
+    F("no-overlap", "noOverlap", JOB_F_BOOL, no_overlap, ALL),
+    F("run-on-startup", "runOnStartup", JOB_F_BOOL, run_on_startup, ALL),
+    F("history-limit", "historyLimit", JOB_F_INT, history_limit, ALL),
+    F("max-runtime", "maxRuntime", JOB_F_DURATION, max_runtime_ns, ALL),
+    F("catch-up", "catchUp", JOB_F_CATCH_UP, catch_up, ALL),
+    F("catch-up-deadline", "catchUpDeadline", JOB_F_DURATION, catch_up_deadline_ns, ALL),
+    F("environment", "environment", JOB_F_LIST, environment, ALL),
+    F("container", "container", JOB_F_STRING, container, EXEC | RUN),
+    F("user", "user", JOB_F_STRING, user, EXEC | RUN | SERVICE),
+    F("tty", "tty", JOB_F_BOOL, tty, EXEC | RUN | SERVICE),
+    F("working-dir", "workingDir", JOB_F_STRING, working_dir, EXEC | RUN),
+    F("privileged", "privileged", JOB_F_BOOL, privileged, EXEC),
+    F("image", "image", JOB_F_STRING, image, RUN | SERVICE),
+    F("entrypoint", "entrypoint", JOB_F_STRING, entrypoint, RUN),
+    F("network", "network", JOB_F_STRING, network, RUN | SERVICE),
+    F("hostname", "hostname", JOB_F_STRING, hostname, RUN | SERVICE),
+    F("container-name", "containerName", JOB_F_STRING, container_name, RUN),
+    F("delete", "delete", JOB_F_BOOL, delete_after, RUN | SERVICE),
+    F("pull", "pull", JOB_F_PULL, pull, RUN),
+    F("volume", "volume", JOB_F_LIST, volume, RUN | SERVICE),
+    F("volumes-from", "volumesFrom", JOB_F_LIST, volumes_from, RUN),
+    F("stop-signal", "stopSignal", JOB_F_STRING, stop_signal, RUN),
+    F("stop-timeout", "stopTimeout", JOB_F_DURATION, stop_timeout_ns, RUN),
+    F("dir", "dir", JOB_F_STRING, dir, LOCAL | SERVICE),
 };
 const size_t job_field_count = sizeof job_fields / sizeof job_fields[0];
 
-#define FIELD(j, f, type) ((type *)((char *)(j) + (f)->offset))
+#define FIELD(j, f, type)  ((type *)((char *)(j) + (f)->offset))
 #define CFIELD(j, f, type) ((const type *)((const char *)(j) + (f)->offset))
 
 static const char *type_names[JOB_TYPE_COUNT] = {"exec", "run", "local", "service"};
-static const char *status_names[JOB_STATUS_COUNT] = {
-	"running", "success", "failed", "skipped", "stopped", "interrupted", "missed", "expired"};
+static const char *status_names[JOB_STATUS_COUNT] = {"running", "success",     "failed", "skipped",
+                                                     "stopped", "interrupted", "missed", "expired"};
 static const char *trigger_names[] = {"schedule", "manual", "startup", "catch-up", "retry"};
 static const char *origin_names[] = {"config", "docker-label", "api"};
 static const char *catch_up_names[] = {"default", "skip", "once"};
@@ -304,7 +308,7 @@ static int set_list_json(struct strv *list, const char *value, char *err, size_t
 	json_t *arr = json_loads(value, JSON_DECODE_ANY, &jerr);
 	if (arr == NULL || !json_is_array(arr)) {
 		snprintf(err, errlen, "not a JSON array of strings: %s",
-			 arr ? "not an array" : jerr.text);
+		         arr ? "not an array" : jerr.text);
 		json_decref(arr);
 		return -1;
 	}
@@ -328,7 +332,7 @@ static int set_list_json(struct strv *list, const char *value, char *err, size_t
 }
 
 int job_field_set(struct job *j, const struct job_field *f, const char *value, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	char derr[128];
 	long n;
@@ -368,20 +372,21 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 	case JOB_F_CATCH_UP:
 		if (job_catch_up_parse(value, FIELD(j, f, enum job_catch_up)) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: \"%s\" is not one of skip, once, default", f->key, value);
+		snprintf(err, errlen, "%s: \"%s\" is not one of skip, once, default", f->key,
+		         value);
 		return -1;
 	case JOB_F_PULL:
 		if (job_pull_parse(value, FIELD(j, f, enum job_pull)) == 0)
 			return 0;
 		snprintf(err, errlen, "%s: \"%s\" is not one of always, if-not-present, never",
-			 f->key, value);
+		         f->key, value);
 		return -1;
 	}
 	return -1;
 }
 
 int job_field_set_label(struct job *j, const struct job_field *f, const char *value, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	char derr[128];
 	if (f->kind != JOB_F_LIST)
@@ -417,9 +422,9 @@ int job_name_valid(const char *name, char *err, size_t errlen)
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\') {
 			snprintf(err, errlen,
-				 "job name \"%s\" has a character that is not allowed (control "
-				 "characters, '/' and '\\' are not)",
-				 name);
+			         "job name \"%s\" has a character that is not allowed (control "
+			         "characters, '/' and '\\' are not)",
+			         name);
 			return -1;
 		}
 	return 0;
@@ -447,7 +452,7 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 	if (cron_parse(j->schedule, tz_utc(), &c, cerr, sizeof cerr) < 0) {
 		*code = "INVALID_SCHEDULE";
 		snprintf(err, errlen, "job \"%s\": bad schedule \"%s\": %s", j->name, j->schedule,
-			 cerr);
+		         cerr);
 		return -1;
 	}
 	cron_free(c);
@@ -469,8 +474,7 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 	}
 	if (missing) {
 		snprintf(err, errlen, "job \"%s\": %s %s job needs %s", j->name,
-			 j->type == JOB_EXEC ? "an" : "a",
-			 job_type_name(j->type), missing);
+		         j->type == JOB_EXEC ? "an" : "a", job_type_name(j->type), missing);
 		return -1;
 	}
 	return 0;

@@ -41,7 +41,7 @@ struct job {
 	bool enabled;
 	bool no_overlap;
 	bool run_on_startup;
-	int history_limit;     /* executions kept; -1 = global default, 0 = no limit */
+	int history_limit;      /* executions kept; -1 = global default, 0 = no limit */
 	int64_t max_runtime_ns; /* 0 = no limit */
 	enum job_catch_up catch_up;
 	int64_t catch_up_deadline_ns; /* 0 = global default */
@@ -154,12 +154,12 @@ bool job_field_applies(const struct job_field *f, enum job_type t);
  * appended (INI repeats a key to make a list). Returns 0, or -1 with a
  * message in err. */
 int job_field_set(struct job *j, const struct job_field *f, const char *value, char *err,
-		  size_t errlen);
+                  size_t errlen);
 /* job_field_set_label is job_field_set for a Docker label value, where a
  * list is written as a JSON array ("[\"a\",\"b\"]") or as one string; either
  * replaces the list. */
 int job_field_set_label(struct job *j, const struct job_field *f, const char *value, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* job_field_clear resets a list field before a new value replaces it. */
 void job_field_clear(struct job *j, const struct job_field *f);
 

@@ -7,13 +7,13 @@
 #include "job/job.h"
 #include "util/xalloc.h"
 
-#define FIELD(j, f, type) ((type *)((char *)(j) + (f)->offset))
+#define FIELD(j, f, type)  ((type *)((char *)(j) + (f)->offset))
 #define CFIELD(j, f, type) ((const type *)((const char *)(j) + (f)->offset))
 
 /* Keys of the API's job objects that describe state, not the definition: a
  * client may send back what it got from GET, so these are accepted and ignored. */
-static const char *read_only_keys[] = {"origin", "source", "lastRun", "nextRun", "status",
-				       "history", "metrics"};
+static const char *read_only_keys[] = {"origin", "source",  "lastRun", "nextRun",
+                                       "status", "history", "metrics"};
 
 static json_t *field_to_json(const struct job *j, const struct job_field *f)
 {
@@ -68,7 +68,7 @@ static int wrong_type(const struct job_field *f, const char *want, char *err, si
 
 /* field_from_json stores one JSON value into a field of j. */
 static int field_from_json(struct job *j, const struct job_field *f, json_t *v, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	char text[64];
 
@@ -107,7 +107,7 @@ static int field_from_json(struct job *j, const struct job_field *f, json_t *v, 
 		}
 		if (!json_is_string(v))
 			return wrong_type(f, "nanoseconds or a duration such as \"1h30m\"", err,
-					  errlen);
+			                  errlen);
 		return job_field_set(j, f, json_string_value(v), err, errlen);
 	case JOB_F_LIST: {
 		struct strv items = STRV_INIT;
@@ -136,8 +136,8 @@ static int field_from_json(struct job *j, const struct job_field *f, json_t *v, 
 		if (!json_is_string(v) && !json_is_boolean(v))
 			return wrong_type(f, "a string", err, errlen);
 		snprintf(text, sizeof text, "%s",
-			 json_is_string(v) ? json_string_value(v)
-					   : (json_is_true(v) ? "true" : "false"));
+		         json_is_string(v) ? json_string_value(v)
+		                           : (json_is_true(v) ? "true" : "false"));
 		return job_field_set(j, f, text, err, errlen);
 	}
 	return -1;
@@ -166,14 +166,14 @@ static int apply_keys(struct job *j, json_t *obj, char *err, size_t errlen)
 			const char *near = job_field_suggest(key);
 			if (near)
 				snprintf(err, errlen, "unknown key \"%s\" (did you mean \"%s\"?)",
-					 key, job_field_find(near)->json);
+				         key, job_field_find(near)->json);
 			else
 				snprintf(err, errlen, "unknown key \"%s\"", key);
 			return -1;
 		}
 		if (!job_field_applies(f, j->type)) {
 			snprintf(err, errlen, "key \"%s\" does not apply to %s jobs", key,
-				 job_type_name(j->type));
+			         job_type_name(j->type));
 			return -1;
 		}
 		if (field_from_json(j, f, v, err, errlen) < 0)
@@ -227,7 +227,7 @@ int job_apply_json(struct job *j, json_t *obj, char *err, size_t errlen)
 		return -1;
 	}
 	if (jtype && (!json_is_string(jtype) || job_type_parse(json_string_value(jtype), &type) ||
-		      type != j->type)) {
+	              type != j->type)) {
 		snprintf(err, errlen, "type: a job's type cannot change");
 		return -1;
 	}

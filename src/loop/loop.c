@@ -179,7 +179,8 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 {
 	struct loop_mailbox *m = (struct loop_mailbox *)receiver;
 	while (!h2o_linklist_is_empty(messages)) {
-		struct envelope *e = H2O_STRUCT_FROM_MEMBER(struct envelope, super.link, messages->next);
+		struct envelope *e =
+		    H2O_STRUCT_FROM_MEMBER(struct envelope, super.link, messages->next);
 		h2o_linklist_unlink(&e->super.link);
 		void *msg = e->msg;
 		free(e);
@@ -188,7 +189,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 }
 
 struct loop_mailbox *loop_mailbox_new(struct loop *l, void (*on_message)(void *msg, void *arg),
-				      void *arg)
+                                      void *arg)
 {
 	struct loop_mailbox *m = xcalloc(1, sizeof *m);
 	m->loop = l;
@@ -236,7 +237,7 @@ static void on_signalfd(h2o_socket_t *sock, const char *err)
 }
 
 int loop_on_signals(struct loop *l, const int *signals, size_t n,
-		    void (*on_signal)(int signo, void *arg), void *arg)
+                    void (*on_signal)(int signo, void *arg), void *arg)
 {
 	sigset_t set;
 	sigemptyset(&set);

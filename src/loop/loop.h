@@ -46,7 +46,7 @@ void loop_timer_free(struct loop_timer *t);
 /* loop_mailbox_new makes a mailbox whose messages are handed to
  * on_message(msg, arg) on the loop thread, in the order they were posted. */
 struct loop_mailbox *loop_mailbox_new(struct loop *l, void (*on_message)(void *msg, void *arg),
-				      void *arg);
+                                      void *arg);
 /* loop_mailbox_post queues msg from any thread; on_message then owns it. */
 void loop_mailbox_post(struct loop_mailbox *m, void *msg);
 /* loop_mailbox_free drops the mailbox; messages not yet delivered are handed
@@ -56,6 +56,6 @@ void loop_mailbox_free(struct loop_mailbox *m);
 /* loop_on_signals delivers the given (already blocked) signals to
  * on_signal(signo, arg) on the loop thread. One handler per loop. */
 int loop_on_signals(struct loop *l, const int *signals, size_t n,
-		    void (*on_signal)(int signo, void *arg), void *arg);
+                    void (*on_signal)(int signo, void *arg), void *arg);
 
 #endif

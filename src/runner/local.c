@@ -32,7 +32,7 @@ extern char **environ;
 
 /* After the process exits, output still in the pipes is read for this long:
  * a background child that keeps them open must not hold the job forever. */
-#define DRAIN_NS (2 * NS_PER_SEC)
+#define DRAIN_NS   (2 * NS_PER_SEC)
 #define READ_CHUNK 65536
 
 struct stream {
@@ -70,7 +70,8 @@ static void build_env(const struct job *job, struct strv *env)
 		bool overridden = false;
 		for (size_t i = 0; i < job->environment.n && !overridden; i++) {
 			const char *j = job->environment.v[i];
-			overridden = strncmp(j, *e, klen) == 0 && (j[klen] == '=' || j[klen] == '\0');
+			overridden =
+			    strncmp(j, *e, klen) == 0 && (j[klen] == '=' || j[klen] == '\0');
 		}
 		if (!overridden)
 			strv_push(env, *e);
@@ -101,7 +102,7 @@ static int spawn(struct local *l, struct runner_result *r)
 	struct stat st;
 	if (job->dir && *job->dir && (stat(job->dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		runner_set_result(r, JOB_STATUS_FAILED, "dir %s: %s", job->dir,
-				  errno ? strerror(errno) : "not a directory");
+		                  errno ? strerror(errno) : "not a directory");
 		strv_free(&argv);
 		return -1;
 	}
@@ -125,7 +126,7 @@ static int spawn(struct local *l, struct runner_result *r)
 	sigfillset(&defaults);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
+	                                    POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
@@ -135,7 +136,7 @@ static int spawn(struct local *l, struct runner_result *r)
 	posix_spawnattr_destroy(&attr);
 	if (e == ENOENT && strchr(argv.v[0], '/') == NULL) {
 		runner_set_result(r, JOB_STATUS_FAILED,
-				  "exec: \"%s\": executable file not found in $PATH", argv.v[0]);
+		                  "exec: \"%s\": executable file not found in $PATH", argv.v[0]);
 		goto fail;
 	} else if (e != 0) {
 		runner_set_result(r, JOB_STATUS_FAILED, "exec: \"%s\": %s", argv.v[0], strerror(e));
@@ -191,7 +192,7 @@ static void handle_stop(struct local *l, int64_t now)
 		duration_format(x->job->max_runtime_ns, limit);
 		char reason[128];
 		snprintf(reason, sizeof reason, "max-runtime of %s exceeded; the job was stopped",
-			 limit);
+		         limit);
 		runner_exec_stop(x, JOB_STATUS_FAILED, reason);
 	}
 	if (!l->signalled && runner_stop_requested(x, NULL, NULL, 0)) {
@@ -267,7 +268,7 @@ static void wait_loop(struct local *l)
 		if (i_pid >= 0 && pfd[i_pid].revents)
 			reap(l);
 		else if (l->pidfd < 0 && !l->exited &&
-			 waitpid(l->pid, &l->wait_status, WNOHANG) == l->pid)
+		         waitpid(l->pid, &l->wait_status, WNOHANG) == l->pid)
 			l->exited = true;
 	}
 	if (!l->exited) {
@@ -329,6 +330,6 @@ static void local_run(struct runner_exec *x, struct runner_result *r)
 }
 
 const struct runner_ops runner_local_ops = {
-	.run = local_run,
-	.wake = NULL,
+    .run = local_run,
+    .wake = NULL,
 };

@@ -36,8 +36,8 @@ static const struct runner_ops *ops_for(enum job_type type)
 }
 
 struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
-				    const struct runner_settings *settings,
-				    const struct runner_sink *sink, const char *reattach_id)
+                                    const struct runner_settings *settings,
+                                    const struct runner_sink *sink, const char *reattach_id)
 {
 	struct runner_exec *x = xcalloc(1, sizeof *x);
 	x->ops = ops_for(job->type);
@@ -88,7 +88,7 @@ void runner_exec_stop(struct runner_exec *x, enum job_status status, const char 
 }
 
 bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char *reason,
-			   size_t reason_len)
+                           size_t reason_len)
 {
 	if (!atomic_load(&x->stop_requested))
 		return false;
@@ -118,7 +118,7 @@ void runner_run_inline(struct runner_exec *x)
 	struct runner_result r = {.status = JOB_STATUS_FAILED};
 	if (x->ops == NULL)
 		runner_set_result(&r, JOB_STATUS_FAILED, "%s jobs are not supported by this build",
-				  job_type_name(x->job->type));
+		                  job_type_name(x->job->type));
 	else
 		x->ops->run(x, &r);
 	x->sink.on_done(x->sink.arg, &r);

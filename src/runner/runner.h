@@ -53,8 +53,8 @@ struct runner_pool;
  * one; settings and sink are copied. The caller frees it with
  * runner_exec_free after on_done. */
 struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
-				    const struct runner_settings *settings,
-				    const struct runner_sink *sink, const char *reattach_id);
+                                    const struct runner_settings *settings,
+                                    const struct runner_sink *sink, const char *reattach_id);
 void runner_exec_free(struct runner_exec *x);
 /* runner_exec_stop asks the execution to stop, from any thread; it ends with
  * status (STOPPED, or FAILED for max-runtime) and error reason. The first

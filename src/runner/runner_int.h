@@ -24,7 +24,7 @@ struct runner_exec {
 	atomic_bool stop_requested;
 	enum job_status stop_status;
 	char stop_reason[256];
-	int wake_fd; /* eventfd: wakes a runner blocked in poll() */
+	int wake_fd;      /* eventfd: wakes a runner blocked in poll() */
 	void *type_state; /* what a type needs to stop itself (e.g. a Docker handle) */
 
 	struct runner_exec *next; /* pool queue */
@@ -46,9 +46,9 @@ extern const struct runner_ops runner_service_ops;
 /* runner_stop_requested reads the stop request: true and its status and
  * reason when there is one (reason is copied into a buffer of reason_len). */
 bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char *reason,
-			   size_t reason_len);
+                           size_t reason_len);
 /* runner_set_result fills r with a status and a formatted error. */
 void runner_set_result(struct runner_result *r, enum job_status status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -20,12 +20,12 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define BATCH_LINES 1024
-#define BATCH_BYTES (256 * 1024)
+#define BATCH_LINES  1024
+#define BATCH_BYTES  (256 * 1024)
 #define MAX_INFLIGHT (8 * 1024 * 1024)
 /* Log lines wait at most this long, or for this many, before a commit. */
 #define FLUSH_DELAY_NS (20 * NS_PER_MS)
-#define FLUSH_LINES 4096
+#define FLUSH_LINES    4096
 #define RETRY_DELAY_NS (5 * NS_PER_SEC)
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
@@ -85,11 +85,19 @@ void sched_exec_free(struct sexec *ex)
 
 /* ---- runner thread side ---- */
 
+/* inflight_cost is what a batch weighs until the loop has stored it: its
+ * lines, and the message around them (a runner that posts line by line
+ * would otherwise pass the bound many times over). */
+static int64_t inflight_cost(const struct smsg *m)
+{
+	return (int64_t)(m->data.cap + sizeof *m + 64);
+}
+
 static void post_batch(struct sexec *ex)
 {
 	struct smsg *m = ex->batch;
 	ex->batch = NULL;
-	int64_t bytes = (int64_t)m->data.len;
+	int64_t bytes = inflight_cost(m);
 	pthread_mutex_lock(&ex->lock);
 	ex->inflight += bytes;
 	pthread_mutex_unlock(&ex->lock);
@@ -149,7 +157,7 @@ static struct job *resolved(const struct scheduler *s, const struct job *def)
 }
 
 struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
-			       int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen)
+                               int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen)
 {
 	if (s->shutting_down) {
 		snprintf(err, errlen, "ofelia is shutting down");
@@ -181,7 +189,7 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 			snprintf(err, errlen, "the slot already has a recorded outcome");
 		else
 			snprintf(err, errlen, "cannot record the execution: %s",
-				 store_errmsg(s->store));
+			         store_errmsg(s->store));
 		sched_exec_free(ex);
 		return NULL;
 	}
@@ -210,8 +218,8 @@ static json_t *started_payload(const struct sexec *ex)
 	char start[CLOCK_TEXT_MAX];
 	clock_format_rfc3339(ex->start_ns, start);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "executionId", ex->id, "job", ex->job_name,
-			 "startTime", start, "status", "running", "trigger",
-			 job_trigger_name(ex->trigger));
+	                 "startTime", start, "status", "running", "trigger",
+	                 job_trigger_name(ex->trigger));
 }
 
 /* forget undoes the bookkeeping of an execution that ends without a
@@ -240,7 +248,7 @@ void sched_launch(struct scheduler *s, bool committed)
 		order = ex->launch_next;
 		if (!committed) {
 			log_errorx("job %s: execution %s not started: its record was not committed",
-				   ex->job_name, ex->id);
+			           ex->job_name, ex->id);
 			forget(s, ex);
 			sched_exec_free(ex);
 			continue;
@@ -268,14 +276,14 @@ static void trim_output(struct sexec *ex, int64_t max)
 }
 
 static void publish_line(struct scheduler *s, struct sexec *ex, int64_t ts, bool is_error,
-			 const char *line, size_t len)
+                         const char *line, size_t len)
 {
 	char when[CLOCK_TEXT_MAX];
 	clock_format_rfc3339(ts, when);
 	events_publish(s->events, EVENT_LOG_LINE,
-		       json_pack("{s:s,s:s,s:I,s:s,s:s,s:s%}", "executionId", ex->id, "job",
-				 ex->job_name, "seq", (json_int_t)ex->seq, "timestamp", when,
-				 "level", is_error ? "error" : "info", "message", line, len));
+	               json_pack("{s:s,s:s,s:I,s:s,s:s,s:s%}", "executionId", ex->id, "job",
+	                         ex->job_name, "seq", (json_int_t)ex->seq, "timestamp", when,
+	                         "level", is_error ? "error" : "info", "message", line, len));
 }
 
 static void take_lines(struct scheduler *s, struct smsg *m)
@@ -292,7 +300,7 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 		ex->seq++;
 		if (ex->log_lines < s->o.max_log_lines) {
 			store_log_append(s->store, ex->id, ex->seq, h.ts_ns, h.is_error, line,
-					 h.len);
+			                 h.len);
 			ex->log_lines++;
 		} else {
 			ex->dropped_lines++;
@@ -305,7 +313,7 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 			publish_line(s, ex, h.ts_ns, h.is_error, line, h.len);
 	}
 	pthread_mutex_lock(&ex->lock);
-	ex->inflight -= (int64_t)m->data.len;
+	ex->inflight -= inflight_cost(m);
 	pthread_cond_signal(&ex->drained);
 	pthread_mutex_unlock(&ex->lock);
 
@@ -323,7 +331,7 @@ void sched_on_flush(void *arg)
 		return;
 	if (store_flush(s->store) < 0) {
 		log_errorx("cannot store log lines (they are kept for the next try): %s",
-			   store_errmsg(s->store));
+		           store_errmsg(s->store));
 		loop_timer_after(s->flush_timer, RETRY_DELAY_NS);
 	}
 }
@@ -334,10 +342,10 @@ static json_t *finished_payload(const struct store_execution *e)
 	clock_format_rfc3339(e->start_ns, start);
 	clock_format_rfc3339(e->end_ns, end);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o}", "executionId", e->id, "job",
-			 e->job_name, "status", job_status_name(e->status), "startTime", start,
-			 "endTime", end, "duration", (json_int_t)e->duration_ns, "exitCode",
-			 e->has_exit_code ? json_integer(e->exit_code) : json_null(), "error",
-			 e->error ? json_string(e->error) : json_null());
+	                 e->job_name, "status", job_status_name(e->status), "startTime", start,
+	                 "endTime", end, "duration", (json_int_t)e->duration_ns, "exitCode",
+	                 e->has_exit_code ? json_integer(e->exit_code) : json_null(), "error",
+	                 e->error ? json_string(e->error) : json_null());
 }
 
 static void announce_finish(struct scheduler *s, const struct store_execution *e)
@@ -349,13 +357,13 @@ static void announce_finish(struct scheduler *s, const struct store_execution *e
 	       duration, "error", e->error, NULL);
 	if (events_active(s->events))
 		events_publish(s->events,
-			       e->status == JOB_STATUS_SUCCESS ? EVENT_JOB_COMPLETED
-							       : EVENT_JOB_FAILED,
-			       finished_payload(e));
+		               e->status == JOB_STATUS_SUCCESS ? EVENT_JOB_COMPLETED
+		                                               : EVENT_JOB_FAILED,
+		               finished_payload(e));
 }
 
 static struct store_execution *final_record(struct scheduler *s, struct sexec *ex,
-					    const struct runner_result *r)
+                                            const struct runner_result *r)
 {
 	struct store_execution *e = xcalloc(1, sizeof *e);
 	trim_output(ex, s->o.max_output_bytes);
@@ -401,7 +409,7 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	s->version++;
 	if (store_execution_finish(s->store, e) < 0) {
 		log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
-			   ex->job_name, ex->id, store_errmsg(s->store));
+		           ex->job_name, ex->id, store_errmsg(s->store));
 		ex->unsaved = e;
 		ex->retry_next = s->retry;
 		s->retry = ex;
@@ -453,7 +461,7 @@ void sched_on_message(void *msg, void *arg)
 		m->ex->container_id = xstrdup(m->container_id);
 		if (store_execution_set_container(s->store, m->ex->id, m->container_id) < 0)
 			log_errorx("execution %s: cannot record container %s: %s", m->ex->id,
-				   m->container_id, store_errmsg(s->store));
+			           m->container_id, store_errmsg(s->store));
 		break;
 	case SMSG_DONE:
 		finish(s, m->ex, &m->result);
@@ -478,13 +486,13 @@ void sched_dequeue(struct scheduler *s)
 		struct sjob *j = map_get(&s->jobs, p.job_name);
 		char err[256];
 		if (j == NULL || j->deleted || !j->def->enabled) {
-			log_kv(LOG_INFO, "queued slot dropped: the job was removed or disabled", "job",
-			       p.job_name, NULL);
+			log_kv(LOG_INFO, "queued slot dropped: the job was removed or disabled",
+			       "job", p.job_name, NULL);
 		} else if (j->def->no_overlap && j->running > 0) {
 			store_slot_outcome(s->store, j->def->name, j->def->type, p.slot_ns,
-					   JOB_STATUS_SKIPPED,
-					   "the previous run was still running (no-overlap)",
-					   j->def->schedule, j->next_ns);
+			                   JOB_STATUS_SKIPPED,
+			                   "the previous run was still running (no-overlap)",
+			                   j->def->schedule, j->next_ns);
 		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger, err, sizeof err)) {
 			begun = true;
 		} else {
@@ -521,8 +529,8 @@ void sched_maybe_done(struct scheduler *s)
 		return;
 	for (struct sexec *ex = s->retry; ex; ex = ex->retry_next)
 		log_errorx("execution %s of job %s ended (%s) but could not be recorded; it will "
-			   "show as interrupted after the next start",
-			   ex->id, ex->job_name, job_status_name(ex->unsaved->status));
+		           "show as interrupted after the next start",
+		           ex->id, ex->job_name, job_status_name(ex->unsaved->status));
 	if (store_flush(s->store) < 0)
 		log_errorx("cannot store the last log lines: %s", store_errmsg(s->store));
 	void (*done)(void *) = s->shutdown_done;
@@ -551,14 +559,15 @@ static void reattach(struct scheduler *s, struct sjob *j, struct store_execution
 	ex->s = s;
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->drained, NULL);
-	if (store_log_reset(s->store, e->id) < 0)
+	/* A container's log is read again from the start and replaces what was
+	 * stored; an exec's output cannot be read again, so its lines stay. */
+	if (e->job_type != JOB_EXEC && store_log_reset(s->store, e->id) < 0)
 		log_errorx("execution %s: cannot reset its log: %s", e->id, store_errmsg(s->store));
 	j->running++;
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
 	struct runner_sink sink = {on_line, on_idle, on_container, on_done, ex};
-	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink,
-				 e->container_id);
+	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink, e->container_id);
 	ex->launch_next = s->launch;
 	s->launch = ex;
 	log_kv(LOG_INFO, "reattaching to an execution left running", "job", e->job_name,
@@ -586,11 +595,12 @@ void sched_resolve_orphans(struct scheduler *s)
 		e->end_ns = now;
 		e->duration_ns = now - e->start_ns;
 		free(e->error);
-		e->error = xstrdup("ofelia stopped while this execution was running (the process "
-				   "was killed or the machine restarted); its end was not observed");
+		e->error =
+		    xstrdup("ofelia stopped while this execution was running (the process "
+		            "was killed or the machine restarted); its end was not observed");
 		if (store_execution_finish(s->store, e) < 0)
 			log_errorx("execution %s: cannot mark it interrupted: %s", e->id,
-				   store_errmsg(s->store));
+			           store_errmsg(s->store));
 		else
 			log_kv(LOG_WARN, "execution interrupted by a restart", "job", e->job_name,
 			       "execution", e->id, NULL);
@@ -602,7 +612,7 @@ void sched_resolve_orphans(struct scheduler *s)
 /* ---- API ---- */
 
 enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
-				    int64_t *start_ns, char *err, size_t errlen)
+                                    int64_t *start_ns, char *err, size_t errlen)
 {
 	if (s->shutting_down) {
 		snprintf(err, errlen, "ofelia is shutting down");
@@ -623,7 +633,7 @@ enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char 
 }
 
 enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
-					   size_t errlen)
+                                           size_t errlen)
 {
 	struct sexec *ex = map_get(&s->execs, id);
 	if (ex) {
@@ -640,14 +650,14 @@ enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, 
 		return SCHED_NOT_FOUND;
 	}
 	snprintf(err, errlen, "Execution '%s' is not running (status %s)", id,
-		 job_status_name(e->status));
+	         job_status_name(e->status));
 	store_execution_free(e);
 	return SCHED_CONFLICT;
 }
 
 int scheduler_run_once(struct scheduler *s, const struct job *def,
-		       void (*done)(enum job_status status, void *arg), void *arg, char *err,
-		       size_t errlen)
+                       void (*done)(enum job_status status, void *arg), void *arg, char *err,
+                       size_t errlen)
 {
 	struct store_job *row = NULL;
 	if (store_job_get(s->store, def->name, &row) < 0) {
@@ -656,7 +666,8 @@ int scheduler_run_once(struct scheduler *s, const struct job *def,
 	}
 	if (row == NULL) {
 		/* A job never scheduled before gets its row, so the execution has one. */
-		struct store_job fresh = {.def = (struct job *)def, .source_def = (struct job *)def};
+		struct store_job fresh = {.def = (struct job *)def,
+		                          .source_def = (struct job *)def};
 		if (store_job_save(s->store, &fresh) < 0) {
 			snprintf(err, errlen, "%s", store_errmsg(s->store));
 			return -1;

@@ -19,7 +19,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define PRUNE_BATCH 500
+#define PRUNE_BATCH    500
 #define PRUNE_EVERY_NS (60 * NS_PER_SEC)
 #define PRUNE_AGAIN_NS (100 * NS_PER_MS)
 
@@ -68,16 +68,16 @@ void sched_job_free(struct sjob *j)
 int sched_job_save(struct scheduler *s, struct sjob *j)
 {
 	struct store_job row = {
-		.def = j->def,
-		.source_def = j->source_def,
-		.overridden = j->overridden,
-		.next_run_ns = j->next_ns,
-		.last_run_ns = j->last_run_ns,
-		.last_status = j->last_status,
-		.last_slot_ns = j->last_slot_ns,
-		.slot_schedule = j->slot_schedule,
-		.deleted_ns = j->deleted ? clock_now_ns() : 0,
-		.created_ns = j->created_ns,
+	    .def = j->def,
+	    .source_def = j->source_def,
+	    .overridden = j->overridden,
+	    .next_run_ns = j->next_ns,
+	    .last_run_ns = j->last_run_ns,
+	    .last_status = j->last_status,
+	    .last_slot_ns = j->last_slot_ns,
+	    .slot_schedule = j->slot_schedule,
+	    .deleted_ns = j->deleted ? clock_now_ns() : 0,
+	    .created_ns = j->created_ns,
 	};
 	if (store_job_save(s->store, &row) < 0) {
 		log_errorx("job %s: cannot store it: %s", j->def->name, store_errmsg(s->store));
@@ -125,9 +125,12 @@ static int sync_one(struct scheduler *s, const struct job *def, int64_t now)
 	}
 	if (!j->deleted && j->def->origin != def->origin) {
 		if (rank(j->def->origin) > rank(def->origin)) {
-			log_kv(LOG_WARN, "job ignored: another origin defines the same name", "job",
-			       def->name, "ignored", job_origin_name(def->origin), "kept",
-			       job_origin_name(j->def->origin), NULL);
+			/* Said once: label discovery offers the same set every poll. */
+			if (map_put(&s->shadowed, def->name, (void *)1) == NULL)
+				log_kv(LOG_WARN,
+				       "job ignored: another origin defines the same name", "job",
+				       def->name, "ignored", job_origin_name(def->origin), "kept",
+				       job_origin_name(j->def->origin), NULL);
 			return -1;
 		}
 		bool held = j->held;
@@ -171,8 +174,8 @@ struct change {
 	char *name;
 };
 
-int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs,
-		   size_t n, struct scheduler_changes *out)
+int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
+                   struct scheduler_changes *out)
 {
 	struct map seen;
 	struct map_iter it;
@@ -218,9 +221,10 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 		free(changes[i].name);
 	}
 	free(changes);
-	s->version++;
-	if (nchanges > 0)
+	if (nchanges > 0) {
+		s->version++;
 		log_kv(LOG_INFO, "jobs synced", "origin", job_origin_name(origin), NULL);
+	}
 	return rc;
 }
 
@@ -230,8 +234,7 @@ void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *ar
 	s->reload_arg = arg;
 }
 
-int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err,
-		     size_t errlen)
+int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	if (s->reload_fn == NULL) {
@@ -251,7 +254,7 @@ static struct sjob *live_job(struct scheduler *s, const char *name)
 
 /* commit_change stores an API change of j, then announces it. */
 static enum scheduler_rc commit_change(struct scheduler *s, struct sjob *j, int event, char *err,
-				       size_t errlen)
+                                       size_t errlen)
 {
 	if (sched_job_save(s, j) < 0) {
 		snprintf(err, errlen, "%s", store_errmsg(s->store));
@@ -269,7 +272,7 @@ static enum scheduler_rc not_found(const char *name, char *err, size_t errlen)
 }
 
 static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_t *body,
-				    const char **code, char *err, size_t errlen)
+                                    const char **code, char *err, size_t errlen)
 {
 	struct job *def = job_from_json(body, name, err, errlen);
 	if (def == NULL)
@@ -297,7 +300,7 @@ static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_
 }
 
 enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
-				    bool *created, const char **code, char *err, size_t errlen)
+                                    bool *created, const char **code, char *err, size_t errlen)
 {
 	*created = false;
 	*code = "VALIDATION_ERROR";
@@ -328,7 +331,7 @@ enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_
 }
 
 enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
-				       size_t errlen)
+                                       size_t errlen)
 {
 	struct sjob *j = live_job(s, name);
 	if (j == NULL)
@@ -340,7 +343,7 @@ enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, ch
 }
 
 enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
-				       char *err, size_t errlen)
+                                       char *err, size_t errlen)
 {
 	struct sjob *j = live_job(s, name);
 	if (j == NULL)
@@ -364,7 +367,7 @@ void sched_on_prune(void *arg)
 
 	if (s->o.history_max_age_ns > 0) {
 		int n = store_prune_age(s->store, clock_now_ns() - s->o.history_max_age_ns,
-					PRUNE_BATCH);
+		                        PRUNE_BATCH);
 		if (n < 0)
 			log_errorx("retention: %s", store_errmsg(s->store));
 		more = n == PRUNE_BATCH;
@@ -373,8 +376,8 @@ void sched_on_prune(void *arg)
 	map_iter_init(&s->prune_dirty, &it);
 	while (map_iter_next(&s->prune_dirty, &it, &name, NULL)) {
 		struct sjob *j = map_get(&s->jobs, name);
-		int limit = j && j->def->history_limit >= 0 ? j->def->history_limit
-							     : s->o.history_limit;
+		int limit =
+		    j && j->def->history_limit >= 0 ? j->def->history_limit : s->o.history_limit;
 		int n = limit > 0 ? store_prune_count(s->store, name, limit, PRUNE_BATCH) : 0;
 		if (n < 0)
 			log_errorx("retention of job %s: %s", name, store_errmsg(s->store));

@@ -117,14 +117,14 @@ static int64_t next_after(const struct sjob *j, int64_t after_s)
 int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j)
 {
 	return j->def->catch_up_deadline_ns > 0 ? j->def->catch_up_deadline_ns
-						: s->o.catch_up_deadline_ns;
+	                                        : s->o.catch_up_deadline_ns;
 }
 
 static void record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_s,
-			   enum job_status status, const char *reason)
+                           enum job_status status, const char *reason)
 {
 	int rc = store_slot_outcome(s->store, j->def->name, j->def->type, slot_s * NS_PER_SEC,
-				    status, reason, j->def->schedule, j->next_ns);
+	                            status, reason, j->def->schedule, j->next_ns);
 	if (rc < 0)
 		log_errorx("job %s: cannot record slot: %s", j->def->name, store_errmsg(s->store));
 	if (rc == 0) {
@@ -168,7 +168,8 @@ static void collect_missed(const struct sjob *j, int64_t first, int64_t now_s, s
 			from = now_s - window;
 		}
 		m->in_ring = 0;
-		for (t = next_after(j, from > t ? from : t); t && t <= now_s; t = next_after(j, t)) {
+		for (t = next_after(j, from > t ? from : t); t && t <= now_s;
+		     t = next_after(j, t)) {
 			ring_push(m, t);
 			m->count++;
 		}
@@ -182,8 +183,8 @@ static void collect_missed(const struct sjob *j, int64_t first, int64_t now_s, s
 static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int64_t now_ns)
 {
 	struct missed *m = xcalloc(1, sizeof *m);
-	enum job_catch_up policy = j->def->catch_up != JOB_CATCH_UP_DEFAULT ? j->def->catch_up
-									 : s->o.catch_up;
+	enum job_catch_up policy =
+	    j->def->catch_up != JOB_CATCH_UP_DEFAULT ? j->def->catch_up : s->o.catch_up;
 	char deadline[DURATION_TEXT_MAX], reason[256], first_text[CLOCK_TEXT_MAX], count[32];
 
 	collect_missed(j, first, now_ns / NS_PER_SEC, m);
@@ -202,24 +203,26 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 		if (run && now_ns - slot * NS_PER_SEC <= sched_effective_deadline(s, j)) {
 			char err[256];
 			if (sched_exec_begin(s, j, j->def, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
-					     err, sizeof err) == NULL)
+			                     err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
 		} else if (run) {
-			snprintf(reason, sizeof reason,
-				 "not run at its time (ofelia was down or suspended) and older than "
-				 "catch-up-deadline %s",
-				 deadline);
+			snprintf(
+			    reason, sizeof reason,
+			    "not run at its time (ofelia was down or suspended) and older than "
+			    "catch-up-deadline %s",
+			    deadline);
 			record_outcome(s, j, slot, JOB_STATUS_EXPIRED, reason);
 		} else {
 			if (i == m->in_ring - kept && m->count > kept)
-				snprintf(reason, sizeof reason,
-					 "not run at its time (ofelia was down or suspended); %s%lld "
-					 "earlier slots since %s were not recorded one by one",
-					 m->more ? "more than " : "", (long long)(m->count - kept),
-					 first_text);
+				snprintf(
+				    reason, sizeof reason,
+				    "not run at its time (ofelia was down or suspended); %s%lld "
+				    "earlier slots since %s were not recorded one by one",
+				    m->more ? "more than " : "", (long long)(m->count - kept),
+				    first_text);
 			else
 				snprintf(reason, sizeof reason,
-					 "not run at its time (ofelia was down or suspended)");
+				         "not run at its time (ofelia was down or suspended)");
 			record_outcome(s, j, slot, JOB_STATUS_MISSED, reason);
 		}
 	}
@@ -249,13 +252,13 @@ void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_n
 		return;
 	if (cron_parse(j->def->schedule, s->o.zone, &j->cron, err, sizeof err) < 0) {
 		log_errorx("job %s: bad schedule \"%s\": %s [INVALID_SCHEDULE]", j->def->name,
-			   j->def->schedule, err);
+		           j->def->schedule, err);
 		return;
 	}
 	if (cron_is_manual(j->cron))
 		return;
 	bool resume = !from_now && j->last_slot_ns && j->slot_schedule &&
-		      strcmp(j->slot_schedule, j->def->schedule) == 0;
+	              strcmp(j->slot_schedule, j->def->schedule) == 0;
 	int64_t base = resume ? j->last_slot_ns / NS_PER_SEC : now_ns / NS_PER_SEC;
 	int64_t next = next_after(j, base);
 	if (next && next * NS_PER_SEC <= now_ns)
@@ -288,10 +291,10 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	j->next_ns = next_after(j, slot_s) * NS_PER_SEC;
 	if (s->paused) {
 		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED,
-			       "the scheduler was stopped through the API");
+		               "the scheduler was stopped through the API");
 	} else if (j->def->no_overlap && j->running > 0) {
 		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED,
-			       "the previous run was still running (no-overlap)");
+		               "the previous run was still running (no-overlap)");
 	} else if (s->running >= s->o.max_concurrent) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
@@ -299,12 +302,12 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 			return;
 		}
 		snprintf(reason, sizeof reason,
-			 "%d executions were running (max-concurrent) and %d slots were "
-			 "waiting (max-queue)",
-			 s->o.max_concurrent, s->o.max_queue);
+		         "%d executions were running (max-concurrent) and %d slots were "
+		         "waiting (max-queue)",
+		         s->o.max_concurrent, s->o.max_queue);
 		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED, reason);
-	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, err,
-				    sizeof err) == NULL) {
+	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, err, sizeof err) ==
+	           NULL) {
 		log_errorx("job %s: slot not run: %s", j->def->name, err);
 	}
 }
@@ -334,7 +337,7 @@ static void on_tick(void *arg)
 /* ---- lifecycle ---- */
 
 struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct events *events,
-				const struct scheduler_options *o)
+                                const struct scheduler_options *o)
 {
 	struct scheduler *s = xcalloc(1, sizeof *s);
 	s->loop = loop;
@@ -348,6 +351,7 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	if (s->o.zone == NULL)
 		s->o.zone = tz_utc();
 	map_init(&s->jobs);
+	map_init(&s->shadowed);
 	map_init(&s->execs);
 	map_init(&s->prune_dirty);
 	s->queue = xcalloc((size_t)s->o.max_queue, sizeof *s->queue);
@@ -378,6 +382,7 @@ void scheduler_free(struct scheduler *s)
 	while (map_iter_next(&s->jobs, &it, NULL, &v))
 		sched_job_free(v);
 	map_fini(&s->jobs);
+	map_fini(&s->shadowed);
 	map_iter_init(&s->execs, &it);
 	while (map_iter_next(&s->execs, &it, NULL, &v))
 		sched_exec_free(v);
@@ -396,7 +401,7 @@ void scheduler_free(struct scheduler *s)
 }
 
 int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	struct store_job **rows = NULL;
 	size_t nrows = 0;
@@ -432,8 +437,7 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		return -1;
 	}
 	if (scheduler_sync(s, JOB_ORIGIN_CONFIG, defs, n, &changes) < 0) {
-		snprintf(err, errlen, "cannot store the config's jobs: %s",
-			 store_errmsg(s->store));
+		snprintf(err, errlen, "cannot store the config's jobs: %s", store_errmsg(s->store));
 		return -1;
 	}
 	/* run-on-startup: once at start, outside any slot, as Ofelia does. */

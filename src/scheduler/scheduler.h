@@ -54,17 +54,17 @@ struct scheduler_changes {
 /* Results of the API operations, mapped to HTTP by the caller. */
 enum scheduler_rc {
 	SCHED_OK = 0,
-	SCHED_NOT_FOUND,    /* no such job or execution */
-	SCHED_INVALID,      /* the request is wrong; err says why, code says how */
-	SCHED_CONFLICT,     /* e.g. stopping an execution that has finished */
-	SCHED_UNAVAILABLE,  /* shutting down */
-	SCHED_STORE_ERROR,  /* the database refused a write */
+	SCHED_NOT_FOUND,   /* no such job or execution */
+	SCHED_INVALID,     /* the request is wrong; err says why, code says how */
+	SCHED_CONFLICT,    /* e.g. stopping an execution that has finished */
+	SCHED_UNAVAILABLE, /* shutting down */
+	SCHED_STORE_ERROR, /* the database refused a write */
 };
 
 /* scheduler_new makes a scheduler that records into store and publishes on
  * events; nothing runs until scheduler_start. Options are copied. */
 struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct events *events,
-				const struct scheduler_options *o);
+                                const struct scheduler_options *o);
 /* scheduler_free releases everything; call after scheduler_shutdown has
  * finished (or before scheduler_start). NULL is fine. */
 void scheduler_free(struct scheduler *s);
@@ -73,42 +73,40 @@ void scheduler_free(struct scheduler *s);
  * origin config; copied), plans every job and arms the timer. Returns 0, or
  * -1 with the reason in err. */
 int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* scheduler_sync makes the jobs of one origin (config or docker-label) equal
  * to defs (copied): new ones are added, changed ones updated, missing ones
  * removed. Running executions are not disturbed. */
-int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs,
-		   size_t n, struct scheduler_changes *out);
+int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
+                   struct scheduler_changes *out);
 
 /* The daemon's reload: re-read the config and call scheduler_sync. SIGHUP
  * and POST /api/scheduler/reload both go through scheduler_reload. */
-typedef int scheduler_reload_fn(void *arg, struct scheduler_changes *out, char *err,
-				size_t errlen);
+typedef int scheduler_reload_fn(void *arg, struct scheduler_changes *out, char *err, size_t errlen);
 void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *arg);
-int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err,
-		     size_t errlen);
+int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err, size_t errlen);
 
 /* scheduler_run_job starts job now (trigger manual, no slot). The execution
  * is committed as running before this returns; its id and start time are
  * written to id and *start_ns. */
 enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
-				    int64_t *start_ns, char *err, size_t errlen);
+                                    int64_t *start_ns, char *err, size_t errlen);
 /* scheduler_stop_execution stops a running execution (status stopped). */
 enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
-					   size_t errlen);
+                                           size_t errlen);
 /* scheduler_put_job updates job name from a partial JSON definition, or,
  * when there is no such job and body has a "type", creates it with origin
  * api (*created is set). *code gets "INVALID_SCHEDULE" or
  * "VALIDATION_ERROR" with SCHED_INVALID. */
 enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
-				    bool *created, const char **code, char *err, size_t errlen);
+                                    bool *created, const char **code, char *err, size_t errlen);
 /* scheduler_delete_job removes a job; its history stays in the store. */
 enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
-				       size_t errlen);
+                                       size_t errlen);
 /* scheduler_toggle_job flips enabled and reports the new value. */
 enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
-				       char *err, size_t errlen);
+                                       char *err, size_t errlen);
 
 /* scheduler_stop_running stops every running execution now (status
  * stopped, error reason), e.g. on a second SIGTERM. */
@@ -144,8 +142,8 @@ uint64_t scheduler_version(const struct scheduler *s);
  * planning anything else (`ofelia run`); on_done(status, arg) is called on
  * the loop thread when it has finished and been committed. */
 int scheduler_run_once(struct scheduler *s, const struct job *def,
-		       void (*on_done)(enum job_status status, void *arg), void *arg, char *err,
-		       size_t errlen);
+                       void (*on_done)(enum job_status status, void *arg), void *arg, char *err,
+                       size_t errlen);
 
 /* scheduler_shutdown stops dispatching, gives running executions the grace
  * period, stops what is left, records everything, then calls on_done on the

@@ -80,7 +80,8 @@ struct scheduler {
 	struct events *events;
 	struct scheduler_options o;
 
-	struct map jobs; /* name -> struct sjob */
+	struct map jobs;     /* name -> struct sjob */
+	struct map shadowed; /* names another origin's job was ignored for, warned once */
 	struct sjob **heap;
 	size_t heap_len, heap_cap;
 	struct loop_timer *timer;
@@ -120,7 +121,7 @@ int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j
 
 /* exec.c */
 struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
-			       int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen);
+                               int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen);
 void sched_launch(struct scheduler *s, bool committed);
 void sched_on_message(void *msg, void *arg);
 void sched_on_flush(void *arg);

@@ -39,8 +39,8 @@ static void *run(void *arg)
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->lock);
-		int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-						   NULL);
+		int rc =
+		    sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 			log_warnx("store: checkpoint: %s", sqlite3_errmsg(c->db));
 		pthread_mutex_lock(&c->lock);

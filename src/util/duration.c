@@ -10,14 +10,9 @@ static const struct {
 	const char *name;
 	uint64_t ns;
 } units[] = {
-	{"ns", 1ULL},
-	{"us", 1000ULL},
-	{"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
-	{"\xce\xbcs", 1000ULL}, /* U+03BC greek mu */
-	{"ms", 1000000ULL},
-	{"s", 1000000000ULL},
-	{"m", 60000000000ULL},
-	{"h", 3600000000000ULL},
+    {"ns", 1ULL},           {"us", 1000ULL},      {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+    {"\xce\xbcs", 1000ULL},                                               /* U+03BC greek mu */
+    {"ms", 1000000ULL},     {"s", 1000000000ULL}, {"m", 60000000000ULL},  {"h", 3600000000000ULL},
 };
 
 static int fail(char *err, size_t errlen, const char *what, const char *orig)
@@ -97,7 +92,7 @@ int duration_parse(const char *orig, int64_t *ns, char *err, size_t errlen)
 		if (unit == 0) {
 			if (err && errlen)
 				snprintf(err, errlen, "unknown unit \"%.*s\" in duration \"%s\"",
-					 (int)ulen, s, orig);
+				         (int)ulen, s, orig);
 			return -1;
 		}
 		s += ulen;

@@ -126,8 +126,8 @@ void lines_feed(struct lines *l, const char *data, size_t len, lines_emit_fn *em
 			buf_append(&l->partial, data, take);
 			flush_long(l, emit, arg);
 			if (nl) {
-				emit_clean(l, l->partial.data ? l->partial.data : "", l->partial.len,
-					   emit, arg);
+				emit_clean(l, l->partial.data ? l->partial.data : "",
+				           l->partial.len, emit, arg);
 				buf_reset(&l->partial);
 			}
 		}

@@ -11,7 +11,10 @@ struct strv {
 	size_t n;
 };
 
-#define STRV_INIT {NULL, 0}
+#define STRV_INIT                                                                                  \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 /* strv_push appends a copy of s. */
 void strv_push(struct strv *sv, const char *s);

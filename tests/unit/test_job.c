@@ -59,16 +59,14 @@ Test(job, field_set_parses_and_rejects)
 	job_field_set(j, job_field_find("volume"), "/a:/a", err, sizeof err);
 	job_field_set(j, job_field_find("volume"), "/b:/b", err, sizeof err);
 	cr_expect_eq(j->volume.n, 2);
-	cr_assert_eq(job_field_set_label(j, job_field_find("volume"), "[\"/c:/c\"]", err,
-					 sizeof err),
-		     0);
+	cr_assert_eq(
+	    job_field_set_label(j, job_field_find("volume"), "[\"/c:/c\"]", err, sizeof err), 0);
 	cr_assert_eq(j->volume.n, 1);
 	cr_expect_str_eq(j->volume.v[0], "/c:/c");
 	cr_expect_eq(job_field_set_label(j, job_field_find("volume"), "[1, 2]", err, sizeof err),
-		     -1);
-	cr_expect_eq(job_field_set_label(j, job_field_find("volume"), "[\"unclosed", err,
-					 sizeof err),
-		     -1);
+	             -1);
+	cr_expect_eq(
+	    job_field_set_label(j, job_field_find("volume"), "[\"unclosed", err, sizeof err), -1);
 	/* INI and YAML take the text as it is */
 	cr_assert_eq(job_field_set(j, job_field_find("volume"), "[x]", err, sizeof err), 0);
 	cr_expect_str_eq(j->volume.v[1], "[x]");
