@@ -50,10 +50,12 @@ class Daemon:
             except sqlite3.OperationalError:
                 time.sleep(0.01)
 
-    def rss_kb(self):
+    def rss_kb(self, field="VmRSS:"):
+        """Resident memory; field "RssAnon:" is the private part, without the
+        pages of shared libraries."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
         return 0
 
@@ -185,6 +187,7 @@ def bench_resources():
         d = Daemon(tmp, "jobs:\n" + idle_jobs(100))
         time.sleep(5)
         report("rss_idle_100_jobs", d.rss_kb(), "kB")
+        report("rss_anon_idle_100_jobs", d.rss_kb("RssAnon:"), "kB")
         d.stop()
     span = 30 if QUICK else 60
     config = "jobs:\n"
@@ -198,6 +201,7 @@ def bench_resources():
         time.sleep(span)
         c1, t1 = d.cpu_seconds(), time.monotonic()
         report("rss_three_jobs_every_5s", d.rss_kb(), "kB")
+        report("rss_anon_three_jobs_every_5s", d.rss_kb("RssAnon:"), "kB")
         report("cpu_three_jobs_every_5s", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
         d.stop()
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,6 +213,49 @@ def bench_resources():
         report("cpu_idle_10000_jobs", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
         report("rss_idle_10000_jobs", d.rss_kb(), "kB")
         d.stop()
+
+
+def api_latency(port, seconds):
+    """GET /api/job/job-000 about 200 times a second on one connection: the
+    latency a user sees, not the throughput a flood measures."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    lat = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        conn.request("GET", "/api/job/job-000")
+        conn.getresponse().read()
+        lat.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.004)
+    return percentile(lat, 50), percentile(lat, 99)
+
+
+def bench_api_latency(probes):
+    """The API's latency while 100 jobs start every second, beside the same
+    with an idle scheduler and a foreign process starting commands flat out:
+    if the two busy figures match, the cost is the machine's, not ofelia's."""
+    span = 10 if QUICK else 20
+    web = ("global:\n  max-concurrent: 8\nweb:\n  enabled: true\n  address: 127.0.0.1:%d\n"
+           "  rate-limit:\n    requests-per-minute: 100000000\n    burst: 1000000\njobs:\n")
+    for name, jobs, foreign in (("idle", 1, False), ("100_jobs_per_second", 100, False),
+                                ("foreign_spawns", 1, True)):
+        port = 18000 + os.getpid() % 1000
+        config = web % port
+        for i in range(jobs):
+            config += ("  job-%03d:\n    type: local\n    schedule: \"%s\"\n"
+                       "    command: /bin/true\n" % (i, "@manual" if jobs == 1 else "* * * * * *"))
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Daemon(tmp, config)
+            time.sleep(2)
+            spawner = subprocess.Popen([probes[2], "/bin/true", "8", str(span + 2)],
+                                       stdout=subprocess.DEVNULL) if foreign else None
+            p50, p99 = api_latency(port, span)
+            if spawner:
+                spawner.wait()
+            d.stop()
+        report("api_latency_%s_p50" % name, "%.2f" % p50, "ms")
+        report("api_latency_%s_p99" % name, "%.2f" % p99, "ms")
 
 
 def bench_cold_start():
@@ -252,6 +299,7 @@ def main():
         bench_delay(probes, 1000, 15 if QUICK else 30)
         bench_delay(probes, 10000, 15 if QUICK else 30)
         bench_executions(probes, 5 if QUICK else 10)
+        bench_api_latency(probes)
     bench_log_lines()
     bench_resources()
     bench_cold_start()
