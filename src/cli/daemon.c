@@ -139,20 +139,14 @@ static bool has_docker_jobs(const struct config *c)
 }
 
 /* docker_state is what readiness reports: the engine as label discovery
- * sees it. An engine never reached counts against readiness only when the
- * config has Docker jobs: a host without Docker and without such jobs is
- * ready ("n/a"). */
+ * sees it. An unreachable engine counts against readiness only when the
+ * config has Docker jobs: a host without Docker that runs local jobs only is
+ * ready ("n/a"), as is one whose engine is merely not there yet. */
 static const char *docker_state(void *arg)
 {
 	struct daemon *d = arg;
-	switch (labels_engine(d->labels)) {
-	case LABELS_ENGINE_CONNECTED:
+	if (labels_engine(d->labels) == LABELS_ENGINE_CONNECTED)
 		return "connected";
-	case LABELS_ENGINE_DISCONNECTED:
-		return "disconnected";
-	case LABELS_ENGINE_UNKNOWN:
-		break;
-	}
 	return has_docker_jobs(current_config(d)) ? "disconnected" : "n/a";
 }
 

@@ -166,9 +166,11 @@ static char *decode(struct http_req *r, const char *s, size_t len)
 const char *http_query(struct http_req *r, const char *key)
 {
 	size_t klen = strlen(key);
+	if (r->query.base == NULL)
+		return NULL;
 	const char *p = r->query.base, *end = r->query.base + r->query.len;
 
-	while (p && p < end) {
+	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *item_end = amp ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(item_end - p));

@@ -549,6 +549,7 @@ web:
         self.assertIn(ready["docker"], ("connected", "disconnected", "n/a"))
         docker_ok = ready["docker"] != "disconnected"
         self.assertEqual((r.status, ready["ready"]), (200 if docker_ok else 503, docker_ok))
+        ready_status = r.status
         self.assertNotIn("x-ratelimit-limit", self.req("GET", "/health/liveness").headers)
 
         self.assertEqual(self.ok("POST", "/api/scheduler/stop"),
@@ -559,7 +560,7 @@ web:
         self.assertEqual((r.json["ready"], r.json["scheduler"]), (False, "stopped"))
         self.assertEqual(self.ok("POST", "/api/scheduler/start"),
                          {"running": True, "message": "Scheduler started"})
-        self.assertEqual(self.req("GET", "/health/readiness").status, r.status)
+        self.assertEqual(self.req("GET", "/health/readiness").status, ready_status)
 
         rel = self.ok("POST", "/api/scheduler/reload")
         self.assertEqual(rel, {"reloaded": True, "jobsAdded": 0, "jobsUpdated": 0,
