@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "config/config.h"
+#include "support.h"
 
 #define HOUR (3600LL * 1000000000LL)
 
@@ -23,43 +24,6 @@ TestSuite(config, .fini = diag_reset);
 static struct config *load(const char *text)
 {
 	return config_load_string(text, strlen(text), "ofelia.yaml", CONFIG_YAML, &diag);
-}
-
-static void dump(void)
-{
-	for (size_t i = 0; i < diag.errors.n; i++)
-		fprintf(stderr, "error: %s\n", diag.errors.v[i]);
-	for (size_t i = 0; i < diag.warnings.n; i++)
-		fprintf(stderr, "warning: %s\n", diag.warnings.v[i]);
-}
-
-/* load_ok loads text and expects no error. */
-static struct config *load_ok(const char *text)
-{
-	struct config *c = load(text);
-	if (c == NULL)
-		dump();
-	cr_assert_not_null(c, "load failed");
-	return c;
-}
-
-static bool has(const struct strv *list, const char *msg)
-{
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->v[i], msg) == 0)
-			return true;
-	return false;
-}
-
-/* expect_error loads text, expects it to fail and one error to read msg. */
-static void expect_error(const char *text, const char *msg)
-{
-	struct config *c = load(text);
-	if (c != NULL || !has(&diag.errors, msg))
-		dump();
-	cr_assert_null(c, "accepted:\n%s", text);
-	cr_expect(has(&diag.errors, msg), "no error \"%s\"", msg);
-	config_diag_free(&diag);
 }
 
 static const struct job *job_named(const struct config *c, const char *name)
@@ -112,7 +76,7 @@ Test(config, example_loads_clean)
 {
 	struct config *c = config_load_file("ofelia.yaml.example", &diag);
 	if (c == NULL || diag.warnings.n)
-		dump();
+		support_dump(&diag);
 	cr_assert_not_null(c);
 	cr_expect_eq(diag.errors.n, 0);
 	cr_expect_eq(diag.warnings.n, 0);
@@ -128,36 +92,37 @@ Test(config, example_loads_clean)
 Test(config, settings)
 {
 	struct config *c =
-	    load_ok("global:\n"
-	            "  timezone: Europe/Berlin\n"
-	            "  log-level: WARNING\n"
-	            "  log_format: json\n"
-	            "  MaxConcurrent: 4\n"
-	            "  max-output: 10 MB\n"
-	            "  max-log-lines: 5\n"
-	            "  catch-up: skip\n"
-	            "  history-max-age: 1.5h\n"
-	            "  db: /tmp/x.db\n"
-	            "  db-synchronous: FULL\n"
-	            "  default-user: \"\"\n"
-	            "docker:\n"
-	            "  host: tcp://docker:2375\n"
-	            "  docker-poll-interval: 0s\n"
-	            "  events: no\n"
-	            "  filters: label=a=b\n"
-	            "web:\n"
-	            "  enabled: yes\n"
-	            "  address: \":8081\"\n"
-	            "  max-body: 2KiB\n"
-	            "  trusted-proxies: [10.0.0.0/8, \"::1\", 192.168.1.1]\n"
-	            "  auth:\n"
-	            "    enabled: true\n"
-	            "    token-expiry: 1h\n"
-	            "    users:\n"
-	            "      - {username: ann, password-hash: \"$2b$12$abcdefghijklmnop\", "
-	            "role: Viewer}\n"
-	            "  cors: {allowed_origins: [https://a.example], max_age: 60}\n"
-	            "  rate-limit: {requests-per-minute: 0, burst: 3}\n");
+	    support_load_ok(load, &diag,
+	                    "global:\n"
+	                    "  timezone: Europe/Berlin\n"
+	                    "  log-level: WARNING\n"
+	                    "  log_format: json\n"
+	                    "  MaxConcurrent: 4\n"
+	                    "  max-output: 10 MB\n"
+	                    "  max-log-lines: 5\n"
+	                    "  catch-up: skip\n"
+	                    "  history-max-age: 1.5h\n"
+	                    "  db: /tmp/x.db\n"
+	                    "  db-synchronous: FULL\n"
+	                    "  default-user: \"\"\n"
+	                    "docker:\n"
+	                    "  host: tcp://docker:2375\n"
+	                    "  docker-poll-interval: 0s\n"
+	                    "  events: no\n"
+	                    "  filters: label=a=b\n"
+	                    "web:\n"
+	                    "  enabled: yes\n"
+	                    "  address: \":8081\"\n"
+	                    "  max-body: 2KiB\n"
+	                    "  trusted-proxies: [10.0.0.0/8, \"::1\", 192.168.1.1]\n"
+	                    "  auth:\n"
+	                    "    enabled: true\n"
+	                    "    token-expiry: 1h\n"
+	                    "    users:\n"
+	                    "      - {username: ann, password-hash: \"$2b$12$abcdefghijklmnop\", "
+	                    "role: Viewer}\n"
+	                    "  cors: {allowed_origins: [https://a.example], max_age: 60}\n"
+	                    "  rate-limit: {requests-per-minute: 0, burst: 3}\n");
 	cr_expect_str_eq(c->global.timezone, "Europe/Berlin");
 	cr_expect_str_eq(c->global.log_level, "warn");
 	cr_expect_str_eq(c->global.log_format, "json");
@@ -190,16 +155,17 @@ Test(config, settings)
 
 Test(config, ofelia_web_names_in_global)
 {
-	struct config *c = load_ok("global:\n"
-	                           "  enable-web: true\n"
-	                           "  web-address: 0.0.0.0:9000\n"
-	                           "  web-auth-enabled: true\n"
-	                           "  web-username: admin\n"
-	                           "  web-password-hash: $y$j9T$abcdefghijklmnop\n"
-	                           "  web-token-expiry: 48\n"
-	                           "  web-max-login-attempts: 3\n"
-	                           "  web-secret-key: s3cret\n"
-	                           "  web-trusted-proxies: 172.17.0.0/16, 10.0.0.0/8\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "global:\n"
+	                                   "  enable-web: true\n"
+	                                   "  web-address: 0.0.0.0:9000\n"
+	                                   "  web-auth-enabled: true\n"
+	                                   "  web-username: admin\n"
+	                                   "  web-password-hash: $y$j9T$abcdefghijklmnop\n"
+	                                   "  web-token-expiry: 48\n"
+	                                   "  web-max-login-attempts: 3\n"
+	                                   "  web-secret-key: s3cret\n"
+	                                   "  web-trusted-proxies: 172.17.0.0/16, 10.0.0.0/8\n");
 	cr_expect(c->web.enabled);
 	cr_expect(c->web.auth_enabled);
 	cr_expect_str_eq(c->web.address, "0.0.0.0:9000");
@@ -217,25 +183,26 @@ Test(config, ofelia_web_names_in_global)
 Test(config, jobs)
 {
 	setenv("OFELIA_TEST_IMAGE", "alpine:3", 1);
-	struct config *c = load_ok("jobs:\n"
-	                           "  backup:\n"
-	                           "    type: exec\n"
-	                           "    schedule: \"@daily\"\n"
-	                           "    container: db\n"
-	                           "    command: pg_dump app\n"
-	                           "    environment: A=1\n"
-	                           "    No_Overlap: true\n"
-	                           "    max-runtime: 90m\n"
-	                           "  cleanup:\n"
-	                           "    type: run\n"
-	                           "    schedule: 0 0 * * 0\n"
-	                           "    image: ${OFELIA_TEST_IMAGE}\n"
-	                           "    volume: [a:/a, b:/b]\n"
-	                           "    pull: never\n"
-	                           "  swarm:\n"
-	                           "    type: service-run\n"
-	                           "    schedule: \"@manual\"\n"
-	                           "    image: busybox\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "jobs:\n"
+	                                   "  backup:\n"
+	                                   "    type: exec\n"
+	                                   "    schedule: \"@daily\"\n"
+	                                   "    container: db\n"
+	                                   "    command: pg_dump app\n"
+	                                   "    environment: A=1\n"
+	                                   "    No_Overlap: true\n"
+	                                   "    max-runtime: 90m\n"
+	                                   "  cleanup:\n"
+	                                   "    type: run\n"
+	                                   "    schedule: 0 0 * * 0\n"
+	                                   "    image: ${OFELIA_TEST_IMAGE}\n"
+	                                   "    volume: [a:/a, b:/b]\n"
+	                                   "    pull: never\n"
+	                                   "  swarm:\n"
+	                                   "    type: service-run\n"
+	                                   "    schedule: \"@manual\"\n"
+	                                   "    image: busybox\n");
 	cr_assert_eq(c->njobs, 3);
 	const struct job *b = job_named(c, "backup");
 	cr_expect_eq(b->type, JOB_EXEC);
@@ -261,12 +228,13 @@ Test(config, env_substitution)
 	setenv("OFELIA_EMPTY", "", 1);
 	unsetenv("OFELIA_UNSET");
 	struct config *c =
-	    load_ok("jobs:\n"
-	            "  x:\n"
-	            "    type: local\n"
-	            "    schedule: \"@daily\"\n"
-	            "    command: echo ${OFELIA_SET} ${OFELIA_UNSET} ${OFELIA_EMPTY} "
-	            "${OFELIA_UNSET:-d:1} ${OFELIA_EMPTY:-e} $OFELIA_SET ${1X} ${A\n");
+	    support_load_ok(load, &diag,
+	                    "jobs:\n"
+	                    "  x:\n"
+	                    "    type: local\n"
+	                    "    schedule: \"@daily\"\n"
+	                    "    command: echo ${OFELIA_SET} ${OFELIA_UNSET} ${OFELIA_EMPTY} "
+	                    "${OFELIA_UNSET:-d:1} ${OFELIA_EMPTY:-e} $OFELIA_SET ${1X} ${A\n");
 	cr_expect_str_eq(c->jobs[0]->command, "echo value ${OFELIA_UNSET} ${OFELIA_EMPTY} d:1 e "
 	                                      "$OFELIA_SET ${1X} ${A");
 	config_free(c);
@@ -274,18 +242,19 @@ Test(config, env_substitution)
 
 Test(config, merge_keys)
 {
-	struct config *c = load_ok("x-defaults: &defaults\n"
-	                           "  type: local\n"
-	                           "  schedule: \"@hourly\"\n"
-	                           "  no-overlap: true\n"
-	                           "jobs:\n"
-	                           "  a:\n"
-	                           "    <<: *defaults\n"
-	                           "    command: echo a\n"
-	                           "  b:\n"
-	                           "    <<: *defaults\n"
-	                           "    schedule: \"@daily\"\n"
-	                           "    command: echo b\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "x-defaults: &defaults\n"
+	                                   "  type: local\n"
+	                                   "  schedule: \"@hourly\"\n"
+	                                   "  no-overlap: true\n"
+	                                   "jobs:\n"
+	                                   "  a:\n"
+	                                   "    <<: *defaults\n"
+	                                   "    command: echo a\n"
+	                                   "  b:\n"
+	                                   "    <<: *defaults\n"
+	                                   "    schedule: \"@daily\"\n"
+	                                   "    command: echo b\n");
 	cr_expect_str_eq(job_named(c, "a")->schedule, "@hourly");
 	cr_expect(job_named(c, "a")->no_overlap);
 	cr_expect_str_eq(job_named(c, "b")->schedule, "@daily");
@@ -295,16 +264,17 @@ Test(config, merge_keys)
 
 Test(config, empty_file_is_valid)
 {
-	struct config *c = load_ok("# nothing yet\n");
+	struct config *c = support_load_ok(load, &diag, "# nothing yet\n");
 	cr_expect_eq(c->njobs, 0);
 	config_free(c);
-	c = load_ok("");
+	c = support_load_ok(load, &diag, "");
 	config_free(c);
 }
 
 Test(config, bad_schedule)
 {
-	expect_error(
+	support_expect_error(
+	    load, &diag,
 	    "jobs:\n"
 	    "  backup:\n"
 	    "    type: exec\n"
@@ -317,79 +287,91 @@ Test(config, bad_schedule)
 
 Test(config, duplicate_keys)
 {
-	expect_error("jobs:\n"
-	             "  a:\n"
-	             "    type: local\n"
-	             "    schedule: \"@daily\"\n"
-	             "    command: x\n"
-	             "    Schedule: \"@hourly\"\n",
-	             "ofelia.yaml:6:5: job \"a\": duplicate key \"Schedule\" (first at line 4)");
-	expect_error("jobs:\n"
-	             "  a: {type: local, schedule: \"@daily\", command: x}\n"
-	             "  a: {type: local, schedule: \"@daily\", command: y}\n",
-	             "ofelia.yaml:3:3: jobs: duplicate key \"a\" (first at line 2)");
-	expect_error("global:\n  enable-web: true\nweb:\n  enabled: false\n",
-	             "ofelia.yaml:4:3: web: \"enabled\" sets what \"enable-web\" at line 2 already "
-	             "set");
-	expect_error(
-	    "docker:\n  poll-interval: 1s\n  docker_poll_interval: 2s\n",
+	support_expect_error(
+	    load, &diag,
+	    "jobs:\n"
+	    "  a:\n"
+	    "    type: local\n"
+	    "    schedule: \"@daily\"\n"
+	    "    command: x\n"
+	    "    Schedule: \"@hourly\"\n",
+	    "ofelia.yaml:6:5: job \"a\": duplicate key \"Schedule\" (first at line 4)");
+	support_expect_error(load, &diag,
+	                     "jobs:\n"
+	                     "  a: {type: local, schedule: \"@daily\", command: x}\n"
+	                     "  a: {type: local, schedule: \"@daily\", command: y}\n",
+	                     "ofelia.yaml:3:3: jobs: duplicate key \"a\" (first at line 2)");
+	support_expect_error(
+	    load, &diag, "global:\n  enable-web: true\nweb:\n  enabled: false\n",
+	    "ofelia.yaml:4:3: web: \"enabled\" sets what \"enable-web\" at line 2 already "
+	    "set");
+	support_expect_error(
+	    load, &diag, "docker:\n  poll-interval: 1s\n  docker_poll_interval: 2s\n",
 	    "ofelia.yaml:3:3: docker: \"docker_poll_interval\" sets what \"poll-interval\" "
 	    "at line 2 already set");
 }
 
 Test(config, wrong_types)
 {
-	expect_error("jobs:\n"
-	             "  a:\n"
-	             "    type: local\n"
-	             "    schedule: [\"@daily\"]\n"
-	             "    command: x\n",
-	             "ofelia.yaml:4:15: job \"a\": schedule: wants a single value, not a list");
-	expect_error("jobs:\n"
-	             "  a:\n"
-	             "    type: run\n"
-	             "    schedule: \"@daily\"\n"
-	             "    image: x\n"
-	             "    volume: {a: b}\n",
-	             "ofelia.yaml:6:13: job \"a\": volume: wants a list, not a mapping");
-	expect_error("jobs:\n  a: echo\n",
-	             "ofelia.yaml:2:6: job \"a\": wants a mapping of job keys, not text");
-	expect_error("jobs: [a]\n",
-	             "ofelia.yaml:1:7: jobs: wants a mapping of job names, not a list");
-	expect_error("global: 3\n",
-	             "ofelia.yaml:1:9: global: wants a mapping of settings, not text");
-	expect_error("- a\n",
-	             "ofelia.yaml:1:1: the file must be a mapping (global, docker, web, jobs), not "
-	             "a list");
+	support_expect_error(
+	    load, &diag,
+	    "jobs:\n"
+	    "  a:\n"
+	    "    type: local\n"
+	    "    schedule: [\"@daily\"]\n"
+	    "    command: x\n",
+	    "ofelia.yaml:4:15: job \"a\": schedule: wants a single value, not a list");
+	support_expect_error(load, &diag,
+	                     "jobs:\n"
+	                     "  a:\n"
+	                     "    type: run\n"
+	                     "    schedule: \"@daily\"\n"
+	                     "    image: x\n"
+	                     "    volume: {a: b}\n",
+	                     "ofelia.yaml:6:13: job \"a\": volume: wants a list, not a mapping");
+	support_expect_error(load, &diag, "jobs:\n  a: echo\n",
+	                     "ofelia.yaml:2:6: job \"a\": wants a mapping of job keys, not text");
+	support_expect_error(load, &diag, "jobs: [a]\n",
+	                     "ofelia.yaml:1:7: jobs: wants a mapping of job names, not a list");
+	support_expect_error(load, &diag, "global: 3\n",
+	                     "ofelia.yaml:1:9: global: wants a mapping of settings, not text");
+	support_expect_error(
+	    load, &diag, "- a\n",
+	    "ofelia.yaml:1:1: the file must be a mapping (global, docker, web, jobs), not "
+	    "a list");
 }
 
 Test(config, bad_values)
 {
-	expect_error("global:\n  max-concurrent: 0\n",
-	             "ofelia.yaml:2:19: global: max-concurrent: \"0\" is not a whole number from 1 "
-	             "to 10000");
-	expect_error(
-	    "docker:\n  events: maybe\n",
+	support_expect_error(
+	    load, &diag, "global:\n  max-concurrent: 0\n",
+	    "ofelia.yaml:2:19: global: max-concurrent: \"0\" is not a whole number from 1 "
+	    "to 10000");
+	support_expect_error(
+	    load, &diag, "docker:\n  events: maybe\n",
 	    "ofelia.yaml:2:11: docker: events: \"maybe\" is not a boolean (true or false)");
-	expect_error("global:\n  shutdown-grace: 10\n",
-	             "ofelia.yaml:2:19: global: shutdown-grace: missing unit in duration \"10\"");
-	expect_error(
-	    "global:\n  log-level: loud\n",
+	support_expect_error(
+	    load, &diag, "global:\n  shutdown-grace: 10\n",
+	    "ofelia.yaml:2:19: global: shutdown-grace: missing unit in duration \"10\"");
+	support_expect_error(
+	    load, &diag, "global:\n  log-level: loud\n",
 	    "ofelia.yaml:2:14: global: log-level: \"loud\" is not one of debug, info, warn, "
 	    "error");
-	expect_error(
-	    "global:\n  db-synchronous: off\n",
+	support_expect_error(
+	    load, &diag, "global:\n  db-synchronous: off\n",
 	    "ofelia.yaml:2:19: global: db-synchronous: \"off\" is not one of normal, full");
-	expect_error("web:\n  address: localhost\n",
-	             "ofelia.yaml:2:12: web: address: \"localhost\" is not host:port");
-	expect_error("web:\n  trusted-proxies: [10.0.0.0/33]\n",
-	             "ofelia.yaml:2:21: web: trusted-proxies: \"10.0.0.0/33\" is not an IP address "
-	             "or CIDR");
-	expect_error(
-	    "docker:\n  host: /var/run/docker.sock\n",
+	support_expect_error(load, &diag, "web:\n  address: localhost\n",
+	                     "ofelia.yaml:2:12: web: address: \"localhost\" is not host:port");
+	support_expect_error(
+	    load, &diag, "web:\n  trusted-proxies: [10.0.0.0/33]\n",
+	    "ofelia.yaml:2:21: web: trusted-proxies: \"10.0.0.0/33\" is not an IP address "
+	    "or CIDR");
+	support_expect_error(
+	    load, &diag, "docker:\n  host: /var/run/docker.sock\n",
 	    "ofelia.yaml:2:9: docker: host: \"/var/run/docker.sock\" is not unix:///path or "
 	    "tcp://host:port");
-	expect_error(
+	support_expect_error(
+	    load, &diag,
 	    "jobs:\n"
 	    "  a:\n"
 	    "    type: local\n"
@@ -411,94 +393,113 @@ Test(config, bad_timezone)
 
 Test(config, web_users)
 {
-	expect_error("web:\n  auth:\n    users:\n      - {username: a, password-hash: "
-	             "\"$2b$12$abcdefghijkl\", role: root}\n",
-	             "ofelia.yaml:4:9: web.auth.users: user \"a\": role \"root\" is not admin or "
-	             "viewer");
-	expect_error("web:\n  auth:\n    users:\n      - {username: a, password-hash: "
-	             "secret, role: admin}\n",
-	             "ofelia.yaml:4:9: web.auth.users: user \"a\": password-hash is not a crypt(3) "
-	             "hash ($y$, $2b$, $6$ or $5$); make one with `ofelia hash-password`");
-	expect_error("web:\n  auth:\n    users:\n      - {username: a, role: admin}\n",
-	             "ofelia.yaml:4:9: web.auth.users: a user needs password-hash");
-	expect_error("web:\n  enabled: true\n  auth: {enabled: true}\n",
-	             "ofelia.yaml: web: auth is enabled but no user is configured (web.auth.users, "
-	             "or web-username and web-password-hash in global)");
-	expect_error("global:\n  web-username: admin\n",
-	             "ofelia.yaml:2:17: global: web-username needs web-password-hash");
+	support_expect_error(
+	    load, &diag,
+	    "web:\n  auth:\n    users:\n      - {username: a, password-hash: "
+	    "\"$2b$12$abcdefghijkl\", role: root}\n",
+	    "ofelia.yaml:4:9: web.auth.users: user \"a\": role \"root\" is not admin or "
+	    "viewer");
+	support_expect_error(
+	    load, &diag,
+	    "web:\n  auth:\n    users:\n      - {username: a, password-hash: "
+	    "secret, role: admin}\n",
+	    "ofelia.yaml:4:9: web.auth.users: user \"a\": password-hash is not a crypt(3) "
+	    "hash ($y$, $2b$, $6$ or $5$); make one with `ofelia hash-password`");
+	support_expect_error(load, &diag,
+	                     "web:\n  auth:\n    users:\n      - {username: a, role: admin}\n",
+	                     "ofelia.yaml:4:9: web.auth.users: a user needs password-hash");
+	support_expect_error(
+	    load, &diag, "web:\n  enabled: true\n  auth: {enabled: true}\n",
+	    "ofelia.yaml: web: auth is enabled but no user is configured (web.auth.users, "
+	    "or web-username and web-password-hash in global)");
+	support_expect_error(load, &diag, "global:\n  web-username: admin\n",
+	                     "ofelia.yaml:2:17: global: web-username needs web-password-hash");
 }
 
 Test(config, unknown_keys_warn_with_a_suggestion)
 {
-	struct config *c = load_ok("global:\n"
-	                           "  log-levle: debug\n"
-	                           "  enable-pprof: true\n"
-	                           "jobz: {}\n"
-	                           "x-anchors: {}\n"
-	                           "jobs:\n"
-	                           "  backup:\n"
-	                           "    type: local\n"
-	                           "    schedule: \"@daily\"\n"
-	                           "    command: x\n"
-	                           "    comand: y\n"
-	                           "    email-to: a@example.com\n"
-	                           "    image: alpine\n");
-	cr_expect(has(&diag.warnings, "ofelia.yaml:2:3: global: unknown key \"log-levle\" (did "
-	                              "you mean \"log-level\"?)"));
-	cr_expect(has(&diag.warnings,
-	              "ofelia.yaml:3:3: global: key \"enable-pprof\" is not supported (ignored)"));
-	cr_expect(has(&diag.warnings, "ofelia.yaml:4:1: unknown key \"jobz\" (did you mean "
-	                              "\"jobs\"?)"));
-	cr_expect(has(&diag.warnings, "ofelia.yaml:11:5: job \"backup\": unknown key \"comand\" "
-	                              "(did you mean \"command\"?)"));
-	cr_expect(has(&diag.warnings, "ofelia.yaml:12:5: job \"backup\": key \"email-to\" is not "
-	                              "supported (ignored) (notifications are set in global)"));
-	cr_expect(has(&diag.warnings, "ofelia.yaml:13:5: job \"backup\": key \"image\" does not "
-	                              "apply to local jobs (ignored)"));
+	struct config *c = support_load_ok(load, &diag,
+	                                   "global:\n"
+	                                   "  log-levle: debug\n"
+	                                   "  enable-pprof: true\n"
+	                                   "jobz: {}\n"
+	                                   "x-anchors: {}\n"
+	                                   "jobs:\n"
+	                                   "  backup:\n"
+	                                   "    type: local\n"
+	                                   "    schedule: \"@daily\"\n"
+	                                   "    command: x\n"
+	                                   "    comand: y\n"
+	                                   "    email-to: a@example.com\n"
+	                                   "    image: alpine\n");
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:2:3: global: unknown key \"log-levle\" (did "
+	                      "you mean \"log-level\"?)"));
+	cr_expect(support_has(
+	    &diag.warnings,
+	    "ofelia.yaml:3:3: global: key \"enable-pprof\" is not supported (ignored)"));
+	cr_expect(support_has(&diag.warnings, "ofelia.yaml:4:1: unknown key \"jobz\" (did you mean "
+	                                      "\"jobs\"?)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:11:5: job \"backup\": unknown key \"comand\" "
+	                      "(did you mean \"command\"?)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:12:5: job \"backup\": key \"email-to\" is not "
+	                      "supported (ignored) (notifications are set in global)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:13:5: job \"backup\": key \"image\" does not "
+	                      "apply to local jobs (ignored)"));
 	cr_expect_eq(diag.warnings.n, 6);
 	config_free(c);
 }
 
 Test(config, job_type_and_required_keys)
 {
-	expect_error("jobs:\n  a:\n    type: cron\n    schedule: \"@daily\"\n",
-	             "ofelia.yaml:3:11: job \"a\": unknown type \"cron\" (exec, run, local or "
-	             "service)");
-	expect_error("jobs:\n  a:\n    schedule: \"@daily\"\n",
-	             "ofelia.yaml:2:3: job \"a\": missing type (exec, run, local or service)");
-	expect_error("jobs:\n  a:\n    type: exec\n    schedule: \"@daily\"\n    command: x\n",
-	             "ofelia.yaml:2:3: job \"a\": an exec job needs container");
-	expect_error("jobs:\n  a:\n    type: local\n    command: x\n",
-	             "ofelia.yaml:2:3: job \"a\": schedule is empty [INVALID_SCHEDULE]");
-	expect_error("jobs:\n  a:\n    type: run\n    schedule: \"@daily\"\n",
-	             "ofelia.yaml:2:3: job \"a\": a run job needs image (or container)");
+	support_expect_error(
+	    load, &diag, "jobs:\n  a:\n    type: cron\n    schedule: \"@daily\"\n",
+	    "ofelia.yaml:3:11: job \"a\": unknown type \"cron\" (exec, run, local or "
+	    "service)");
+	support_expect_error(
+	    load, &diag, "jobs:\n  a:\n    schedule: \"@daily\"\n",
+	    "ofelia.yaml:2:3: job \"a\": missing type (exec, run, local or service)");
+	support_expect_error(
+	    load, &diag, "jobs:\n  a:\n    type: exec\n    schedule: \"@daily\"\n    command: x\n",
+	    "ofelia.yaml:2:3: job \"a\": an exec job needs container");
+	support_expect_error(load, &diag, "jobs:\n  a:\n    type: local\n    command: x\n",
+	                     "ofelia.yaml:2:3: job \"a\": schedule is empty [INVALID_SCHEDULE]");
+	support_expect_error(load, &diag, "jobs:\n  a:\n    type: run\n    schedule: \"@daily\"\n",
+	                     "ofelia.yaml:2:3: job \"a\": a run job needs image (or container)");
 }
 
 Test(config, unterminated_quote_in_command)
 {
-	expect_error("jobs:\n  a:\n    type: local\n    schedule: \"@daily\"\n    command: echo "
-	             "\"hi\n",
-	             "ofelia.yaml:2:3: job \"a\": bad command: unterminated \" quote");
+	support_expect_error(
+	    load, &diag,
+	    "jobs:\n  a:\n    type: local\n    schedule: \"@daily\"\n    command: echo "
+	    "\"hi\n",
+	    "ofelia.yaml:2:3: job \"a\": bad command: unterminated \" quote");
 }
 
 Test(config, syntax_errors)
 {
-	expect_error("jobs:\n  a: [1, 2\n  b: 3\n",
-	             "ofelia.yaml:3:4: did not find expected ',' or ']' (while parsing a flow "
-	             "sequence at line 2)");
-	expect_error("a: 1\n---\nb: 2\n",
-	             "ofelia.yaml:3:1: a second YAML document: the file must hold one");
+	support_expect_error(
+	    load, &diag, "jobs:\n  a: [1, 2\n  b: 3\n",
+	    "ofelia.yaml:3:4: did not find expected ',' or ']' (while parsing a flow "
+	    "sequence at line 2)");
+	support_expect_error(load, &diag, "a: 1\n---\nb: 2\n",
+	                     "ofelia.yaml:3:1: a second YAML document: the file must hold one");
 	struct config *c = config_load_string("a: 1\0b", 6, "ofelia.yaml", CONFIG_AUTO, &diag);
 	cr_expect_null(c);
-	cr_expect(has(&diag.errors, "ofelia.yaml: the file contains a NUL byte"));
+	cr_expect(support_has(&diag.errors, "ofelia.yaml: the file contains a NUL byte"));
 }
 
 Test(config, missing_file)
 {
 	struct config *c = config_load_file("/nonexistent/ofelia.yaml", &diag);
 	cr_expect_null(c);
-	cr_expect(has(&diag.errors, "/nonexistent/ofelia.yaml: cannot open: No such file or "
-	                            "directory"));
+	cr_expect(support_has(&diag.errors,
+	                      "/nonexistent/ofelia.yaml: cannot open: No such file or "
+	                      "directory"));
 }
 
 Test(config, format_by_content)
@@ -519,17 +520,19 @@ Test(config, format_by_content)
 
 Test(config, same_setting_under_two_names)
 {
-	expect_error(
-	    "global:\n  web-token-expiry: 12\nweb:\n  auth:\n    token-expiry: 1h\n",
+	support_expect_error(
+	    load, &diag, "global:\n  web-token-expiry: 12\nweb:\n  auth:\n    token-expiry: 1h\n",
 	    "ofelia.yaml:5:5: web.auth: \"token-expiry\" sets what \"web-token-expiry\" at "
 	    "line 2 already set");
 }
 
 Test(config, empty_values_keep_defaults)
 {
-	struct config *c = load_ok("global:\n  log-level:\n  max-queue: ~\n  default-user:\n"
-	                           "jobs:\n  a:\n    type: run\n    schedule: \"@daily\"\n"
-	                           "    image: alpine\n    user: \"\"\n    delete:\n");
+	struct config *c =
+	    support_load_ok(load, &diag,
+	                    "global:\n  log-level:\n  max-queue: ~\n  default-user:\n"
+	                    "jobs:\n  a:\n    type: run\n    schedule: \"@daily\"\n"
+	                    "    image: alpine\n    user: \"\"\n    delete:\n");
 	cr_expect_str_eq(c->global.log_level, "info");
 	cr_expect_eq(c->global.max_queue, 1000);
 	cr_expect_str_eq(c->global.default_user, "default"); /* Ofelia: empty = image's own */

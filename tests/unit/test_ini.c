@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "config/config.h"
+#include "support.h"
 
 static struct config_diag diag;
 
@@ -19,44 +20,9 @@ static void diag_reset(void)
 
 TestSuite(ini, .fini = diag_reset);
 
-static void dump(void)
-{
-	for (size_t i = 0; i < diag.errors.n; i++)
-		fprintf(stderr, "error: %s\n", diag.errors.v[i]);
-	for (size_t i = 0; i < diag.warnings.n; i++)
-		fprintf(stderr, "warning: %s\n", diag.warnings.v[i]);
-}
-
 static struct config *load(const char *text)
 {
 	return config_load_string(text, strlen(text), "ofelia.ini", CONFIG_INI, &diag);
-}
-
-static struct config *load_ok(const char *text)
-{
-	struct config *c = load(text);
-	if (c == NULL)
-		dump();
-	cr_assert_not_null(c, "load failed");
-	return c;
-}
-
-static bool has(const struct strv *list, const char *msg)
-{
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->v[i], msg) == 0)
-			return true;
-	return false;
-}
-
-static void expect_error(const char *text, const char *msg)
-{
-	struct config *c = load(text);
-	if (c != NULL || !has(&diag.errors, msg))
-		dump();
-	cr_assert_null(c, "accepted:\n%s", text);
-	cr_expect(has(&diag.errors, msg), "no error \"%s\"", msg);
-	config_diag_free(&diag);
 }
 
 static const struct job *only_job(const struct config *c)
@@ -86,7 +52,7 @@ Test(ini, ofelia_file_equals_yaml)
 	struct config *ini = config_load_file("tests/data/config/ofelia.ini", &diag);
 	struct config *yaml = config_load_file("tests/data/config/ofelia.yaml", &diag);
 	if (!ini || !yaml || diag.warnings.n)
-		dump();
+		support_dump(&diag);
 	cr_assert_not_null(ini);
 	cr_assert_not_null(yaml);
 	cr_expect_eq(diag.warnings.n, 0);
@@ -128,18 +94,19 @@ Test(ini, ofelia_file_equals_yaml)
 
 Test(ini, comments_and_quotes)
 {
-	struct config *c = load_ok("# comment\n"
-	                           "; comment\n"
-	                           "[job-local \"q\"]   ; a comment after the header\n"
-	                           "schedule = @daily # inline\n"
-	                           "command = echo a;b\n"
-	                           "dir = '/tmp/x'\n"
-	                           "environment = \"A=1\"\n"
-	                           "environment = 'B=it's'\n"
-	                           "environment = `C=#;`   \n"
-	                           "environment = D=1 \\\n"
-	                           "   2 \\\n"
-	                           "   3\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "# comment\n"
+	                                   "; comment\n"
+	                                   "[job-local \"q\"]   ; a comment after the header\n"
+	                                   "schedule = @daily # inline\n"
+	                                   "command = echo a;b\n"
+	                                   "dir = '/tmp/x'\n"
+	                                   "environment = \"A=1\"\n"
+	                                   "environment = 'B=it's'\n"
+	                                   "environment = `C=#;`   \n"
+	                                   "environment = D=1 \\\n"
+	                                   "   2 \\\n"
+	                                   "   3\n");
 	const struct job *j = only_job(c);
 	cr_expect_str_eq(j->schedule, "@daily");
 	cr_expect_str_eq(j->command, "echo a");
@@ -150,45 +117,48 @@ Test(ini, comments_and_quotes)
 
 Test(ini, repeated_keys)
 {
-	struct config *c = load_ok("[job-run \"r\"]\n"
-	                           "schedule = @hourly\n"
-	                           "schedule = @hourly\n"
-	                           "image = alpine\n"
-	                           "Volume = /a:/a\n"
-	                           "volume = /b:/b\n"
-	                           "VOLUME = /a:/a\n"
-	                           "volume =\n"
-	                           "volumes_from = x\n"
-	                           "volumes-from = y\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "[job-run \"r\"]\n"
+	                                   "schedule = @hourly\n"
+	                                   "schedule = @hourly\n"
+	                                   "image = alpine\n"
+	                                   "Volume = /a:/a\n"
+	                                   "volume = /b:/b\n"
+	                                   "VOLUME = /a:/a\n"
+	                                   "volume =\n"
+	                                   "volumes_from = x\n"
+	                                   "volumes-from = y\n");
 	const struct job *j = only_job(c);
 	strv_is(&j->volume, ITEMS("/a:/a", "/b:/b"));
 	strv_is(&j->volumes_from, ITEMS("x", "y"));
 	config_free(c);
 
-	expect_error(
+	support_expect_error(
+	    load, &diag,
 	    "[job-local \"l\"]\n"
 	    "schedule = @hourly\n"
 	    "command = a\n"
 	    "command = b\n",
 	    "ofelia.ini:4:1: job \"l\": key \"command\" is given 2 different values (first "
 	    "at line 3); it takes one");
-	expect_error(
-	    "[docker]\npoll-interval = 5s\ndocker-poll-interval = 5s\n",
+	support_expect_error(
+	    load, &diag, "[docker]\npoll-interval = 5s\ndocker-poll-interval = 5s\n",
 	    "ofelia.ini:3:1: [docker]: \"docker-poll-interval\" sets what \"poll-interval\" "
 	    "at line 2 already set");
 }
 
 Test(ini, keys_ignore_case_dash_and_underscore)
 {
-	struct config *c = load_ok("[global]\n"
-	                           "Log-Level = debug\n"
-	                           "MAX_CONCURRENT = 2\n"
-	                           "[job-exec \"e\"]\n"
-	                           "SCHEDULE = @daily\n"
-	                           "Container = app\n"
-	                           "command = ls\n"
-	                           "run_on_startup = true\n"
-	                           "workingdir = /srv\n");
+	struct config *c = support_load_ok(load, &diag,
+	                                   "[global]\n"
+	                                   "Log-Level = debug\n"
+	                                   "MAX_CONCURRENT = 2\n"
+	                                   "[job-exec \"e\"]\n"
+	                                   "SCHEDULE = @daily\n"
+	                                   "Container = app\n"
+	                                   "command = ls\n"
+	                                   "run_on_startup = true\n"
+	                                   "workingdir = /srv\n");
 	cr_expect_str_eq(c->global.log_level, "debug");
 	cr_expect_eq(c->global.max_concurrent, 2);
 	const struct job *j = only_job(c);
@@ -203,10 +173,11 @@ Test(ini, env_substitution)
 	setenv("OFELIA_EMPTY", "", 1);
 	unsetenv("OFELIA_UNSET");
 	struct config *c =
-	    load_ok("[job-local \"${OFELIA_JOB}\"]\n"
-	            "schedule = @daily\n"
-	            "command = echo ${OFELIA_UNSET} ${OFELIA_EMPTY} ${OFELIA_EMPTY:-e} "
-	            "$HOME\n");
+	    support_load_ok(load, &diag,
+	                    "[job-local \"${OFELIA_JOB}\"]\n"
+	                    "schedule = @daily\n"
+	                    "command = echo ${OFELIA_UNSET} ${OFELIA_EMPTY} ${OFELIA_EMPTY:-e} "
+	                    "$HOME\n");
 	const struct job *j = only_job(c);
 	cr_expect_str_eq(j->name, "nightly");
 	cr_expect_str_eq(j->command, "echo ${OFELIA_UNSET} ${OFELIA_EMPTY} e $HOME");
@@ -215,25 +186,30 @@ Test(ini, env_substitution)
 
 Test(ini, sections)
 {
-	struct config *c = load_ok("stray = 1\n"
-	                           "[global]\n"
-	                           "enable-web = true\n"
-	                           "web-username = admin\n"
-	                           "web-password-hash = $2y$10$abcdefghijklmnopqrstu\n"
-	                           "web-auth-enabled = true\n"
-	                           "[webhook \"slack\"]\n"
-	                           "preset = slack\n"
-	                           "[job-compose \"c\"]\n"
-	                           "[Global]\n"
-	                           "[job-run\"job\"]\n"
-	                           "schedule = */1 * * * *\n"
-	                           "container = ofelia_job_1\n");
-	cr_expect(has(&diag.warnings, "ofelia.ini:1:1: a key before the first section is ignored"));
-	cr_expect(has(&diag.warnings,
-	              "ofelia.ini:7:1: section [webhook \"slack\"] is not supported (ignored)"));
-	cr_expect(has(&diag.warnings,
-	              "ofelia.ini:9:1: section [job-compose \"c\"] is not supported (ignored)"));
-	cr_expect(has(&diag.warnings, "ofelia.ini:10:1: section [Global] is unknown (ignored)"));
+	struct config *c = support_load_ok(load, &diag,
+	                                   "stray = 1\n"
+	                                   "[global]\n"
+	                                   "enable-web = true\n"
+	                                   "web-username = admin\n"
+	                                   "web-password-hash = $2y$10$abcdefghijklmnopqrstu\n"
+	                                   "web-auth-enabled = true\n"
+	                                   "[webhook \"slack\"]\n"
+	                                   "preset = slack\n"
+	                                   "[job-compose \"c\"]\n"
+	                                   "[Global]\n"
+	                                   "[job-run\"job\"]\n"
+	                                   "schedule = */1 * * * *\n"
+	                                   "container = ofelia_job_1\n");
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.ini:1:1: a key before the first section is ignored"));
+	cr_expect(
+	    support_has(&diag.warnings,
+	                "ofelia.ini:7:1: section [webhook \"slack\"] is not supported (ignored)"));
+	cr_expect(
+	    support_has(&diag.warnings,
+	                "ofelia.ini:9:1: section [job-compose \"c\"] is not supported (ignored)"));
+	cr_expect(
+	    support_has(&diag.warnings, "ofelia.ini:10:1: section [Global] is unknown (ignored)"));
 	cr_expect_eq(diag.warnings.n, 4);
 	const struct job *j = only_job(c);
 	cr_expect_str_eq(j->name, "job");
@@ -245,62 +221,73 @@ Test(ini, sections)
 
 Test(ini, job_names_are_unique)
 {
-	expect_error("[job-local \"a\"]\nschedule = @daily\ncommand = x\n"
-	             "[job-local \"a\"]\ncommand = y\n",
-	             "ofelia.ini:4:1: job \"a\" is defined twice (first at line 1)");
-	expect_error("[job-local \"a\"]\nschedule = @daily\ncommand = x\n"
-	             "[job-exec \"a\"]\nschedule = @daily\ncontainer = c\ncommand = y\n",
-	             "ofelia.ini:4:1: job \"a\" is defined twice (first at line 1)");
+	support_expect_error(load, &diag,
+	                     "[job-local \"a\"]\nschedule = @daily\ncommand = x\n"
+	                     "[job-local \"a\"]\ncommand = y\n",
+	                     "ofelia.ini:4:1: job \"a\" is defined twice (first at line 1)");
+	support_expect_error(load, &diag,
+	                     "[job-local \"a\"]\nschedule = @daily\ncommand = x\n"
+	                     "[job-exec \"a\"]\nschedule = @daily\ncontainer = c\ncommand = y\n",
+	                     "ofelia.ini:4:1: job \"a\" is defined twice (first at line 1)");
 }
 
 Test(ini, errors_name_the_line)
 {
-	expect_error(
+	support_expect_error(
+	    load, &diag,
 	    "[job-exec \"x\"]\n"
 	    "schedule = 0 0 32 * *\n"
 	    "container = c\n"
 	    "command = x\n",
 	    "ofelia.ini:2:1: job \"x\": bad schedule \"0 0 32 * *\": day of month 32 out of "
 	    "range (1-31) [INVALID_SCHEDULE]");
-	expect_error("[global]\nlog-level = info\n[job-exec \"x\"\n",
-	             "ofelia.ini:3:1: a section header is never closed: [job-exec \"x\"");
-	expect_error("[global]\n  just words\n",
-	             "ofelia.ini:2:3: not a section, a comment or key = value: just words");
-	expect_error("[global]\n= 1\n", "ofelia.ini:2:1: a key needs a name: = 1");
-	expect_error("[job-local \"a\"]\ncommand = `echo\nschedule = @daily\n",
-	             "ofelia.ini:2:1: a quoted value is never closed: `");
-	expect_error("[global]\nsmtp-port = 0\n",
-	             "ofelia.ini:2:1: [global]: smtp-port: \"0\" is not a whole number from 1 to "
-	             "65535");
-	expect_error(
-	    "[global]\nweb-token-expiry = 0\n",
+	support_expect_error(load, &diag, "[global]\nlog-level = info\n[job-exec \"x\"\n",
+	                     "ofelia.ini:3:1: a section header is never closed: [job-exec \"x\"");
+	support_expect_error(load, &diag, "[global]\n  just words\n",
+	                     "ofelia.ini:2:3: not a section, a comment or key = value: just words");
+	support_expect_error(load, &diag, "[global]\n= 1\n",
+	                     "ofelia.ini:2:1: a key needs a name: = 1");
+	support_expect_error(load, &diag, "[job-local \"a\"]\ncommand = `echo\nschedule = @daily\n",
+	                     "ofelia.ini:2:1: a quoted value is never closed: `");
+	support_expect_error(
+	    load, &diag, "[global]\nsmtp-port = 0\n",
+	    "ofelia.ini:2:1: [global]: smtp-port: \"0\" is not a whole number from 1 to "
+	    "65535");
+	support_expect_error(
+	    load, &diag, "[global]\nweb-token-expiry = 0\n",
 	    "ofelia.ini:2:1: [global]: web-token-expiry: \"0\" is not a whole number from 1 "
 	    "to 8760");
 }
 
 Test(ini, unknown_keys)
 {
-	struct config *c = load_ok("[global]\n"
-	                           "slack-webhok = x\n"
-	                           "webhook-allowed-hosts = *\n"
-	                           "[docker]\n"
-	                           "no-poll = true\n"
-	                           "[job-exec \"e\"]\n"
-	                           "schedule = @daily\n"
-	                           "container = c\n"
-	                           "command = x\n"
-	                           "depends-on = other\n"
-	                           "contianer = d\n");
-	cr_expect(has(&diag.warnings, "ofelia.ini:2:1: [global]: unknown key \"slack-webhok\" (did "
-	                              "you mean \"slack-webhook\"?)"));
-	cr_expect(has(&diag.warnings, "ofelia.ini:3:1: [global]: key \"webhook-allowed-hosts\" is "
-	                              "not supported (ignored)"));
-	cr_expect(has(&diag.warnings, "ofelia.ini:5:1: [docker]: key \"no-poll\" is not supported "
-	                              "(ignored) (set poll-interval: 0)"));
-	cr_expect(has(&diag.warnings,
-	              "ofelia.ini:10:1: job \"e\": key \"depends-on\" is not supported (ignored)"));
-	cr_expect(has(&diag.warnings, "ofelia.ini:11:1: job \"e\": unknown key \"contianer\" (did "
-	                              "you mean \"container\"?)"));
+	struct config *c = support_load_ok(load, &diag,
+	                                   "[global]\n"
+	                                   "slack-webhok = x\n"
+	                                   "webhook-allowed-hosts = *\n"
+	                                   "[docker]\n"
+	                                   "no-poll = true\n"
+	                                   "[job-exec \"e\"]\n"
+	                                   "schedule = @daily\n"
+	                                   "container = c\n"
+	                                   "command = x\n"
+	                                   "depends-on = other\n"
+	                                   "contianer = d\n");
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.ini:2:1: [global]: unknown key \"slack-webhok\" (did "
+	                      "you mean \"slack-webhook\"?)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.ini:3:1: [global]: key \"webhook-allowed-hosts\" is "
+	                      "not supported (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.ini:5:1: [docker]: key \"no-poll\" is not supported "
+	                      "(ignored) (set poll-interval: 0)"));
+	cr_expect(support_has(
+	    &diag.warnings,
+	    "ofelia.ini:10:1: job \"e\": key \"depends-on\" is not supported (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.ini:11:1: job \"e\": unknown key \"contianer\" (did "
+	                      "you mean \"container\"?)"));
 	config_free(c);
 }
 
@@ -321,7 +308,8 @@ Test(ini, format_by_extension)
 
 Test(ini, empty_default_user_means_the_image_user)
 {
-	struct config *c = load_ok("[global]\ndefault-user =\nsave-folder =\n");
+	struct config *c =
+	    support_load_ok(load, &diag, "[global]\ndefault-user =\nsave-folder =\n");
 	cr_expect_str_eq(c->global.default_user, "default");
 	cr_expect_null(c->global.save_folder);
 	config_free(c);

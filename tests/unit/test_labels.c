@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "config/config.h"
+#include "support.h"
 
 static struct config_diag diag;
 static struct config cfg;
@@ -39,16 +40,6 @@ static struct config_container ofelia = {"ofelia", NULL, true, true};
 #define READ(ct, ...)                                                                              \
 	config_labels_jobs(&cfg.global, &(ct), LABELS(__VA_ARGS__), COUNT(__VA_ARGS__), &jobs,     \
 	                   &njobs, &diag)
-
-static bool has(const struct strv *list, const char *msg)
-{
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->v[i], msg) == 0)
-			return true;
-	for (size_t i = 0; i < list->n; i++)
-		fprintf(stderr, "have: %s\n", list->v[i]);
-	return false;
-}
 
 Test(labels, needs_enabled)
 {
@@ -112,10 +103,10 @@ Test(labels, exec_container_is_fixed_except_on_the_service_container)
 	                  {"ofelia.job-exec.b.container", "db"}),
 	             1);
 	cr_expect_str_eq(jobs[0]->container, "app-web-1");
-	cr_expect(has(&diag.warnings,
-	              "container \"app-web-1\": label \"ofelia.job-exec.b.container\": "
-	              "an exec job from labels runs in the container that carries "
-	              "it (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"app-web-1\": label \"ofelia.job-exec.b.container\": "
+	                      "an exec job from labels runs in the container that carries "
+	                      "it (ignored)"));
 	cr_assert_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.service", "true"},
 	                  {"ofelia.job-exec.b.schedule", "@daily"},
 	                  {"ofelia.job-exec.b.command", "x"},
@@ -130,10 +121,10 @@ Test(labels, run_local_service_only_from_the_service_container)
 	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
 	                  {"ofelia.job-run.r.image", "alpine"}),
 	             0);
-	cr_expect(has(&diag.warnings,
-	              "container \"app-web-1\": label \"ofelia.job-run.r.image\": run "
-	              "jobs are read only from the container labelled "
-	              "ofelia.service=true (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"app-web-1\": label \"ofelia.job-run.r.image\": run "
+	                      "jobs are read only from the container labelled "
+	                      "ofelia.service=true (ignored)"));
 	cr_assert_eq(
 	    READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
 	         {"ofelia.job-run.r.image", "alpine"}, {"ofelia.job-run.r.volume", "/data:/data"},
@@ -154,10 +145,10 @@ Test(labels, local_jobs_need_the_setting)
 	                  {"ofelia.job-local.l.command", "uptime"},
 	                  {"ofelia.job-local.l.schedule", "@daily"}),
 	             0);
-	cr_expect(has(&diag.errors,
-	              "container \"ofelia\": label \"ofelia.job-local.l.command\": local "
-	              "jobs from labels need allow-host-jobs-from-labels: true in the "
-	              "config (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"ofelia\": label \"ofelia.job-local.l.command\": local "
+	                      "jobs from labels need allow-host-jobs-from-labels: true in the "
+	                      "config (job left out)"));
 	cfg.global.allow_host_jobs_from_labels = true;
 	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"},
 	                  {"ofelia.job-local.l.command", "uptime"},
@@ -188,10 +179,10 @@ Test(labels, bad_labels_drop_their_job_only)
 	         {"ofelia.job-exec.good.schedul", "@hourly"}),
 	    1);
 	cr_expect_str_eq(jobs[0]->name, "web.good");
-	cr_expect(has(&diag.errors,
-	              "container \"app-web-1\": label \"ofelia.job-exec.bad.schedule\": "
-	              "job \"web.bad\": bad schedule \"0 61 * * *\": hour 61 out of "
-	              "range (0-23) [INVALID_SCHEDULE] (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"app-web-1\": label \"ofelia.job-exec.bad.schedule\": "
+	                      "job \"web.bad\": bad schedule \"0 61 * * *\": hour 61 out of "
+	                      "range (0-23) [INVALID_SCHEDULE] (job left out)"));
 	cr_assert_eq(diag.errors.n, 2);
 	cr_expect(
 	    strncmp(diag.errors.v[1],
@@ -200,23 +191,24 @@ Test(labels, bad_labels_drop_their_job_only)
 	            strlen("container \"app-web-1\": label \"ofelia.job-exec.json.environment\": "
 	                   "environment: not a JSON array of strings")) == 0,
 	    "%s", diag.errors.v[1]);
-	cr_expect(has(&diag.warnings,
-	              "container \"app-web-1\": label \"ofelia.job-exec.good.schedul\": "
-	              "unknown key \"schedul\" (did you mean \"schedule\"?)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"app-web-1\": label \"ofelia.job-exec.good.schedul\": "
+	                      "unknown key \"schedul\" (did you mean \"schedule\"?)"));
 }
 
 Test(labels, missing_keys_and_duplicates)
 {
 	cr_expect_eq(
 	    READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.a.schedule", "@daily"}), 0);
-	cr_expect(has(&diag.errors, "container \"app-web-1\": label \"ofelia.job-exec.a.*\": job "
-	                            "\"web.a\": an exec job needs command (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"app-web-1\": label \"ofelia.job-exec.a.*\": job "
+	                      "\"web.a\": an exec job needs command (job left out)"));
 	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.d.schedule", "@daily"},
 	                  {"ofelia.job-exec.d.command", "x"}, {"ofelia.job-exec.d.Command", "y"}),
 	             0);
-	cr_expect(has(&diag.errors,
-	              "container \"app-web-1\": label \"ofelia.job-exec.d.command\": "
-	              "duplicates label \"ofelia.job-exec.d.Command\" (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"app-web-1\": label \"ofelia.job-exec.d.command\": "
+	                      "duplicates label \"ofelia.job-exec.d.Command\" (job left out)"));
 }
 
 Test(labels, other_labels)
@@ -226,21 +218,22 @@ Test(labels, other_labels)
 	                  {"ofelia.job-cron.c.schedule", "@daily"}, {"ofelia.job-exec.x", "y"},
 	                  {"ofelia.job-exec..command", "y"}, {"other.label", "z"}),
 	             0);
-	cr_expect(has(&diag.warnings,
-	              "container \"ofelia\": label \"ofelia.slack-webhook\": global "
-	              "settings are not read from labels; set \"slack-webhook\" in "
-	              "the config file"));
-	cr_expect(has(&diag.warnings,
-	              "container \"ofelia\": label \"ofelia.job-compose.c.schedule\": "
-	              "job-compose labels are not supported (ignored)"));
-	cr_expect(has(&diag.warnings,
-	              "container \"ofelia\": label \"ofelia.job-cron.c.schedule\": "
-	              "unknown job type \"job-cron\" (job-exec, job-run, job-local or "
-	              "job-service-run; ignored)"));
-	cr_expect(has(&diag.errors,
-	              "container \"ofelia\": label \"ofelia.job-exec..command\": no job "
-	              "name between the dots (label left out)"));
-	cr_expect(has(&diag.warnings, "container \"ofelia\": label \"ofelia.job-exec.x\": not "
-	                              "ofelia.job-exec.NAME.KEY (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"ofelia\": label \"ofelia.slack-webhook\": global "
+	                      "settings are not read from labels; set \"slack-webhook\" in "
+	                      "the config file"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"ofelia\": label \"ofelia.job-compose.c.schedule\": "
+	                      "job-compose labels are not supported (ignored)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"ofelia\": label \"ofelia.job-cron.c.schedule\": "
+	                      "unknown job type \"job-cron\" (job-exec, job-run, job-local or "
+	                      "job-service-run; ignored)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"ofelia\": label \"ofelia.job-exec..command\": no job "
+	                      "name between the dots (label left out)"));
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"ofelia\": label \"ofelia.job-exec.x\": not "
+	                      "ofelia.job-exec.NAME.KEY (ignored)"));
 	cr_expect_eq(diag.errors.n, 1);
 }

@@ -1,7 +1,6 @@
 /* The sql/ reports, run as a user runs them (sqlite3 FILE < sql/NAME.sql)
  * on a database filled through the store API, with their exact output
  * checked. Run from the repository root, where sql/ is. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "support.h"
 
 #define SEC  NS_PER_SEC
 #define MIN  (60 * SEC)
@@ -28,24 +28,6 @@ static int64_t now; /* whole milliseconds, as stored */
 
 /* Ids of the executions the reports name. */
 static char recent_failed[37], recent_interrupted[37], running[37], truncated[37];
-
-static void rmtree(const char *d)
-{
-	DIR *dp = opendir(d);
-	struct dirent *e;
-	char p[512];
-
-	if (dp == NULL)
-		return;
-	while ((e = readdir(dp)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", d, e->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(d);
-}
 
 static void save_job(const char *name, const char *schedule)
 {
@@ -158,7 +140,7 @@ static void setup(void)
 static void teardown(void)
 {
 	store_close(st);
-	rmtree(dir);
+	support_rmtree(dir);
 }
 
 TestSuite(reports, .init = setup, .fini = teardown);

@@ -1,7 +1,6 @@
 /* The store against real SQLite files, one fresh temp dir per test. Only the
  * public header is used to drive it; sqlite3 itself serves to build foreign
  * files and to look at what was written, as a user's sqlite3 CLI would. */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include "store/store.h"
 #include "util/clock.h"
+#include "support.h"
 
 /* 2026-01-01T00:00:00Z: whole milliseconds, as the store keeps times. */
 #define T0  1767225600000000000LL
@@ -23,24 +23,6 @@
 
 static char dir[64];
 static char path[128];
-
-static void rmtree(const char *d)
-{
-	DIR *dp = opendir(d);
-	struct dirent *e;
-	char p[512];
-
-	if (dp == NULL)
-		return;
-	while ((e = readdir(dp)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", d, e->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(d);
-}
 
 static void setup(void)
 {
@@ -54,7 +36,7 @@ static void teardown(void)
 	/* A test may have dropped root to play another user: take it back. */
 	if (seteuid(getuid()) < 0)
 		perror("seteuid");
-	rmtree(dir);
+	support_rmtree(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
