@@ -275,6 +275,10 @@ struct docker_service_spec {
 	const struct strv *networks; /* names or ids */
 	const char *user;
 	const char *working_dir;
+	const char *hostname;
+	/* volumes as `docker run -v` writes them: "/host:/in[:ro]" binds a host
+	 * path, "name:/in[:ro]" mounts a named volume, "/in" an anonymous one */
+	const struct strv *mounts;
 	bool tty;
 };
 

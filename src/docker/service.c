@@ -2,11 +2,37 @@
  * runs the command once. Mode replicated-job (API 1.41, which ofelia
  * requires anyway) completes after one task; restart condition none keeps a
  * failed task from being retried, as Ofelia's service-run does. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "docker/internal.h"
 #include "util/xalloc.h"
+
+/* mount_json turns one `-v` style volume into a service mount: Swarm has no
+ * Binds, only Mounts. */
+static json_t *mount_json(const char *volume)
+{
+	char *copy = xstrdup(volume);
+	char *parts[3] = {copy, NULL, NULL};
+	for (int i = 0; i < 2 && parts[i]; i++) {
+		char *colon = strchr(parts[i], ':');
+		if (colon) {
+			*colon = '\0';
+			parts[i + 1] = colon + 1;
+		}
+	}
+	const char *source = parts[1] ? parts[0] : NULL;
+	const char *target = parts[1] ? parts[1] : parts[0];
+	bool read_only = parts[2] && strstr(parts[2], "ro") != NULL;
+	json_t *m =
+	    json_pack("{s:s,s:s,s:b}", "Type", source && source[0] == '/' ? "bind" : "volume",
+	              "Target", target, "ReadOnly", read_only);
+	if (source)
+		json_object_set_new(m, "Source", json_string(source));
+	free(copy);
+	return m;
+}
 
 int docker_service_create(struct docker *d, const struct docker_service_spec *spec, char **id)
 {
@@ -23,6 +49,14 @@ int docker_service_create(struct docker *d, const struct docker_service_spec *sp
 		json_object_set_new(container, "Dir", json_string(spec->working_dir));
 	if (spec->tty)
 		json_object_set_new(container, "TTY", json_true());
+	if (spec->hostname && *spec->hostname)
+		json_object_set_new(container, "Hostname", json_string(spec->hostname));
+	if (spec->mounts && spec->mounts->n) {
+		json_t *mounts = json_array();
+		for (size_t i = 0; i < spec->mounts->n; i++)
+			json_array_append_new(mounts, mount_json(spec->mounts->v[i]));
+		json_object_set_new(container, "Mounts", mounts);
+	}
 
 	json_t *task = json_pack("{s:o,s:{s:s}}", "ContainerSpec", container, "RestartPolicy",
 	                         "Condition", "none");

@@ -84,6 +84,8 @@ static int create(struct runner_docker *rd, char **id, struct runner_result *r)
 	    .networks = &networks,
 	    .user = runner_docker_user(x),
 	    .working_dir = job->dir,
+	    .hostname = job->hostname,
+	    .mounts = job->volume.n ? &job->volume : NULL,
 	    .tty = job->tty,
 	};
 	if (docker_service_create(rd->d, &spec, id) == 0)

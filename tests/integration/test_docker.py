@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -676,23 +677,32 @@ class EngineFaults(DockerCase):
                      "swarm-mode test engine (docs/docker.md)")
 class ServiceJobs(DockerCase):
     def test_service_run(self):
+        shared = tempfile.mkdtemp(prefix="ofelia-svc-")
+        self.addCleanup(shutil.rmtree, shared, True)
+        with open(os.path.join(shared, "word"), "w") as f:
+            f.write("mounted\n")
+        os.chmod(shared, 0o755)  # the task runs as nobody (default-user)
+        os.chmod(os.path.join(shared, "word"), 0o644)
         cfg = self.config("""jobs:
   %(tag)s-svc:
     type: service-run
     schedule: "@every 1h"
     image: busybox:local
     environment: [WORD=swarm]
-    command: sh -c 'echo "hello $WORD"; exit 5'
+    hostname: %(tag)s-host
+    volume: [%(shared)s:/data:ro]
+    command: sh -c 'echo "hello $WORD $(hostname) $(cat /data/word)"; exit 5'
   %(tag)s-slow:
     type: service-run
     schedule: "@every 1h"
     image: busybox:local
     max-runtime: 3s
     command: sleep 300
-""" % {"tag": self.tag})
+""" % {"tag": self.tag, "shared": shared})
         self.assertEqual(self.run_job(cfg, self.tag + "-svc", timeout=120)[0], 1)
         e = self.last(self.tag + "-svc")
-        self.assertEqual((e["status"], e["exit_code"], e["output"]), ("failed", 5, "hello swarm"))
+        self.assertEqual((e["status"], e["exit_code"], e["output"]),
+                         ("failed", 5, "hello swarm %s-host mounted" % self.tag))
         self.assertEqual(docker("service", "ls", "-q", "--filter", "id=" + e["container_id"]), "")
         self.assertEqual(self.run_job(cfg, self.tag + "-slow", timeout=120)[0], 1)
         e = self.last(self.tag + "-slow")
