@@ -15,9 +15,10 @@
 #include "loop/loop.h"
 #include "util/log.h"
 
-static const char usage[] = "usage: ofelia run [options] JOB\n\n"
-                            "Runs JOB once now and records it. Exit status: 0 when it succeeded, 1 "
-                            "otherwise.\n";
+static const char usage[] =
+    "usage: ofelia run [options] JOB\n\n"
+    "Runs JOB (from the config, or one created through the API) once now and\n"
+    "records it. Exit status: 0 when it succeeded, 1 otherwise.\n";
 
 struct run_state {
 	struct loop *loop;
@@ -61,23 +62,30 @@ static const struct job *find_job(const struct config *c, const char *name)
 	return NULL;
 }
 
+/* stored_job finds a job the config does not have but the database does
+ * (one created through the API); the caller frees the row. */
+static struct store_job *stored_job(struct store *st, const char *name)
+{
+	struct store_job *row = NULL;
+	if (store_job_get(st, name, &row) == 0 && row && row->deleted_ns == 0)
+		return row;
+	store_job_free(row);
+	return NULL;
+}
+
 static int run_job(const char *config_path, const char *db_path, const char *name)
 {
 	static const int sigs[] = {SIGINT, SIGTERM};
 	struct scheduler_options so;
 	struct run_state r = {0};
+	struct store *st = NULL;
+	struct store_job *row = NULL;
+	struct events *ev = NULL;
 	char err[512];
 	int rc = CLI_FAIL;
 
 	struct config *c = cli_load_config(config_path);
 	if (c == NULL || cli_scheduler_options(c, &so) < 0) {
-		config_free(c);
-		return CLI_FAIL;
-	}
-	const struct job *def = find_job(c, name);
-	if (def == NULL) {
-		fprintf(stderr, "ofelia run: no job \"%s\" in %s\n", name,
-		        config_path ? config_path : "the default config");
 		config_free(c);
 		return CLI_FAIL;
 	}
@@ -90,17 +98,22 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 		return CLI_FAIL;
 	}
 	char *db = cli_db_path(db_path, c);
-	struct store *st = cli_open_store(db, c);
+	st = cli_open_store(db, c);
 	free(db);
-	if (st == NULL) {
-		docker_global_cleanup();
-		config_free(c);
-		return CLI_FAIL;
+	if (st == NULL)
+		goto out;
+	const struct job *def = find_job(c, name);
+	if (def == NULL && (row = stored_job(st, name)) != NULL)
+		def = row->def;
+	if (def == NULL) {
+		fprintf(stderr, "ofelia run: no job \"%s\" in %s or in the database\n", name,
+		        config_path ? config_path : "the default config");
+		goto out;
 	}
 	log_setup(LOG_WARN, LOG_LOGFMT);
 	signal(SIGPIPE, SIG_IGN);
 	r.loop = loop_new();
-	struct events *ev = events_new();
+	ev = events_new();
 	events_subscribe(ev, on_event, &r);
 	so.max_concurrent = 1;
 	r.scheduler = scheduler_new(r.loop, st, ev, &so);
@@ -114,9 +127,11 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 			        job_status_name(r.status));
 		rc = r.status == JOB_STATUS_SUCCESS ? CLI_OK : CLI_FAIL;
 	}
+out:
 	scheduler_free(r.scheduler);
 	events_free(ev);
 	loop_free(r.loop);
+	store_job_free(row);
 	store_close(st);
 	docker_global_cleanup();
 	config_free(c);

@@ -897,6 +897,30 @@ class ApiRestart(ApiCase):
         self.assertCleanExit(d)
 
 
+class ApiJobsLiveInTheDatabase(ApiCase):
+    """A job created through the API survives a restart and `ofelia run`
+    finds it in the database, without the config."""
+
+    def test_api_job_survives_restart_and_runs_from_the_cli(self):
+        config = "web:\n" + HIGH_LIMIT
+        d = self.start_web(config)
+        self.ok("PUT", "/api/job/api-made",
+                {"type": "local", "schedule": "@manual", "command": "echo from-api"},
+                status=201)
+        self.assertCleanExit(d)
+        d = self.start_web(config)
+        job = self.ok("GET", "/api/job/api-made")
+        self.assertEqual((job["origin"], job["command"]), ("api", "echo from-api"))
+        self.assertCleanExit(d)
+        proc = subprocess.run([BIN, "run", "--db", os.path.join(self.dir, "ofelia.db"),
+                               "--config", d.config, "api-made"],
+                              capture_output=True, timeout=60)
+        self.assertEqual((proc.returncode, proc.stdout), (0, b"from-api\n"), proc.stderr)
+        rows = self.query("SELECT status, trigger, output FROM executions "
+                          "WHERE job_name = 'api-made'")
+        self.assertEqual(rows, [("success", "manual", "from-api")])
+
+
 class ApiConfigJobEdits(ApiCase):
     """An API edit of a config job is kept across reload and restart while
     the file's definition is unchanged, and dropped when the file changes it."""
