@@ -139,14 +139,20 @@ static bool has_docker_jobs(const struct config *c)
 }
 
 /* docker_state is what readiness reports: the engine as label discovery
- * sees it. An unreachable engine counts against readiness only when the
- * config has Docker jobs: a host without Docker that runs local jobs only is
- * ready ("n/a"), as is one whose engine is merely not there yet. */
+ * sees it. An engine lost after it was reached is "disconnected" (label jobs
+ * may depend on it); one never reached counts only when the config has
+ * Docker jobs: a host without Docker running local jobs is ready ("n/a"). */
 static const char *docker_state(void *arg)
 {
 	struct daemon *d = arg;
-	if (labels_engine(d->labels) == LABELS_ENGINE_CONNECTED)
+	switch (labels_engine(d->labels)) {
+	case LABELS_ENGINE_CONNECTED:
 		return "connected";
+	case LABELS_ENGINE_DISCONNECTED:
+		return "disconnected";
+	case LABELS_ENGINE_UNKNOWN:
+		break;
+	}
 	return has_docker_jobs(current_config(d)) ? "disconnected" : "n/a";
 }
 

@@ -86,6 +86,7 @@ struct labels {
 	int64_t event_since_s; /* watcher thread: replay point */
 
 	atomic_int engine;
+	atomic_bool warned_unreachable;
 	atomic_uint_fast64_t seq;
 	uint64_t applied; /* loop thread: seq of the last set synced */
 
@@ -97,17 +98,23 @@ struct labels {
 
 static void engine_state(struct labels *l, enum labels_engine st, struct docker *d)
 {
+	/* Only an engine that was there can be lost: one never reached stays
+	 * UNKNOWN, which readiness does not count against a host without
+	 * Docker jobs. */
+	if (st == LABELS_ENGINE_DISCONNECTED && atomic_load(&l->engine) == LABELS_ENGINE_UNKNOWN) {
+		if (!atomic_exchange(&l->warned_unreachable, true))
+			log_kv(LOG_WARN,
+			       "label discovery: cannot reach the Docker engine; retrying in the "
+			       "background",
+			       "host", docker_host(d), "error", docker_errmsg(d), NULL);
+		return;
+	}
 	int was = atomic_exchange(&l->engine, (int)st);
 	if (was == (int)st)
 		return;
 	if (st == LABELS_ENGINE_CONNECTED)
 		log_kv(LOG_INFO, "label discovery: connected to the Docker engine", "host",
 		       docker_host(d), NULL);
-	else if (was == LABELS_ENGINE_UNKNOWN)
-		log_kv(
-		    LOG_WARN,
-		    "label discovery: cannot reach the Docker engine; retrying in the background",
-		    "host", docker_host(d), "error", docker_errmsg(d), NULL);
 	else
 		log_kv(LOG_WARN,
 		       "label discovery: lost the Docker engine; label jobs are kept, retrying",

@@ -20,7 +20,7 @@ struct labels;
 enum labels_engine {
 	LABELS_ENGINE_UNKNOWN,      /* not reached since the start */
 	LABELS_ENGINE_CONNECTED,    /* the last call succeeded */
-	LABELS_ENGINE_DISCONNECTED, /* the last call could not reach it */
+	LABELS_ENGINE_DISCONNECTED, /* reached before, the last call could not */
 };
 
 /* labels_start starts discovery for scheduler s, which it syncs on loop's
