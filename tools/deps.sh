@@ -32,7 +32,20 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+# docker.io and prometheus would start system services (a dockerd with a
+# bridge, a Prometheus on all interfaces); the tests start their own, on a
+# private socket and on 127.0.0.1. Debian's policy-rc.d keeps the packages'
+# services from starting while they install.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	made_policy=1
+fi
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+$SUDO apt-get install -y -q --no-install-recommends $missing || status=$?
+[ -n "$made_policy" ] && $SUDO rm -f "$policy"
+[ "${status:-0}" -eq 0 ] || exit "$status"
 echo "deps: installed$missing"
