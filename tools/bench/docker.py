@@ -23,9 +23,7 @@ unit` lines."""
 import calendar
 import http.client
 import json
-import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,14 +32,12 @@ import threading
 import time
 import uuid
 
+from benchlib import Daemon, report
+
 BIN = sys.argv[1]
 HOST = sys.argv[2]
 QUICK = "--quick" in sys.argv
 SOCK = HOST[len("unix://"):]
-
-
-def report(name, value, unit=""):
-    print("%s: %s %s" % (name, value, unit), flush=True)
 
 
 def docker(*args):
@@ -66,67 +62,27 @@ def engine(method, path, body=None):
         c.close()
 
 
-class Daemon:
-    def __init__(self, workdir, jobs, web=False):
-        self.db = os.path.join(workdir, "bench.db")
-        path = os.path.join(workdir, "bench.yaml")
-        with open(path, "w") as f:
-            f.write("docker:\n  host: %s\n  poll-interval: 0\n  events: false\n" % HOST)
-            f.write("global:\n  max-concurrent: 8\n")
-            f.write("web:\n  rate-limit:\n    requests-per-minute: 10000000\n"
-                    "    burst: 1000000\n")
-            f.write("jobs:\n" + jobs)
-        self.log_path = os.path.join(workdir, "daemon.log")
-        self.log = open(self.log_path, "w")
-        args = [BIN, "daemon", "--config", path, "--db", self.db]
-        if web:
-            args += ["--enable-web", "--web-address", "127.0.0.1:0"]
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = None
-        deadline = time.monotonic() + 30
-        while True:
-            text = open(self.log_path).read()
-            if "scheduler started" in text and (not web or "msg=listening" in text):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the daemon did not start:\n" + text)
-            time.sleep(0.05)
-        for line in text.splitlines():
-            if "msg=listening" in line:
-                self.port = int(line.rsplit(":", 1)[1].split()[0])
+def start_daemon(workdir, jobs, web=False):
+    """The daemon on the bench's engine, with jobs (YAML under `jobs:`)."""
+    return Daemon(BIN, workdir,
+                  "docker:\n  host: %s\n  poll-interval: 0\n  events: false\n"
+                  "global:\n  max-concurrent: 8\n"
+                  "web:\n  rate-limit:\n    requests-per-minute: 10000000\n"
+                  "    burst: 1000000\n"
+                  "jobs:\n%s" % (HOST, jobs), web)
 
-    def query(self, sql, args=()):
-        con = sqlite3.connect(self.db, timeout=30)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
 
-    def api(self, method, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            c.request(method, path)
-            r = c.getresponse()
-            return r.status, json.loads(r.read() or b"null")
-        finally:
-            c.close()
-
-    def run_and_wait(self, job):
-        """Trigger job through the API; returns (status, duration_ns) at its end."""
-        status, body = self.api("POST", "/api/job/%s/run" % job)
-        if status != 200:
-            raise RuntimeError("run %s: %s %s" % (job, status, body))
-        eid = body["executionId"]
-        while True:
-            rows = self.query("SELECT status, duration_ns FROM executions WHERE id = ?", (eid,))
-            if rows and rows[0][0] != "running":
-                return rows[0]
-            time.sleep(0.005)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
+def run_and_wait(d, job):
+    """Trigger job through the API; returns (status, duration_ns) at its end."""
+    status, body = d.api("POST", "/api/job/%s/run" % job)
+    if status != 200:
+        raise RuntimeError("run %s: %s %s" % (job, status, body))
+    eid = body["executionId"]
+    while True:
+        rows = d.query("SELECT status, duration_ns FROM executions WHERE id = ?", (eid,))
+        if rows and rows[0][0] != "running":
+            return rows[0]
+        time.sleep(0.005)
 
 
 def parse_iso(s):
@@ -136,7 +92,7 @@ def parse_iso(s):
 
 def bench_exec_delay(container, samples):
     with tempfile.TemporaryDirectory(prefix="ofelia-bench-") as tmp:
-        d = Daemon(tmp, """  clock:
+        d = start_daemon(tmp, """  clock:
     type: exec
     schedule: "* * * * * *"
     container: %s
@@ -160,7 +116,7 @@ def bench_exec_delay(container, samples):
 
 def bench_exec_overhead(container, n):
     with tempfile.TemporaryDirectory(prefix="ofelia-bench-") as tmp:
-        d = Daemon(tmp, """  nop:
+        d = start_daemon(tmp, """  nop:
     type: exec
     schedule: "@yearly"
     container: %s
@@ -168,8 +124,8 @@ def bench_exec_overhead(container, n):
     command: "true"
 """ % container, web=True)
         try:
-            d.run_and_wait("nop")  # warm up
-            job = [d.run_and_wait("nop")[1] / 1e6 for _ in range(n)]
+            run_and_wait(d, "nop")  # warm up
+            job = [run_and_wait(d, "nop")[1] / 1e6 for _ in range(n)]
         finally:
             d.stop()
     cli = []
@@ -205,17 +161,17 @@ def bench_run_rate(seconds, parallel):
     command: "true"
 """ % i for i in range(parallel))
     with tempfile.TemporaryDirectory(prefix="ofelia-bench-") as tmp:
-        d = Daemon(tmp, jobs, web=True)
+        d = start_daemon(tmp, jobs, web=True)
         done = []
         stop_at = time.monotonic() + seconds
 
         def worker(i):
             while time.monotonic() < stop_at:
-                status, _ = d.run_and_wait("run-%d" % i)
+                status, _ = run_and_wait(d, "run-%d" % i)
                 if status == "success":
                     done.append(time.monotonic())
         try:
-            d.run_and_wait("run-0")  # warm up
+            run_and_wait(d, "run-0")  # warm up
             t0 = time.monotonic()
             threads = [threading.Thread(target=worker, args=(i,)) for i in range(parallel)]
             for t in threads:

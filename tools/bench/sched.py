@@ -21,60 +21,14 @@ import tempfile
 import time
 import uuid
 
+from benchlib import Daemon, percentile, report
+
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/release/ofelia"
 QUICK = "--quick" in sys.argv
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def report(name, value, unit=""):
-    print("%s: %s %s" % (name, value, unit), flush=True)
-
-
-class Daemon:
-    def __init__(self, workdir, config, extra=()):
-        self.dir = workdir
-        self.db = os.path.join(workdir, "bench.db")
-        path = os.path.join(workdir, "bench.yaml")
-        with open(path, "w") as f:
-            f.write(config)
-        self.log = open(os.path.join(workdir, "daemon.log"), "w")
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen([BIN, "daemon", "--config", path, "--db", self.db,
-                                      "--log-level", "warn"] + list(extra),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        while True:  # until the schema exists
-            try:
-                self.query("SELECT count(*) FROM jobs")
-                break
-            except sqlite3.OperationalError:
-                time.sleep(0.01)
-
-    def rss_kb(self, field="VmRSS:"):
-        """Resident memory; field "RssAnon:" is the private part, without the
-        pages of shared libraries."""
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith(field):
-                    return int(line.split()[1])
-        return 0
-
-    def cpu_seconds(self):
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-
-    def query(self, sql):
-        con = sqlite3.connect(self.db, timeout=30)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
+def start_daemon(workdir, config, web=False):
+    return Daemon(BIN, workdir, config, web)
 
 
 def idle_jobs(n, start=0):
@@ -85,12 +39,6 @@ def idle_jobs(n, start=0):
                    "    command: \"true\"\n" % (i, i % 60, i // 60 % 24, 1 + i % 28,
                                                   1 + (i // 1440) % 12))
     return "".join(out)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
-    return values[k]
 
 
 def build_probes(tmp):
@@ -125,7 +73,7 @@ def bench_delay(probes, njobs, seconds):
         config += ("  probe-%d:\n    type: local\n    schedule: \"* * * * * *\"\n"
                    "    command: %s\n" % (i, probes[0]))
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, config)
+        d = start_daemon(tmp, config)
         time.sleep(seconds)
         d.stop()
         rows = d.query("SELECT scheduled_time, output FROM executions "
@@ -152,7 +100,7 @@ def bench_executions(probes, seconds):
         config += "  e-%d:\n    type: local\n    schedule: \"* * * * * *\"\n" \
                   "    command: /bin/true\n" % i
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, config)
+        d = start_daemon(tmp, config)
         time.sleep(3)
         c0 = d.query("SELECT count(*) FROM executions WHERE status = 'success'")[0][0]
         t0 = time.monotonic()
@@ -169,7 +117,7 @@ def bench_log_lines():
               "    schedule: \"@manual\"\n    run-on-startup: true\n"
               "    command: seq %d\n" % lines)
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, config)
+        d = start_daemon(tmp, config)
         t0 = time.monotonic()
         while not d.query("SELECT 1 FROM executions WHERE status != 'running'"):
             time.sleep(0.05)
@@ -184,7 +132,7 @@ def bench_log_lines():
 
 def bench_resources():
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, "jobs:\n" + idle_jobs(100))
+        d = start_daemon(tmp, "jobs:\n" + idle_jobs(100))
         time.sleep(5)
         report("rss_idle_100_jobs", d.rss_kb(), "kB")
         report("rss_anon_idle_100_jobs", d.rss_kb("RssAnon:"), "kB")
@@ -195,7 +143,7 @@ def bench_resources():
         config += ("  busy-%d:\n    type: local\n    schedule: \"@every 5s\"\n"
                    "    command: sh -c 'echo working; date'\n" % i)
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, config)
+        d = start_daemon(tmp, config)
         time.sleep(3)
         c0, t0 = d.cpu_seconds(), time.monotonic()
         time.sleep(span)
@@ -205,7 +153,7 @@ def bench_resources():
         report("cpu_three_jobs_every_5s", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
         d.stop()
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, "jobs:\n" + idle_jobs(10000))
+        d = start_daemon(tmp, "jobs:\n" + idle_jobs(10000))
         time.sleep(5)
         c0, t0 = d.cpu_seconds(), time.monotonic()
         time.sleep(span)
@@ -246,7 +194,7 @@ def bench_api_latency(probes):
             config += ("  job-%03d:\n    type: local\n    schedule: \"%s\"\n"
                        "    command: /bin/true\n" % (i, "@manual" if jobs == 1 else "* * * * * *"))
         with tempfile.TemporaryDirectory() as tmp:
-            d = Daemon(tmp, config)
+            d = start_daemon(tmp, config)
             time.sleep(2)
             spawner = subprocess.Popen([probes[2], "/bin/true", "8", str(span + 2)],
                                        stdout=subprocess.DEVNULL) if foreign else None
@@ -262,7 +210,7 @@ def bench_cold_start():
     n = 1000000
     config = "jobs:\n" + idle_jobs(100)
     with tempfile.TemporaryDirectory() as tmp:
-        d = Daemon(tmp, config)
+        d = start_daemon(tmp, config)
         time.sleep(2)
         d.stop()
         con = sqlite3.connect(d.db)
