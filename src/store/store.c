@@ -356,7 +356,9 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 		teardown(s);
 		return NULL;
 	}
-	if (setup(s, o) < 0 || (!o->read_only && store_checkpointer_start(s, o->path) < 0)) {
+	int64_t wal_limit = o->wal_limit_bytes > 0 ? o->wal_limit_bytes : STORE_WAL_LIMIT;
+	if (setup(s, o) < 0 ||
+	    (!o->read_only && store_checkpointer_start(s, o->path, wal_limit) < 0)) {
 		snprintf(err, errlen, "%s: %s", o->path, s->err);
 		teardown(s);
 		return NULL;

@@ -29,8 +29,12 @@ enum store_sync {
 struct store_options {
 	const char *path;
 	enum store_sync sync;
-	bool read_only; /* reports and checks: no migration, no writes */
+	bool read_only;          /* reports and checks: no migration, no writes */
+	int64_t wal_limit_bytes; /* the WAL file is kept near this; 0 = STORE_WAL_LIMIT */
 };
+
+/* The default bound of the WAL file (ofelia.db-wal). */
+#define STORE_WAL_LIMIT (4 << 20)
 
 /* store_open opens path, creating it when missing, and applies the embedded
  * migrations in order, each in one transaction. A database written by a

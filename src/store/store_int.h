@@ -112,8 +112,9 @@ struct store {
 };
 
 /* store_checkpointer_start moves WAL checkpoints to a thread with its own
- * connection to path (store_checkpoint.c); store_checkpointer_stop joins it. */
-int store_checkpointer_start(struct store *s, const char *path);
+ * connection to path, keeping the WAL file near limit_bytes
+ * (store_checkpoint.c); store_checkpointer_stop joins it. */
+int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes);
 void store_checkpointer_stop(struct store *s);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
