@@ -40,8 +40,10 @@ struct config *cli_load_config(const char *path);
  * /var/lib/ofelia/ofelia.db when that folder is writable, else the user's
  * state folder. Creates the folder. The caller frees the result. */
 char *cli_db_path(const char *explicit_path, const struct config *c);
-/* cli_open_store opens the database for the daemon or a run. */
-struct store *cli_open_store(const char *path, const struct config *c);
+/* cli_open_store opens the database for the daemon (which holds its lock
+ * until store_close) or a run; init creates a fresh database even where
+ * one was deleted (--init-db). Errors go to stderr; NULL on failure. */
+struct store *cli_open_store(const char *path, const struct config *c, bool daemon, bool init);
 /* cli_scheduler_options fills o from the config; the zone must outlive o. */
 int cli_scheduler_options(const struct config *c, struct scheduler_options *o);
 

@@ -204,11 +204,13 @@ char *cli_db_path(const char *explicit_path, const struct config *c)
 	return path;
 }
 
-struct store *cli_open_store(const char *path, const struct config *c)
+struct store *cli_open_store(const char *path, const struct config *c, bool daemon, bool init)
 {
 	char err[512];
 	struct store_options so = {
 	    .path = path,
+	    .lock = daemon,
+	    .init = init,
 	    .sync = c->global.db_synchronous && strcmp(c->global.db_synchronous, "full") == 0
 	                ? STORE_SYNC_FULL
 	                : STORE_SYNC_NORMAL,

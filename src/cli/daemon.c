@@ -28,7 +28,7 @@ static const char usage[] =
 
 struct daemon_opts {
 	char *config, *db, *log_level, *log_format;
-	int enable_web, web_auth_enabled;
+	int enable_web, web_auth_enabled, init_db;
 	char *web_address, *web_username, *web_password_hash, *web_secret_key, *web_token_expiry;
 };
 
@@ -262,7 +262,7 @@ static int run(struct daemon *d)
 		return CLI_FAIL;
 	/* The store comes first: settings changed through the API are in it. */
 	char *db = cli_db_path(d->opts.db, d->config);
-	d->store = cli_open_store(db, d->config);
+	d->store = cli_open_store(db, d->config, true, d->opts.init_db == 1);
 	if (d->store == NULL) {
 		free(db);
 		return CLI_FAIL;
@@ -316,11 +316,13 @@ static int run(struct daemon *d)
 int cli_daemon(int argc, char **argv)
 {
 	struct daemon d = {0};
-	d.opts.enable_web = d.opts.web_auth_enabled = -1;
+	d.opts.enable_web = d.opts.web_auth_enabled = d.opts.init_db = -1;
 	const struct cli_opt opts[] = {
 	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &d.opts.config,
 	     "config file (YAML or Ofelia INI); default: the embedded config"},
 	    {"db", 0, "OFELIA_DB", CLI_STRING, &d.opts.db, "SQLite database file"},
+	    {"init-db", 0, "OFELIA_INIT_DB", CLI_BOOL, &d.opts.init_db,
+	     "create an empty database even where one was deleted"},
 	    {"log-level", 0, "OFELIA_LOG_LEVEL", CLI_STRING, &d.opts.log_level,
 	     "debug, info, warn or error"},
 	    {"log-format", 0, "OFELIA_LOG_FORMAT", CLI_STRING, &d.opts.log_format,

@@ -73,7 +73,7 @@ static struct store_job *stored_job(struct store *st, const char *name)
 	return NULL;
 }
 
-static int run_job(const char *config_path, const char *db_path, const char *name)
+static int run_job(const char *config_path, const char *db_path, bool init, const char *name)
 {
 	static const int sigs[] = {SIGINT, SIGTERM};
 	struct scheduler_options so;
@@ -98,7 +98,7 @@ static int run_job(const char *config_path, const char *db_path, const char *nam
 		return CLI_FAIL;
 	}
 	char *db = cli_db_path(db_path, c);
-	st = cli_open_store(db, c);
+	st = cli_open_store(db, c, false, init);
 	free(db);
 	if (st == NULL)
 		goto out;
@@ -141,20 +141,24 @@ out:
 int cli_run(int argc, char **argv)
 {
 	char *config = NULL, *db = NULL;
+	int init = -1;
 	const struct cli_opt opts[] = {
 	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &config,
 	     "config file; default: the embedded config"},
 	    {"db", 0, "OFELIA_DB", CLI_STRING, &db, "SQLite database file"},
+	    {"init-db", 0, "OFELIA_INIT_DB", CLI_BOOL, &init,
+	     "create an empty database even where one was deleted"},
 	};
+	const size_t nopts = sizeof opts / sizeof opts[0];
 	int npos;
 	bool help;
-	int rc = cli_parse(argc, argv, opts, 2, usage, &npos, &help);
+	int rc = cli_parse(argc, argv, opts, nopts, usage, &npos, &help);
 	if (rc < 0 && npos != 1) {
 		fprintf(stderr, "%s", usage);
 		rc = CLI_USAGE;
 	}
 	if (rc < 0)
-		rc = run_job(config, db, argv[0]);
-	cli_free_opts(opts, 2);
+		rc = run_job(config, db, init == 1, argv[0]);
+	cli_free_opts(opts, nopts);
 	return rc;
 }

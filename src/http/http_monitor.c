@@ -2,8 +2,9 @@
  *
  * Readiness is the real state of the three things ofelia needs: the
  * scheduler dispatching (a scheduler stopped through the API is not ready,
- * so a forgotten stop shows up in monitoring), the database answering, and
- * Docker not disconnected. Not ready is 503.
+ * so a forgotten stop shows up in monitoring), the database answering and
+ * taking writes, its file in place, and Docker not disconnected. Not ready
+ * is 503.
  *
  * /metrics is Prometheus text. The job series come from the store's
  * counters, so they survive restarts; the HTTP counters live in memory, as
@@ -37,10 +38,14 @@ void http_on_readiness(struct http_req *r)
 	bool db_ok = store_check(h->deps.store) == 0;
 	bool ready = st.running && db_ok && strcmp(docker, "disconnected") != 0;
 	const char *sched = st.running ? "running" : h->stopping ? "stopping" : "stopped";
-	http_reply_json(r, ready ? 200 : 503,
-	                json_pack("{s:b,s:s,s:s,s:s,s:o}", "ready", ready, "scheduler", sched,
-	                          "docker", docker, "database", db_ok ? "connected" : "error",
-	                          "timestamp", http_time(r->now_ns)));
+	json_t *body =
+	    json_pack("{s:b,s:s,s:s,s:s,s:o}", "ready", ready, "scheduler", sched, "docker", docker,
+	              "database", db_ok ? "connected" : "error", "timestamp", http_time(r->now_ns));
+	/* Why the store is not usable: locked, full, deleted (store_check). */
+	if (!db_ok)
+		json_object_set_new(body, "databaseError",
+		                    json_string(store_errmsg(h->deps.store)));
+	http_reply_json(r, ready ? 200 : 503, body);
 }
 
 /* ---- request counters ---- */

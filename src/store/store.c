@@ -31,9 +31,35 @@ int store_seterr(struct store *s, const char *fmt, ...)
 	return -1;
 }
 
+/* file_trouble tells whether an error code is the file's or the disk's
+ * (the database cannot take writes) rather than the request's. */
+static bool file_trouble(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_PROTOCOL:
+	case SQLITE_PERM:
+	case SQLITE_NOLFS:
+		return true;
+	}
+	return false;
+}
+
 int store_fail(struct store *s, const char *what)
 {
-	return store_seterr(s, "%s: %s", what, sqlite3_errmsg(s->db));
+	store_seterr(s, "%s: %s", what, sqlite3_errmsg(s->db));
+	if (!s->read_only && file_trouble(sqlite3_extended_errcode(s->db))) {
+		s->unwritable = true;
+		snprintf(s->write_err, sizeof s->write_err, "%s", s->err);
+	}
+	return -1;
 }
 
 int store_done(struct store *s, sqlite3_stmt *q, const char *what)
@@ -132,11 +158,17 @@ static int commit(struct store *s)
 		return -1;
 	}
 	store_queue_committed(s);
+	s->unwritable = false;
 	return 0;
 }
 
 int store_write_begin(struct store *s)
 {
+	/* An I/O error or a full disk may have rolled the explicit transaction
+	 * back: a savepoint now would open a new one, and its release would
+	 * commit half of the caller's work on its own. */
+	if (s->in_tx && sqlite3_get_autocommit(s->db))
+		return store_seterr(s, "the transaction was rolled back by an earlier error");
 	enum store_stmt id = s->in_tx ? ST_SAVEPOINT : ST_BEGIN;
 	return store_done(s, s->stmt[id], "begin") == 0 ? 0 : -1;
 }
@@ -321,8 +353,13 @@ static int setup(struct store *s, const struct store_options *o)
 	int latest = latest_version();
 
 	sqlite3_extended_result_codes(s->db, 1);
+	/* Opening waits for another process's migration, if any. */
 	sqlite3_busy_timeout(s->db, 5000);
 	if (identify(s, latest) < 0)
+		return -1;
+	/* Reads and writes go through read() and write(), never a mapping of
+	 * the file: an I/O error is then an error code, not a SIGBUS. */
+	if (exec(s, "PRAGMA mmap_size = 0", "mmap_size") < 0)
 		return -1;
 	if (!s->read_only) {
 		if (configure(s, o->sync) < 0 || exec(s, "PRAGMA foreign_keys = ON", "pragma") < 0)
@@ -331,7 +368,23 @@ static int setup(struct store *s, const struct store_options *o)
 			if (apply(s, s->version + 1) < 0)
 				return -1;
 	}
-	return prepare(s);
+	snprintf(s->probe_sql, sizeof s->probe_sql, "PRAGMA user_version = %d", s->version);
+	if (prepare(s) < 0)
+		return -1;
+	/* A database that opens but cannot take a write (a read-only or
+	 * immutable -wal or -shm, a full disk) is refused now, with the reason,
+	 * rather than failing every write later. */
+	if (!s->read_only && store_probe(s) < 0)
+		return store_seterr(
+		    s,
+		    "cannot write the database (%.200s); the database file, its "
+		    "-wal and -shm files and their folder must be writable, and the "
+		    "disk must have room",
+		    s->write_err);
+	/* The loop thread never waits long for a lock another process holds:
+	 * a write that cannot have it fails, and its caller tries again later. */
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	return 0;
 }
 
 /* teardown releases s without flushing anything. */
@@ -341,6 +394,7 @@ static void teardown(struct store *s)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
 	store_queue_fini(&s->queue);
+	store_file_unlock(s);
 	free(s);
 }
 
@@ -350,7 +404,14 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 	int flags = SQLITE_OPEN_NOMUTEX;
 
 	s->read_only = o->read_only;
+	s->lock_fd = -1;
 	flags |= o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* Before SQLite creates anything: the marks are read, then made. */
+	if (!o->read_only && (store_file_expect(s, o) < 0 || store_file_lock(s, o) < 0)) {
+		snprintf(err, errlen, "%s: %s", o->path, s->err);
+		teardown(s);
+		return NULL;
+	}
 	if (sqlite3_open_v2(o->path, &s->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->db));
 		teardown(s);
@@ -392,12 +453,40 @@ int store_schema_version(const struct store *s)
 int store_check(struct store *s)
 {
 	sqlite3_stmt *q = s->stmt[ST_CHECK];
+
+	if (store_checkpointer_moved(s))
+		return store_seterr(s, "the database file was deleted or moved while ofelia was "
+		                       "running: what it records now is lost when it stops");
+	if (s->unwritable)
+		return store_seterr(s, "the database cannot be written: %s", s->write_err);
+	char why[256];
+	if (store_checkpointer_failure(s, why, sizeof why) < 0)
+		return store_seterr(s, "the database cannot be written: %s", why);
 	int rc = sqlite3_step(q);
 
 	if (rc != SQLITE_ROW)
 		store_fail(s, "check");
 	sqlite3_reset(q);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+bool store_writable(const struct store *s)
+{
+	return !s->unwritable;
+}
+
+int store_probe(struct store *s)
+{
+	if (s->in_tx)
+		return store_seterr(s, "probe: a transaction is open");
+	if (store_write_begin(s) < 0)
+		return -1;
+	if (sqlite3_exec(s->db, s->probe_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(s, "probe");
+		rollback(s);
+		return -1;
+	}
+	return commit(s);
 }
 
 /* ---- settings ---- */

@@ -31,6 +31,8 @@ struct store_options {
 	enum store_sync sync;
 	bool read_only;          /* reports and checks: no migration, no writes */
 	int64_t wal_limit_bytes; /* the WAL file is kept near this; 0 = STORE_WAL_LIMIT */
+	bool lock;               /* the daemon: one per database, held until store_close */
+	bool init;               /* create a database even where one was (--init-db) */
 };
 
 /* The default bound of the WAL file (ofelia.db-wal). */
@@ -39,7 +41,9 @@ struct store_options {
 /* store_open opens path, creating it when missing, and applies the embedded
  * migrations in order, each in one transaction. A database written by a
  * newer ofelia, or a file that is not an ofelia database, is refused and left
- * untouched. Returns NULL with the reason in err. */
+ * untouched; so is a missing database whose lock file or WAL shows it was
+ * deleted (unless o->init), and, with o->lock, a database another daemon
+ * holds. Returns NULL with the reason in err. */
 struct store *store_open(const struct store_options *o, char *err, size_t errlen);
 /* store_close flushes queued log lines and closes; NULL is fine. */
 void store_close(struct store *s);
@@ -47,8 +51,21 @@ void store_close(struct store *s);
 const char *store_errmsg(const struct store *s);
 /* store_schema_version returns the migration level of the open database. */
 int store_schema_version(const struct store *s);
-/* store_check runs a trivial query: 0 when the database answers (readiness). */
+/* store_check tells whether the store is healthy (readiness): 0 when the
+ * database answers, its file is still in place, and the last write did not
+ * fail for a reason of the file or the disk; else -1 with the reason in
+ * store_errmsg. */
 int store_check(struct store *s);
+/* store_writable is false from a write that failed for a reason of the file
+ * or the disk (full, I/O error, locked by another process, read-only) until
+ * a commit succeeds. */
+bool store_writable(const struct store *s);
+/* store_probe commits a write that changes nothing, to find out whether
+ * the database takes writes again; 0 when it does. */
+int store_probe(struct store *s);
+
+/* How long a write waits for a lock another process holds before failing. */
+#define STORE_BUSY_MS 200
 
 /* Explicit transactions group several writes (e.g. the missed slots found at
  * start) into one commit; writes inside one do not commit on their own. */

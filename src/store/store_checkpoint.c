@@ -24,6 +24,7 @@
  * then SQLite has not opened the WAL on it, and sqlite3_wal_checkpoint_v2
  * returns SQLITE_OK having copied nothing (why the WAL once grew forever). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -35,6 +36,8 @@
 
 /* How often the WAL is copied back when no commit asks sooner. */
 #define CHECKPOINT_EVERY_MS 500
+/* A database deleted under ofelia is logged this often. */
+#define MOVED_LOG_EVERY_NS (60 * NS_PER_SEC)
 /* After a RESTART checkpoint found readers in the way, the next waits. */
 #define RESTART_BACKOFF_NS (10 * NS_PER_SEC)
 
@@ -48,6 +51,11 @@ struct store_checkpointer {
 	int limit_frames;
 	bool pinned_warned;       /* a reader keeps the WAL over the limit; said once */
 	int64_t restart_after_ns; /* monotonic; no RESTART before */
+	atomic_bool moved;        /* the database file was deleted or moved */
+	atomic_bool failing;      /* the last checkpoint failed (full disk, I/O error) */
+	char failure[256];        /* why; under lock */
+	int64_t moved_said_ns;    /* monotonic; when that was last logged */
+	char *path;
 	sqlite3 *db;
 };
 
@@ -106,15 +114,64 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* check_moved notices a database file deleted or renamed under ofelia
+ * (its link count is 0, or the path names another file), which readiness
+ * reports; it says so loudly, once a minute. */
+static void check_moved(struct store_checkpointer *c)
+{
+	int moved = 0;
+	if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+	    !moved)
+		return;
+	atomic_store(&c->moved, true);
+	int64_t now = clock_mono_ns();
+	if (c->moved_said_ns && now - c->moved_said_ns < MOVED_LOG_EVERY_NS)
+		return;
+	c->moved_said_ns = now;
+	log_errorx("store: the database file %s was DELETED or MOVED while ofelia runs: "
+	           "everything recorded from now on is lost when ofelia stops. Stop ofelia, "
+	           "restore the file, and start it again",
+	           c->path);
+}
+
+bool store_checkpointer_moved(const struct store *s)
+{
+	return s->checkpointer && atomic_load(&s->checkpointer->moved);
+}
+
 /* checkpoint copies the WAL back without blocking anyone; it may leave
  * frames that came in meanwhile. */
 static void checkpoint(struct store_checkpointer *c)
 {
+	check_moved(c);
 	pthread_mutex_lock(&c->busy);
 	int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	pthread_mutex_unlock(&c->busy);
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+	if (rc == SQLITE_OK) {
+		atomic_store(&c->failing, false);
+		return;
+	}
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return;
+	/* Commits still go to the WAL, but it can no longer be copied back nor
+	 * started over: readiness says so before the commits fail too. */
+	if (!atomic_load(&c->failing))
 		log_warnx("store: checkpoint: %s", sqlite3_errmsg(c->db));
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->failure, sizeof c->failure, "checkpoint: %s", sqlite3_errmsg(c->db));
+	pthread_mutex_unlock(&c->lock);
+	atomic_store(&c->failing, true);
+}
+
+int store_checkpointer_failure(const struct store *s, char *out, size_t len)
+{
+	struct store_checkpointer *c = s->checkpointer;
+	if (c == NULL || !atomic_load(&c->failing))
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	snprintf(out, len, "%s", c->failure);
+	pthread_mutex_unlock(&c->lock);
+	return -1;
 }
 
 static void *run(void *arg)
@@ -177,6 +234,7 @@ int store_checkpointer_start(struct store *s, const char *path, int64_t limit_by
 		c->limit_frames = 16;
 	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", (long long)limit_bytes);
 	sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	c->path = xstrdup(path);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->busy, NULL);
 	pthread_cond_init(&c->wake, NULL);
@@ -186,6 +244,7 @@ int store_checkpointer_start(struct store *s, const char *path, int64_t limit_by
 		pthread_mutex_destroy(&c->lock);
 		pthread_mutex_destroy(&c->busy);
 		pthread_cond_destroy(&c->wake);
+		free(c->path);
 		free(c);
 		return -1;
 	}
@@ -210,6 +269,7 @@ void store_checkpointer_stop(struct store *s)
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->busy);
 	pthread_cond_destroy(&c->wake);
+	free(c->path);
 	free(c);
 	s->checkpointer = NULL;
 }

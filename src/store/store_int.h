@@ -108,8 +108,29 @@ struct store {
 	int version;
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
+	int lock_fd;                             /* <db>.lock, held by a daemon; -1 */
+	bool unwritable;     /* the last write failed for a reason of the file or disk */
+	char write_err[256]; /* that failure */
+	char probe_sql[64];  /* a write that changes nothing: PRAGMA user_version = N */
 	char err[512];
 };
+
+/* store_checkpointer_moved tells whether the checkpointer found the
+ * database file deleted or moved (any thread). */
+bool store_checkpointer_moved(const struct store *s);
+/* store_checkpointer_failure copies why the last checkpoint failed into
+ * out and returns -1, or returns 0 when it did not fail (any thread). */
+int store_checkpointer_failure(const struct store *s, char *out, size_t len);
+
+/* store_file_expect refuses to create a database where one is expected
+ * (its lock, WAL or shared-memory file is there) unless o->init; with init
+ * it removes the stale WAL and shared-memory files (store_file.c). */
+int store_file_expect(struct store *s, const struct store_options *o);
+/* store_file_lock creates <db>.lock and, when o->lock, holds it for s's
+ * lifetime; a daemon already holding it is named in the error.
+ * store_file_unlock releases it. */
+int store_file_lock(struct store *s, const struct store_options *o);
+void store_file_unlock(struct store *s);
 
 /* store_checkpointer_start moves WAL checkpoints to a thread with its own
  * connection to path, keeping the WAL file near limit_bytes

@@ -62,8 +62,10 @@ const char *const store_sql[ST_COUNT] = {
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_EXEC_JOB_BEGUN] = "UPDATE jobs SET last_run = ?2, last_status = 'running' "
                           "WHERE name = ?1",
+    /* An outcome recorded late (the store was down when its slot fell)
+     * never moves the job's last slot back. */
     [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
-                         "WHERE name = ?1",
+                         "WHERE name = ?1 AND (last_slot IS NULL OR last_slot <= ?2)",
     [ST_EXEC_SET_CONTAINER] = "UPDATE executions SET container_id = ?2 WHERE id = ?1",
     /* The row's own job and start, whatever the caller's struct says; no
      * RETURNING on the UPDATE, which would cost an ephemeral table per call. */

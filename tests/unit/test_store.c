@@ -1170,9 +1170,15 @@ Test(store, full_disk_keeps_the_queue_and_the_data)
 	          store_errmsg(s));
 	cr_assert_eq(store_pending(s), 2000, "the queue stays for the next try");
 	cr_assert_eq(store_setting_put(s, "k", "v"), -1);
-	cr_assert_eq(store_check(s), 0, "still usable");
+	/* Readiness shows a store that cannot write, until a write works. */
+	cr_assert_eq(store_check(s), -1);
+	cr_assert(strstr(store_errmsg(s), "cannot be written"), "%s", store_errmsg(s));
+	cr_assert_not(store_writable(s));
+	cr_assert_eq(store_probe(s), -1);
 
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	cr_assert_eq(store_probe(s), 0, "%s", store_errmsg(s));
+	cr_assert_eq(store_check(s), 0);
 	cr_assert_eq(store_flush(s), 0, "%s", store_errmsg(s));
 	cr_assert_eq(store_pending(s), 0);
 	cr_assert_eq(store_setting_put(s, "k", "v"), 0);
