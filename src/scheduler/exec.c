@@ -185,14 +185,21 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	e.created_ns = ex->start_ns;
 	int rc = store_execution_begin(s->store, &e, def->schedule, j ? j->next_ns : 0);
 	if (rc != 0) {
-		if (rc == STORE_CONFLICT)
+		if (rc == STORE_CONFLICT) {
 			snprintf(err, errlen, "the slot already has a recorded outcome");
-		else
+		} else {
 			snprintf(err, errlen, "cannot record the execution: %s",
 			         store_errmsg(s->store));
+			sched_store_failed(s);
+			/* A slot is never left without an outcome. */
+			if (slot_ns)
+				sched_owe_store(s, def->name, def->type, slot_ns);
+		}
 		sched_exec_free(ex);
 		return NULL;
 	}
+	if (slot_ns)
+		sched_batch_note(s, def->name, def->type, slot_ns, JOB_STATUS_MISSED, NULL);
 	if (j) {
 		j->running++;
 		j->last_run_ns = ex->start_ns;
@@ -474,11 +481,12 @@ void sched_on_message(void *msg, void *arg)
 
 void sched_dequeue(struct scheduler *s)
 {
-	bool begun = false;
 	if (s->queue_len == 0 || s->running >= s->o.max_concurrent || s->shutting_down)
 		return;
-	/* One commit for every slot this frees, as the tick does. */
-	store_tx_begin(s->store);
+	/* One commit for every slot this frees, as the tick does. A store that
+	 * cannot take it leaves the slots queued. */
+	if (sched_batch_begin(s) < 0)
+		return;
 	while (s->queue_len > 0 && s->running < s->o.max_concurrent && !s->shutting_down) {
 		struct spending p = s->queue[s->queue_head];
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
@@ -489,22 +497,15 @@ void sched_dequeue(struct scheduler *s)
 			log_kv(LOG_INFO, "queued slot dropped: the job was removed or disabled",
 			       "job", p.job_name, NULL);
 		} else if (j->def->no_overlap && j->running > 0) {
-			store_slot_outcome(s->store, j->def->name, j->def->type, p.slot_ns,
-			                   JOB_STATUS_SKIPPED,
-			                   "the previous run was still running (no-overlap)",
-			                   j->def->schedule, j->next_ns);
-		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger, err, sizeof err)) {
-			begun = true;
-		} else {
+			sched_record_outcome(s, j, p.slot_ns, JOB_STATUS_SKIPPED,
+			                     "the previous run was still running (no-overlap)");
+		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger, err, sizeof err) ==
+		           NULL) {
 			log_errorx("job %s: queued slot not run: %s", p.job_name, err);
 		}
 		free(p.job_name);
 	}
-	int rc = store_tx_commit(s->store);
-	if (rc < 0)
-		log_errorx("scheduler: commit failed: %s", store_errmsg(s->store));
-	if (begun)
-		sched_launch(s, rc == 0);
+	sched_batch_end(s);
 }
 
 void sched_stop_all(struct scheduler *s, const char *reason)
@@ -533,6 +534,10 @@ void sched_maybe_done(struct scheduler *s)
 		           ex->id, ex->job_name, job_status_name(ex->unsaved->status));
 	if (store_flush(s->store) < 0)
 		log_errorx("cannot store the last log lines: %s", store_errmsg(s->store));
+	if (sched_record_owed(s) < 0)
+		log_errorx("%zu slot outcomes could not be recorded (%s); the next start records "
+		           "them as missed",
+		           s->nowed, store_errmsg(s->store));
 	void (*done)(void *) = s->shutdown_done;
 	s->shutdown_done = NULL;
 	if (s->grace_timer)

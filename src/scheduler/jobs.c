@@ -186,7 +186,11 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 
 	memset(out, 0, sizeof *out);
 	map_init(&seen);
-	store_tx_begin(s->store);
+	if (sched_batch_begin(s) < 0) {
+		map_fini(&seen);
+		free(changes);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct job *def = job_clone(defs[i]);
 		def->origin = origin;
@@ -212,8 +216,7 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 		out->removed++;
 	}
 	map_fini(&seen);
-	int rc = store_tx_commit(s->store);
-	sched_launch(s, rc == 0);
+	int rc = sched_batch_end(s);
 	sched_arm(s);
 	for (size_t i = 0; i < nchanges; i++) {
 		if (rc == 0)

@@ -120,15 +120,20 @@ int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j
 	                                        : s->o.catch_up_deadline_ns;
 }
 
-static void record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_s,
-                           enum job_status status, const char *reason)
+void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
+                          enum job_status status, const char *reason)
 {
-	int rc = store_slot_outcome(s->store, j->def->name, j->def->type, slot_s * NS_PER_SEC,
-	                            status, reason, j->def->schedule, j->next_ns);
-	if (rc < 0)
-		log_errorx("job %s: cannot record slot: %s", j->def->name, store_errmsg(s->store));
+	int rc = store_slot_outcome(s->store, j->def->name, j->def->type, slot_ns, status, reason,
+	                            j->def->schedule, j->next_ns);
+	if (rc < 0) {
+		log_errorx("job %s: cannot record slot (kept until the database takes writes): %s",
+		           j->def->name, store_errmsg(s->store));
+		sched_store_failed(s);
+		sched_owe(s, j->def->name, j->def->type, slot_ns, status, reason);
+	}
 	if (rc == 0) {
-		j->last_slot_ns = slot_s * NS_PER_SEC;
+		sched_batch_note(s, j->def->name, j->def->type, slot_ns, status, reason);
+		j->last_slot_ns = slot_ns;
 		free(j->slot_schedule);
 		j->slot_schedule = xstrdup(j->def->schedule);
 	}
@@ -211,7 +216,7 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 			    "not run at its time (ofelia was down or suspended) and older than "
 			    "catch-up-deadline %s",
 			    deadline);
-			record_outcome(s, j, slot, JOB_STATUS_EXPIRED, reason);
+			sched_record_outcome(s, j, slot * NS_PER_SEC, JOB_STATUS_EXPIRED, reason);
 		} else {
 			if (i == m->in_ring - kept && m->count > kept)
 				snprintf(
@@ -223,7 +228,7 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 			else
 				snprintf(reason, sizeof reason,
 				         "not run at its time (ofelia was down or suspended)");
-			record_outcome(s, j, slot, JOB_STATUS_MISSED, reason);
+			sched_record_outcome(s, j, slot * NS_PER_SEC, JOB_STATUS_MISSED, reason);
 		}
 	}
 	int64_t after = m->after;
@@ -290,11 +295,11 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	}
 	j->next_ns = next_after(j, slot_s) * NS_PER_SEC;
 	if (s->paused) {
-		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED,
-		               "the scheduler was stopped through the API");
+		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
+		                     "the scheduler was stopped through the API");
 	} else if (j->def->no_overlap && j->running > 0) {
-		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED,
-		               "the previous run was still running (no-overlap)");
+		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
+		                     "the previous run was still running (no-overlap)");
 	} else if (s->running >= s->o.max_concurrent) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
@@ -305,11 +310,39 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 		         "%d executions were running (max-concurrent) and %d slots were "
 		         "waiting (max-queue)",
 		         s->o.max_concurrent, s->o.max_queue);
-		record_outcome(s, j, slot_s, JOB_STATUS_SKIPPED, reason);
+		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED, reason);
 	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, err, sizeof err) ==
 	           NULL) {
 		log_errorx("job %s: slot not run: %s", j->def->name, err);
 	}
+}
+
+/* owe_due owes every slot of j due by now as missed: the store cannot take
+ * them (owed.c). The latest MISSED_KEEP are owed one by one, as catch-up
+ * records them. */
+static void owe_due(struct scheduler *s, struct sjob *j, int64_t now_ns)
+{
+	struct missed *m = xcalloc(1, sizeof *m);
+	char reason[512];
+
+	collect_missed(j, j->next_ns / NS_PER_SEC, now_ns / NS_PER_SEC, m);
+	int64_t kept = m->in_ring < MISSED_KEEP ? m->in_ring : MISSED_KEEP;
+	for (int64_t i = m->in_ring - kept; i < m->in_ring; i++) {
+		int64_t slot = m->ring[i % MISSED_KEEP];
+		if (i == m->in_ring - kept && m->count > kept) {
+			snprintf(reason, sizeof reason,
+			         "not run: the database could not be written (%s); %s%lld earlier "
+			         "slots were not recorded one by one",
+			         s->down_reason, m->more ? "more than " : "",
+			         (long long)(m->count - kept));
+			sched_owe(s, j->def->name, j->def->type, slot * NS_PER_SEC,
+			          JOB_STATUS_MISSED, reason);
+		} else {
+			sched_owe_store(s, j->def->name, j->def->type, slot * NS_PER_SEC);
+		}
+	}
+	j->next_ns = m->after * NS_PER_SEC;
+	free(m);
 }
 
 static void on_tick(void *arg)
@@ -317,18 +350,26 @@ static void on_tick(void *arg)
 	struct scheduler *s = arg;
 	int64_t now = clock_now_ns();
 
+	/* Outcomes owed since the store failed go first, oldest first. */
+	if (s->nowed > 0 && !s->store_down)
+		sched_record_owed(s);
 	/* One transaction for everything due now: the executions it begins are
-	 * committed together, then launched and announced. */
-	store_tx_begin(s->store);
-	while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
-		struct sjob *j = s->heap[0];
-		fire(s, j, now);
-		sched_heap_update(s, j);
+	 * committed together, then launched and announced. When the store
+	 * cannot take it, nothing runs: every due slot is owed as missed. */
+	if (sched_batch_begin(s) < 0) {
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+			struct sjob *j = s->heap[0];
+			owe_due(s, j, now);
+			sched_heap_update(s, j);
+		}
+	} else {
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+			struct sjob *j = s->heap[0];
+			fire(s, j, now);
+			sched_heap_update(s, j);
+		}
+		sched_batch_end(s);
 	}
-	int rc = store_tx_commit(s->store);
-	if (rc < 0)
-		log_errorx("scheduler: commit failed: %s", store_errmsg(s->store));
-	sched_launch(s, rc == 0);
 	sched_dequeue(s);
 	s->version++;
 	sched_arm(s);
@@ -359,6 +400,7 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	s->flush_timer = loop_timer_new(loop, sched_on_flush, s);
 	s->prune_timer = loop_timer_new(loop, sched_on_prune, s);
 	s->retry_timer = loop_timer_new(loop, sched_on_retry, s);
+	s->store_timer = loop_timer_new(loop, sched_on_store_retry, s);
 	s->mailbox = loop_mailbox_new(loop, sched_on_message, s);
 	s->pool = runner_pool_new(s->o.max_concurrent);
 	s->start_ns = clock_now_ns();
@@ -375,6 +417,7 @@ void scheduler_free(struct scheduler *s)
 	loop_timer_free(s->flush_timer);
 	loop_timer_free(s->prune_timer);
 	loop_timer_free(s->retry_timer);
+	loop_timer_free(s->store_timer);
 	loop_timer_free(s->grace_timer);
 	struct map_iter it;
 	void *v;
@@ -395,6 +438,7 @@ void scheduler_free(struct scheduler *s)
 	}
 	for (size_t i = 0; i < s->queue_len; i++)
 		free(s->queue[(s->queue_head + i) % (size_t)s->o.max_queue].job_name);
+	sched_owed_free(s);
 	free(s->queue);
 	free(s->heap);
 	free(s);
@@ -421,7 +465,10 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 	sched_resolve_orphans(s);
 
 	int64_t now = clock_now_ns();
-	store_tx_begin(s->store);
+	if (sched_batch_begin(s) < 0) {
+		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
+		return -1;
+	}
 	struct map_iter it;
 	void *v;
 	map_iter_init(&s->jobs, &it);
@@ -430,8 +477,7 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		sched_plan(s, j, now, false);
 		store_job_set_next(s->store, j->def->name, j->next_ns);
 	}
-	int rc = store_tx_commit(s->store);
-	sched_launch(s, rc == 0);
+	int rc = sched_batch_end(s);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
@@ -539,17 +585,18 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	s->shutdown_done = on_done;
 	s->shutdown_arg = arg;
 	loop_timer_stop(s->timer);
-	store_tx_begin(s->store);
+	bool batch = sched_batch_begin(s) == 0;
 	while (s->queue_len > 0) {
 		struct spending *p = &s->queue[s->queue_head];
 		struct sjob *j = map_get(&s->jobs, p->job_name);
 		if (j)
-			record_outcome(s, j, p->slot_ns / NS_PER_SEC, JOB_STATUS_SKIPPED, reason);
+			sched_record_outcome(s, j, p->slot_ns, JOB_STATUS_SKIPPED, reason);
 		free(p->job_name);
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
 		s->queue_len--;
 	}
-	store_tx_commit(s->store);
+	if (batch)
+		sched_batch_end(s);
 	events_publish(s->events, EVENT_SCHEDULER_STOPPED, json_pack("{s:b}", "running", 0));
 	if (s->running == 0) {
 		sched_maybe_done(s);

@@ -67,6 +67,16 @@ struct sexec {
 	int64_t inflight;
 };
 
+/* A slot outcome the store could not take yet (owed.c), or one written in
+ * the open batch (status MISSED and no reason: an execution begun). */
+struct sowed {
+	char *job_name;
+	enum job_type type;
+	int64_t slot_ns;
+	enum job_status status;
+	char *reason;
+};
+
 /* A slot waiting for a runner thread. */
 struct spending {
 	char *job_name;
@@ -101,6 +111,17 @@ struct scheduler {
 	struct loop_timer *retry_timer;
 	struct sexec *retry; /* finishes the store refused */
 
+	/* owed.c */
+	struct sowed *owed; /* outcomes waiting for the store */
+	size_t nowed, owed_cap;
+	int64_t owed_dropped;
+	struct sowed *batch; /* slots written in the open batch */
+	size_t nbatch, batch_cap;
+	bool batch_open;
+	bool store_down; /* a write failed; the retry timer finds out when it works */
+	char down_reason[256];
+	struct loop_timer *store_timer;
+
 	bool started, paused, shutting_down;
 	int64_t start_ns;
 	uint64_t version;
@@ -112,6 +133,8 @@ struct scheduler {
 };
 
 /* scheduler.c */
+void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
+                          enum job_status status, const char *reason);
 void sched_heap_update(struct scheduler *s, struct sjob *j);
 void sched_heap_remove(struct scheduler *s, struct sjob *j);
 void sched_arm(struct scheduler *s);
@@ -131,6 +154,23 @@ void sched_maybe_done(struct scheduler *s);
 void sched_stop_all(struct scheduler *s, const char *reason);
 void sched_resolve_orphans(struct scheduler *s);
 void sched_exec_free(struct sexec *ex);
+
+/* owed.c: a batch is one transaction of slot writes; when its commit fails
+ * the slots it noted are owed (recorded missed once the store is back). */
+int sched_batch_begin(struct scheduler *s);
+int sched_batch_end(struct scheduler *s);
+void sched_batch_note(struct scheduler *s, const char *job, enum job_type type, int64_t slot_ns,
+                      enum job_status status, const char *reason);
+void sched_owe(struct scheduler *s, const char *job, enum job_type type, int64_t slot_ns,
+               enum job_status status, const char *reason);
+/* sched_store_failed notes the store's last error as the reason it is down
+ * and starts the retry timer. sched_owe_store owes a slot as missed for
+ * that reason. */
+void sched_store_failed(struct scheduler *s);
+void sched_owe_store(struct scheduler *s, const char *job, enum job_type type, int64_t slot_ns);
+int sched_record_owed(struct scheduler *s);
+void sched_on_store_retry(void *arg);
+void sched_owed_free(struct scheduler *s);
 
 /* jobs.c */
 struct sjob *sched_job_from_row(struct store_job *row);
