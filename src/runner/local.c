@@ -59,15 +59,26 @@ static void on_line(void *arg, const char *line, size_t len)
 	s->x->sink.on_line(s->x->sink.arg, s->is_error, line, len);
 }
 
+#define TAG_VAR "OFELIA_EXECUTION_ID"
+
+/* is_tag tells whether a KEY=value entry sets TAG_VAR. */
+static bool is_tag(const char *e)
+{
+	size_t n = strlen(TAG_VAR);
+	return strncmp(e, TAG_VAR, n) == 0 && (e[n] == '=' || e[n] == '\0');
+}
+
 /* build_env returns the daemon's environment with the job's variables set
  * over it (a job's KEY=value replaces the daemon's KEY, as Go's os/exec
- * keeps the last of duplicates). */
-static void build_env(const struct job *job, struct strv *env)
+ * keeps the last of duplicates), and OFELIA_EXECUTION_ID: how a restart
+ * finds the job's processes when ofelia died before it recorded the pid
+ * (process.c). Neither the daemon's nor the job's own value of it is kept. */
+static void build_env(const struct runner_exec *x, const struct job *job, struct strv *env)
 {
 	for (char **e = environ; *e; e++) {
 		const char *eq = strchr(*e, '=');
 		size_t klen = eq ? (size_t)(eq - *e) : strlen(*e);
-		bool overridden = false;
+		bool overridden = is_tag(*e);
 		for (size_t i = 0; i < job->environment.n && !overridden; i++) {
 			const char *j = job->environment.v[i];
 			overridden =
@@ -77,7 +88,11 @@ static void build_env(const struct job *job, struct strv *env)
 			strv_push(env, *e);
 	}
 	for (size_t i = 0; i < job->environment.n; i++)
-		strv_push(env, job->environment.v[i]);
+		if (!is_tag(job->environment.v[i]))
+			strv_push(env, job->environment.v[i]);
+	char *tag = xasprintf(TAG_VAR "=%s", x->id);
+	strv_push(env, tag);
+	free(tag);
 }
 
 static int spawn(struct local *l, struct runner_result *r)
@@ -110,7 +125,7 @@ static int spawn(struct local *l, struct runner_result *r)
 		runner_set_result(r, JOB_STATUS_FAILED, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	build_env(job, &env);
+	build_env(l->x, job, &env);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -143,6 +158,9 @@ static int spawn(struct local *l, struct runner_result *r)
 		goto fail;
 	}
 	l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
+	char key[RUNNER_KEY_MAX];
+	if (l->x->sink.on_process && runner_process_key(l->pid, key, sizeof key) == 0)
+		l->x->sink.on_process(l->x->sink.arg, l->pid, key);
 	l->out.fd = out[0];
 	l->err.fd = errp[0];
 	fcntl(out[0], F_SETFL, O_NONBLOCK);

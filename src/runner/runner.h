@@ -23,7 +23,8 @@ struct runner_result {
 };
 
 /* Callbacks, all made on the runner's thread, in this order: on_container
- * (maybe), on_line and on_idle (any number), on_done (once, last). */
+ * or on_process (maybe), on_line and on_idle (any number), on_done (once,
+ * last). */
 struct runner_sink {
 	/* on_line gets one line without its newline, valid UTF-8; it may block
 	 * to slow down a job that writes faster than the store keeps up. */
@@ -32,6 +33,9 @@ struct runner_sink {
 	void (*on_idle)(void *arg);
 	/* on_container: the Docker container, exec or service id is known. */
 	void (*on_container)(void *arg, const char *id);
+	/* on_process: a local job's process (and process group) pid has
+	 * started; key identifies it (runner_process_key). */
+	void (*on_process)(void *arg, long pid, const char *key);
 	/* on_done: the outcome; no callback follows. */
 	void (*on_done)(void *arg, const struct runner_result *r);
 	void *arg;
@@ -71,5 +75,23 @@ void runner_pool_free(struct runner_pool *p);
 
 /* runner_run_inline runs x on the calling thread (`ofelia run`). */
 void runner_run_inline(struct runner_exec *x);
+
+/* Room for a process key. */
+#define RUNNER_KEY_MAX 128
+
+/* runner_process_key writes the identity of process pid: the boot id and
+ * its start time from /proc, "<boot id>:<clock ticks>". -1 when there is no
+ * such process. */
+int runner_process_key(long pid, char *out, size_t len);
+/* runner_process_alive tells whether pid still names the live process key
+ * identifies (not a zombie, not a later process given the same pid). */
+bool runner_process_alive(long pid, const char *key);
+/* runner_kill_orphan kills what is left of a local execution a previous
+ * ofelia process started: the process group pid when pid and key still name
+ * its first process, and every process whose environment carries
+ * OFELIA_EXECUTION_ID=exec_id. It waits up to 3 s for the group's first
+ * process to end. Returns how many it signalled (what says what happened in
+ * words), or -1 when that process did not end. */
+int runner_kill_orphan(const char *exec_id, long pid, const char *key, char *what, size_t len);
 
 #endif

@@ -30,7 +30,7 @@
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
 
-enum smsg_kind { SMSG_LINES, SMSG_CONTAINER, SMSG_DONE };
+enum smsg_kind { SMSG_LINES, SMSG_CONTAINER, SMSG_PROCESS, SMSG_DONE };
 
 /* A message from a runner thread. Lines are packed in data as a header
  * (struct packed_line) followed by the bytes. */
@@ -39,7 +39,8 @@ struct smsg {
 	struct sexec *ex;
 	struct buf data;
 	size_t nlines;
-	char *container_id;
+	char *container_id; /* or, for SMSG_PROCESS, the process key */
+	long pid;
 	struct runner_result result;
 };
 
@@ -135,6 +136,15 @@ static void on_container(void *arg, const char *id)
 	loop_mailbox_post(ex->s->mailbox, m);
 }
 
+static void on_process(void *arg, long pid, const char *key)
+{
+	struct sexec *ex = arg;
+	struct smsg *m = msg_new(SMSG_PROCESS, ex);
+	m->pid = pid;
+	m->container_id = xstrdup(key);
+	loop_mailbox_post(ex->s->mailbox, m);
+}
+
 static void on_done(void *arg, const struct runner_result *r)
 {
 	struct sexec *ex = arg;
@@ -183,6 +193,8 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	e.scheduled_ns = slot_ns;
 	e.start_ns = ex->start_ns;
 	e.created_ns = ex->start_ns;
+	e.owner_pid = s->self_pid;
+	e.owner_key = s->self_key;
 	int rc = store_execution_begin(s->store, &e, def->schedule, j ? j->next_ns : 0);
 	if (rc != 0) {
 		if (rc == STORE_CONFLICT) {
@@ -212,7 +224,7 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	}
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_done, ex};
+	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
 	ex->rx = runner_exec_new(resolved(s, def), ex->id, &s->o.runner, &sink, NULL);
 	ex->launch_next = s->launch;
 	s->launch = ex;
@@ -470,6 +482,11 @@ void sched_on_message(void *msg, void *arg)
 			log_errorx("execution %s: cannot record container %s: %s", m->ex->id,
 			           m->container_id, store_errmsg(s->store));
 		break;
+	case SMSG_PROCESS:
+		if (store_execution_set_process(s->store, m->ex->id, m->pid, m->container_id) < 0)
+			log_errorx("execution %s: cannot record process %ld: %s", m->ex->id, m->pid,
+			           store_errmsg(s->store));
+		break;
 	case SMSG_DONE:
 		finish(s, m->ex, &m->result);
 		break;
@@ -571,12 +588,21 @@ static void reattach(struct scheduler *s, struct sjob *j, struct store_execution
 	j->running++;
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_done, ex};
+	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
 	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink, e->container_id);
 	ex->launch_next = s->launch;
 	s->launch = ex;
 	log_kv(LOG_INFO, "reattaching to an execution left running", "job", e->job_name,
 	       "execution", e->id, "container", e->container_id, NULL);
+}
+
+/* owned_elsewhere tells whether e belongs to another live ofelia process
+ * (an `ofelia run` beside this daemon): it is that process's to finish. */
+static bool owned_elsewhere(const struct scheduler *s, const struct store_execution *e)
+{
+	if (e->owner_pid <= 0 || e->owner_pid == s->self_pid)
+		return false;
+	return runner_process_alive(e->owner_pid, e->owner_key);
 }
 
 void sched_resolve_orphans(struct scheduler *s)
@@ -592,23 +618,36 @@ void sched_resolve_orphans(struct scheduler *s)
 	for (size_t i = 0; i < n; i++) {
 		struct store_execution *e = v[i];
 		struct sjob *j = map_get(&s->jobs, e->job_name);
+		char owner[32], what[160] = "";
+		if (owned_elsewhere(s, e)) {
+			snprintf(owner, sizeof owner, "%ld", e->owner_pid);
+			log_kv(LOG_INFO, "execution left to the ofelia process running it", "job",
+			       e->job_name, "execution", e->id, "pid", owner, NULL);
+			continue;
+		}
 		if (j && e->job_type != JOB_LOCAL && e->container_id && *e->container_id) {
 			reattach(s, j, e);
 			continue;
 		}
+		/* A local job's processes outlive a killed ofelia: they go before
+		 * anything is planned, so a no-overlap job cannot run twice. */
+		if (e->job_type == JOB_LOCAL &&
+		    runner_kill_orphan(e->id, e->process_id, e->process_key, what, sizeof what) < 0)
+			log_errorx("execution %s of job %s: %s", e->id, e->job_name, what);
 		e->status = JOB_STATUS_INTERRUPTED;
 		e->end_ns = now;
 		e->duration_ns = now - e->start_ns;
 		free(e->error);
-		e->error =
-		    xstrdup("ofelia stopped while this execution was running (the process "
-		            "was killed or the machine restarted); its end was not observed");
+		e->error = xasprintf("ofelia stopped while this execution was running (the process "
+		                     "was killed or the machine restarted); its end was not "
+		                     "observed%s%s",
+		                     *what ? "; " : "", what);
 		if (store_execution_finish(s->store, e) < 0)
 			log_errorx("execution %s: cannot mark it interrupted: %s", e->id,
 			           store_errmsg(s->store));
 		else
 			log_kv(LOG_WARN, "execution interrupted by a restart", "job", e->job_name,
-			       "execution", e->id, NULL);
+			       "execution", e->id, "processes", *what ? what : NULL, NULL);
 	}
 	store_executions_free(v, n);
 	sched_launch(s, true);

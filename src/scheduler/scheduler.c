@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events/events.h"
 #include "loop/loop.h"
@@ -404,6 +405,9 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	s->mailbox = loop_mailbox_new(loop, sched_on_message, s);
 	s->pool = runner_pool_new(s->o.max_concurrent);
 	s->start_ns = clock_now_ns();
+	s->self_pid = (long)getpid();
+	if (runner_process_key(s->self_pid, s->self_key, sizeof s->self_key) < 0)
+		s->self_key[0] = '\0';
 	return s;
 }
 

@@ -122,6 +122,9 @@ struct scheduler {
 	char down_reason[256];
 	struct loop_timer *store_timer;
 
+	long self_pid; /* this process, as executions record their owner */
+	char self_key[RUNNER_KEY_MAX];
+
 	bool started, paused, shutting_down;
 	int64_t start_ns;
 	uint64_t version;

@@ -125,12 +125,17 @@ struct store_execution {
 	int64_t dropped_lines;
 	char *container_id;
 	int64_t created_ns;
+	long process_id;   /* a local job's process and process group; 0 = none */
+	char *process_key; /* its identity (runner_process_key), or NULL */
+	long owner_pid;    /* the ofelia process running it; 0 = unknown */
+	char *owner_key;
 };
 
 /* store_new_id writes a fresh UUIDv4 into id. */
 void store_new_id(char id[37]);
 
-/* store_execution_begin inserts e (status running) and, in the same commit,
+/* store_execution_begin inserts e (status running, its owner) and, in the
+ * same commit,
  * the job's last_run, last_status and, when e fills a slot, last_slot,
  * slot_schedule and next_run. Returns 0, STORE_CONFLICT when the slot already
  * has an outcome, or -1. */
@@ -145,6 +150,9 @@ int store_slot_outcome(struct store *s, const char *job, enum job_type type, int
 /* store_execution_set_container records the Docker id of a running
  * execution as soon as it is known, so a restart can reattach. */
 int store_execution_set_container(struct store *s, const char *id, const char *container_id);
+/* store_execution_set_process records the process (and process group) of
+ * a running local execution and its identity, so a restart can end it. */
+int store_execution_set_process(struct store *s, const char *id, long pid, const char *key);
 /* store_log_reset deletes the stored log lines of an execution (its other
  * columns stay): a reattached container's logs are read again from the
  * start, so they replace what the previous process had stored. */

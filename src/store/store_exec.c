@@ -29,6 +29,10 @@ enum {
 	COL_DROPPED_LINES,
 	COL_CONTAINER,
 	COL_CREATED,
+	COL_PROCESS_ID,
+	COL_PROCESS_START,
+	COL_OWNER_PID,
+	COL_OWNER_START,
 };
 
 void store_new_id(char id[37])
@@ -38,10 +42,17 @@ void store_new_id(char id[37])
 	uuid_unparse_lower(u, id);
 }
 
+/* The ofelia process that runs an execution; none for a slot outcome. */
+struct owner {
+	long pid;
+	const char *key;
+};
+
 /* insert writes a new executions row; created_at is now unless given. */
 static int insert(struct store *s, const char *id, const char *job, enum job_type type,
                   enum job_status status, enum job_trigger trigger, int64_t slot_ns,
-                  int64_t start_ns, const char *error, const char *container, int64_t created_ns)
+                  int64_t start_ns, const char *error, const char *container, int64_t created_ns,
+                  struct owner owner)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_INSERT];
 
@@ -55,6 +66,11 @@ static int insert(struct store *s, const char *id, const char *job, enum job_typ
 	store_bind_text(q, 8, error);
 	store_bind_text(q, 9, container);
 	store_bind_time(q, 10, created_ns ? created_ns : clock_now_ns());
+	if (owner.pid > 0)
+		sqlite3_bind_int64(q, 11, owner.pid);
+	else
+		sqlite3_bind_null(q, 11);
+	store_bind_text(q, 12, owner.key);
 	int rc = store_done(s, q, "execution insert");
 	if (rc == STORE_CONFLICT)
 		store_seterr(s, "job \"%s\": the slot already has an outcome", job);
@@ -82,7 +98,8 @@ static int begun(struct store *s, const struct store_execution *e, const char *s
 
 	/* The counters are outcomes: finish writes them. */
 	rc = insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING, e->trigger,
-	            e->scheduled_ns, e->start_ns, NULL, e->container_id, e->created_ns);
+	            e->scheduled_ns, e->start_ns, NULL, e->container_id, e->created_ns,
+	            (struct owner){e->owner_pid, e->owner_key});
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_text(q, 1, e->job_name, -1, SQLITE_STATIC);
@@ -114,7 +131,8 @@ static int outcome(struct store *s, const char *job, enum job_type type, int64_t
 		return store_seterr(s, "slot outcome: status %s is not skipped, missed or expired",
 		                    job_status_name(status));
 	store_new_id(id);
-	rc = insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason, NULL, 0);
+	rc = insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason, NULL, 0,
+	            (struct owner){0, NULL});
 	if (rc != 0)
 		return rc;
 	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0)
@@ -141,6 +159,18 @@ int store_execution_set_container(struct store *s, const char *id, const char *c
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	store_bind_text(q, 2, container_id);
 	return store_write_end(s, store_done(s, q, "execution set container"));
+}
+
+int store_execution_set_process(struct store *s, const char *id, long pid, const char *key)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_PROCESS];
+
+	if (store_write_begin(s) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, pid);
+	store_bind_text(q, 3, key);
+	return store_write_end(s, store_done(s, q, "execution set process"));
 }
 
 /* running_one reads the job and start of a running execution. */
@@ -245,6 +275,10 @@ static struct store_execution *exec_row(sqlite3_stmt *q)
 	e->dropped_lines = sqlite3_column_int64(q, COL_DROPPED_LINES);
 	e->container_id = store_col_strdup(q, COL_CONTAINER);
 	e->created_ns = store_col_time(q, COL_CREATED);
+	e->process_id = (long)sqlite3_column_int64(q, COL_PROCESS_ID);
+	e->process_key = store_col_strdup(q, COL_PROCESS_START);
+	e->owner_pid = (long)sqlite3_column_int64(q, COL_OWNER_PID);
+	e->owner_key = store_col_strdup(q, COL_OWNER_START);
 	return e;
 }
 
@@ -330,6 +364,8 @@ void store_execution_free(struct store_execution *e)
 	free(e->output);
 	free(e->error);
 	free(e->container_id);
+	free(e->process_key);
+	free(e->owner_key);
 	free(e);
 }
 

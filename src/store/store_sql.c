@@ -10,7 +10,7 @@
 #define EXEC_COLUMNS                                                                               \
 	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
 	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
-	"container_id, created_at"
+	"container_id, created_at, process_id, process_start, owner_pid, owner_start"
 
 /* STORE_LOG_CHUNK rows of (execution_id, seq, timestamp, level, message). */
 #define LOG_ROW  "(?, ?, ?, ?, ?)"
@@ -58,8 +58,9 @@ const char *const store_sql[ST_COUNT] = {
     [ST_JOB_SET_NEXT] = "UPDATE jobs SET next_run = ?2 WHERE name = ?1",
 
     [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
-                       "scheduled_time, start_time, error, container_id, created_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                       "scheduled_time, start_time, error, container_id, created_at, "
+                       "owner_pid, owner_start) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_EXEC_JOB_BEGUN] = "UPDATE jobs SET last_run = ?2, last_status = 'running' "
                           "WHERE name = ?1",
     /* An outcome recorded late (the store was down when its slot fell)
@@ -67,6 +68,8 @@ const char *const store_sql[ST_COUNT] = {
     [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
                          "WHERE name = ?1 AND (last_slot IS NULL OR last_slot <= ?2)",
     [ST_EXEC_SET_CONTAINER] = "UPDATE executions SET container_id = ?2 WHERE id = ?1",
+    [ST_EXEC_SET_PROCESS] = "UPDATE executions SET process_id = ?2, process_start = ?3 "
+                            "WHERE id = ?1",
     /* The row's own job and start, whatever the caller's struct says; no
      * RETURNING on the UPDATE, which would cost an ephemeral table per call. */
     [ST_EXEC_RUNNING_ONE] = "SELECT job_name, start_time FROM executions "
