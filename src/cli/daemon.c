@@ -76,9 +76,11 @@ static int apply_overrides(struct daemon_opts *o, struct config *c)
 		char *end;
 		long hours = strtol(o->web_token_expiry, &end, 10);
 		int64_t ns;
-		if (*end == '\0' && hours > 0)
+		/* Bounded as every duration is (duration_check). */
+		if (*end == '\0' && hours > 0 && hours <= DURATION_MAX_NS / 3600000000000LL)
 			c->web.token_expiry_ns = hours * 3600 * 1000000000LL;
-		else if (duration_parse(o->web_token_expiry, &ns, err, sizeof err) == 0 && ns > 0)
+		else if (duration_parse(o->web_token_expiry, &ns, err, sizeof err) == 0 && ns > 0 &&
+		         duration_check(ns, err, sizeof err) == 0)
 			c->web.token_expiry_ns = ns;
 		else {
 			fprintf(stderr,

@@ -212,7 +212,10 @@ static int next_single(const char *spec, int64_t from, const struct tz *zone, lo
 	struct cron *c;
 	int64_t t = from;
 
-	if (cron_parse(spec, zone, &c, err, sizeof err) < 0) {
+	/* What the daemon would accept (--batch answers as robfig would). */
+	if (cron_parse(spec, zone, &c, err, sizeof err) < 0 ||
+	    cron_check_range(c, err, sizeof err) < 0) {
+		cron_free(c);
 		fprintf(stderr, "ofelia next: bad schedule \"%s\": %s [INVALID_SCHEDULE]\n", spec,
 		        err);
 		return CLI_USAGE;

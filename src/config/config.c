@@ -557,6 +557,10 @@ static int set_duration(struct config_ld *ld, const struct config_key *k, const 
 		config_error(ld, pos, "%s: %s: %s", where, k->key, err);
 		return -1;
 	}
+	if (duration_check(ns, err, sizeof err) < 0) {
+		config_error(ld, pos, "%s: %s: \"%s\" is %s", where, k->key, value, err);
+		return -1;
+	}
 	if (ns < k->min) {
 		config_error(ld, pos, "%s: %s: \"%s\" is too short", where, k->key, value);
 		return -1;

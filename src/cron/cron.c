@@ -506,6 +506,16 @@ void cron_free(struct cron *c)
 	free(c);
 }
 
+int cron_check_range(const struct cron *c, char *err, size_t errlen)
+{
+	if (c->kind == CRON_KIND_EVERY && c->every > DURATION_MAX_NS / NS_PER_SEC)
+		return cron_fail(err, errlen,
+		                 "@every: %llds is out of range (at most 876000h, "
+		                 "100 years)",
+		                 (long long)c->every);
+	return 0;
+}
+
 bool cron_is_manual(const struct cron *c)
 {
 	return c->kind == CRON_KIND_MANUAL;

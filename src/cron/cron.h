@@ -28,6 +28,11 @@ int cron_parse(const char *spec, const struct tz *zone, struct cron **out, char 
  * seconds), or CRON_NEVER. For @every d it is after + d. Safe to call from
  * any thread on a shared schedule. */
 int64_t cron_next(const struct cron *c, int64_t after);
+/* cron_check_range is what ofelia adds to robfig's rules before it runs a
+ * schedule: an @every interval longer than DURATION_MAX_NS (100 years) is
+ * refused, with the reason in err. robfig accepts up to Go's 292 years, and
+ * so does cron_parse, which stays exactly robfig's parser. */
+int cron_check_range(const struct cron *c, char *err, size_t errlen);
 /* cron_is_manual tells whether the schedule never fires on its own. */
 bool cron_is_manual(const struct cron *c);
 /* cron_free releases c; NULL is allowed. */

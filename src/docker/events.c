@@ -27,9 +27,11 @@ static int fill(json_t *j, struct docker_event *ev)
 	json_t *attrs = json_object_get(actor, "Attributes");
 	ev->attributes = json_is_object(attrs) ? attrs : NULL;
 	json_t *nano = json_object_get(j, "timeNano");
-	ev->time_ns = json_is_integer(nano)
-	                  ? json_integer_value(nano)
-	                  : json_integer_value(json_object_get(j, "time")) * NS_PER_SEC;
+	json_int_t sec = json_integer_value(json_object_get(j, "time"));
+	/* An engine's (or a fuzzer's) seconds past 2262 would overflow. */
+	ev->time_ns = json_is_integer(nano)                     ? json_integer_value(nano)
+	              : sec > 0 && sec < INT64_MAX / NS_PER_SEC ? sec * NS_PER_SEC
+	                                                        : 0;
 	return 0;
 }
 

@@ -60,7 +60,7 @@ static const char *const scope_words[] = {"service", "container", "container-ser
 
 #define GL(m)       offsetof(struct config, global.m)
 #define DK(m)       offsetof(struct config, docker.m)
-#define INT64_LIMIT 4611686018427387904LL
+#define INT64_LIMIT DURATION_MAX_NS
 
 static const struct gkey gkeys[] = {
     {"logLevel", G_WORD, GL(log_level), 0, 0, level_words, true},
@@ -267,7 +267,9 @@ static json_t *normalize(const struct gkey *k, json_t *v, char *err, size_t errl
 			return v;
 		json_decref(v);
 		snprintf(err, errlen,
-		         "%s: must be nanoseconds >= 0 or a duration such as \"1h30m\"", k->json);
+		         "%s: must be nanoseconds from 0 to 876000h (100 years), or a duration "
+		         "such as \"1h30m\"",
+		         k->json);
 		return NULL;
 	case G_INT:
 	case G_INT64:

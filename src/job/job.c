@@ -365,6 +365,10 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 			snprintf(err, errlen, "%s: \"%s\" is negative", f->key, value);
 			return -1;
 		}
+		if (duration_check(*FIELD(j, f, int64_t), derr, sizeof derr) < 0) {
+			snprintf(err, errlen, "%s: \"%s\" is %s", f->key, value, derr);
+			return -1;
+		}
 		return 0;
 	case JOB_F_LIST:
 		strv_push(FIELD(j, f, struct strv), value);
@@ -449,13 +453,27 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 		return -1;
 	}
 	/* Validity does not depend on the zone; only the run times do. */
-	if (cron_parse(j->schedule, tz_utc(), &c, cerr, sizeof cerr) < 0) {
+	if (cron_parse(j->schedule, tz_utc(), &c, cerr, sizeof cerr) < 0 ||
+	    cron_check_range(c, cerr, sizeof cerr) < 0) {
+		cron_free(c);
 		*code = "INVALID_SCHEDULE";
 		snprintf(err, errlen, "job \"%s\": bad schedule \"%s\": %s", j->name, j->schedule,
 		         cerr);
 		return -1;
 	}
 	cron_free(c);
+	/* Durations given as integers (the API's nanoseconds) pass here too. */
+	for (size_t i = 0; i < job_field_count; i++) {
+		const struct job_field *f = &job_fields[i];
+		if (f->kind != JOB_F_DURATION)
+			continue;
+		int64_t ns = *CFIELD(j, f, int64_t);
+		if (ns < 0 || duration_check(ns, cerr, sizeof cerr) < 0) {
+			snprintf(err, errlen, "job \"%s\": %s: %lld ns is %s", j->name, f->key,
+			         (long long)ns, ns < 0 ? "negative" : cerr);
+			return -1;
+		}
+	}
 
 	const char *missing = NULL;
 	switch (j->type) {

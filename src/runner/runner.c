@@ -50,8 +50,10 @@ struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
 	x->settings.default_user = x->default_user;
 	x->settings.docker_host = x->docker_host;
 	x->sink = *sink;
-	if (job->max_runtime_ns > 0)
-		x->deadline_ns = clock_mono_ns() + job->max_runtime_ns;
+	/* Bounded by duration_check; a sum past int64 would stop it at once. */
+	int64_t now = clock_mono_ns();
+	if (job->max_runtime_ns > 0 && job->max_runtime_ns < INT64_MAX - now)
+		x->deadline_ns = now + job->max_runtime_ns;
 	pthread_mutex_init(&x->stop_lock, NULL);
 	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return x;

@@ -109,10 +109,15 @@ void sched_arm(struct scheduler *s)
 
 /* ---- planning ---- */
 
+/* The last second whose nanoseconds fit in int64 (2262-04-11). */
+#define SLOT_MAX_S (INT64_MAX / NS_PER_SEC - 1)
+
+/* next_after is j's next slot in seconds, 0 when there is none that the
+ * scheduler's nanoseconds can hold. */
 static int64_t next_after(const struct sjob *j, int64_t after_s)
 {
 	int64_t t = cron_next(j->cron, after_s);
-	return t == CRON_NEVER ? 0 : t;
+	return t == CRON_NEVER || t > SLOT_MAX_S ? 0 : t;
 }
 
 int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j)

@@ -118,6 +118,14 @@ int duration_parse(const char *orig, int64_t *ns, char *err, size_t errlen)
 	return 0;
 }
 
+int duration_check(int64_t ns, char *err, size_t errlen)
+{
+	if (ns >= -DURATION_MAX_NS && ns <= DURATION_MAX_NS)
+		return 0;
+	snprintf(err, errlen, "out of range (at most 876000h, 100 years)");
+	return -1;
+}
+
 /* fmt_frac writes v / 10^prec with trailing zeros (and a lone dot) dropped,
  * right-aligned into buf ending at w; returns the new start and v / 10^prec. */
 static size_t fmt_frac(char *buf, size_t w, uint64_t v, int prec, uint64_t *rest)
