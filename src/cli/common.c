@@ -240,6 +240,7 @@ int cli_scheduler_options(const struct config *c, struct scheduler_options *o)
 	    .history_max_age_ns = g->history_max_age_ns,
 	    .max_output_bytes = g->max_output_bytes,
 	    .max_log_lines = g->max_log_lines,
+	    .max_log_bytes = g->max_log_bytes,
 	    .max_runtime_ns = g->max_runtime_ns,
 	    .shutdown_grace_ns = g->shutdown_grace_ns,
 	    .runner =

@@ -76,6 +76,7 @@ const struct config_key config_global_keys[] = {
     K("history-max-age", CK_DURATION, G(history_max_age_ns)),
     KR("max-output", CK_BYTES, G(max_output_bytes), 0, MAX_BYTES),
     KR("max-log-lines", CK_INT64, G(max_log_lines), 0, 1000000000000LL),
+    KR("max-log-bytes", CK_BYTES, G(max_log_bytes), 0, MAX_BYTES),
     K("max-runtime", CK_DURATION, G(max_runtime_ns)),
     K("shutdown-grace", CK_DURATION, G(shutdown_grace_ns)),
     K("default-user", CK_DEFAULT_USER, G(default_user)),
@@ -254,6 +255,7 @@ void config_defaults(struct config *c)
 	g->history_max_age_ns = 2160 * HOUR;
 	g->max_output_bytes = MIB;
 	g->max_log_lines = 100000;
+	g->max_log_bytes = 32 * MIB;
 	g->shutdown_grace_ns = 10 * SEC;
 	g->default_user = xstrdup("nobody");
 	g->job_exec_label_scope = xstrdup("service");

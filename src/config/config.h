@@ -35,6 +35,7 @@ struct config_global {
 	int64_t history_max_age_ns;   /* executions older than this are pruned; 0 = never */
 	int64_t max_output_bytes;     /* `output` kept per execution */
 	int64_t max_log_lines;        /* log lines stored per execution */
+	int64_t max_log_bytes;        /* bytes of log lines stored per execution */
 	int64_t max_runtime_ns;       /* default max-runtime; 0 = no limit */
 	int64_t shutdown_grace_ns;    /* how long running executions get at SIGTERM */
 	char *default_user;           /* exec/run/service user when a job sets none */

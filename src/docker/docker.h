@@ -105,13 +105,14 @@ int docker_connect(struct docker *d, struct docker_version *out);
 enum docker_stream { DOCKER_STDOUT = 1, DOCKER_STDERR = 2 };
 
 /* One line of a container's output, without its "\n" or "\r\n", as valid
- * UTF-8 (bad bytes become U+FFFD; util/lines.h). data is not NUL-terminated
- * and is valid during the callback only. */
+ * UTF-8 without NUL (bad bytes become U+FFFD, NUL "\0"; util/lines.h). data
+ * is not NUL-terminated and is valid during the callback only. */
 struct docker_line {
 	enum docker_stream stream; /* TTY streams mix both and say DOCKER_STDOUT */
 	const char *data;
 	size_t len;
 	int64_t time_ns; /* engine's timestamp (Unix ns) when asked for, else 0 */
+	bool more;       /* a piece of a longer line; the next piece follows */
 };
 
 /* Called for every line of output, in order. */

@@ -25,6 +25,7 @@ struct sink {
 	struct docker_demux *m;
 	enum docker_stream stream;
 	struct lines lines;
+	bool cont; /* the last piece had more: the next one has no timestamp */
 };
 
 struct docker_demux {
@@ -78,11 +79,13 @@ const char *docker_demux_error(const struct docker_demux *m)
 
 /* on_piece passes one line to the callback, reading the timestamp that
  * timestamps=1 puts before it ("2026-01-01T00:00:00.123456789Z "). */
-static void on_piece(void *arg, const char *data, size_t len)
+static void on_piece(void *arg, const char *data, size_t len, bool more)
 {
 	struct sink *s = arg;
-	struct docker_line line = {.stream = s->stream, .data = data, .len = len};
-	const char *sp = s->m->timestamps ? memchr(data, ' ', len < 40 ? len : 40) : NULL;
+	struct docker_line line = {.stream = s->stream, .data = data, .len = len, .more = more};
+	const char *sp =
+	    s->m->timestamps && !s->cont ? memchr(data, ' ', len < 40 ? len : 40) : NULL;
+	s->cont = more;
 	if (sp) {
 		char ts[41];
 		size_t n = (size_t)(sp - data);

@@ -271,7 +271,7 @@ void runner_docker_on_line(void *arg, const struct docker_line *line)
 			if (n == 0)
 				n = RUNNER_MAX_LINE;
 		}
-		k->on_line(k->arg, is_error, p, n);
+		k->on_line(k->arg, is_error, p, n, n < left || line->more);
 		p += n;
 		left -= n;
 	} while (left > 0);

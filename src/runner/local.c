@@ -53,10 +53,10 @@ struct local {
 	struct stream out, err;
 };
 
-static void on_line(void *arg, const char *line, size_t len)
+static void on_line(void *arg, const char *line, size_t len, bool more)
 {
 	struct stream *s = arg;
-	s->x->sink.on_line(s->x->sink.arg, s->is_error, line, len);
+	s->x->sink.on_line(s->x->sink.arg, s->is_error, line, len, more);
 }
 
 #define TAG_VAR "OFELIA_EXECUTION_ID"

@@ -26,9 +26,11 @@ struct runner_result {
  * or on_process (maybe), on_line and on_idle (any number), on_done (once,
  * last). */
 struct runner_sink {
-	/* on_line gets one line without its newline, valid UTF-8; it may block
-	 * to slow down a job that writes faster than the store keeps up. */
-	void (*on_line)(void *arg, bool is_error, const char *line, size_t len);
+	/* on_line gets one line without its newline, valid UTF-8 without NUL
+	 * (util/lines.h); more: a piece of a longer line whose next piece
+	 * follows. It may block to slow down a job that writes faster than the
+	 * store keeps up. */
+	void (*on_line)(void *arg, bool is_error, const char *line, size_t len, bool more);
 	/* on_idle: no more output for now; a good moment to hand lines over. */
 	void (*on_idle)(void *arg);
 	/* on_container: the Docker container, exec or service id is known. */

@@ -26,6 +26,9 @@
 /* Log lines wait at most this long, or for this many, before a commit. */
 #define FLUSH_DELAY_NS (20 * NS_PER_MS)
 #define FLUSH_LINES    4096
+/* ... or this many bytes: 4096 long lines would pass the store queue's
+ * bound (STORE_QUEUE_MAX_BYTES) and lose lines on a healthy store. */
+#define FLUSH_BYTES    (4 * 1024 * 1024)
 #define RETRY_DELAY_NS (5 * NS_PER_SEC)
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
@@ -48,6 +51,7 @@ struct packed_line {
 	int64_t ts_ns;
 	uint32_t len;
 	uint8_t is_error;
+	uint8_t more; /* a piece of a longer line: no newline after it in output */
 };
 
 static struct smsg *msg_new(enum smsg_kind kind, struct sexec *ex)
@@ -109,12 +113,12 @@ static void post_batch(struct sexec *ex)
 	pthread_mutex_unlock(&ex->lock);
 }
 
-static void on_line(void *arg, bool is_error, const char *line, size_t len)
+static void on_line(void *arg, bool is_error, const char *line, size_t len, bool more)
 {
 	struct sexec *ex = arg;
 	if (ex->batch == NULL)
 		ex->batch = msg_new(SMSG_LINES, ex);
-	struct packed_line h = {clock_now_ns(), (uint32_t)len, is_error};
+	struct packed_line h = {clock_now_ns(), (uint32_t)len, is_error, more};
 	buf_append(&ex->batch->data, &h, sizeof h);
 	buf_append(&ex->batch->data, line, len);
 	if (ex->batch->data.len >= BATCH_BYTES || ++ex->batch->nlines >= BATCH_LINES)
@@ -317,17 +321,22 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 		const char *line = m->data.data + at + sizeof h;
 		at += sizeof h + h.len;
 		ex->seq++;
-		if (ex->log_lines < s->o.max_log_lines) {
+		/* Past either cap, lines are counted (dropped_lines), not stored. */
+		if (ex->log_lines < s->o.max_log_lines &&
+		    ex->log_bytes + h.len <= s->o.max_log_bytes) {
 			store_log_append(s->store, ex->id, ex->seq, h.ts_ns, h.is_error, line,
 			                 h.len);
 			ex->log_lines++;
+			ex->log_bytes += h.len;
 		} else {
 			ex->dropped_lines++;
 		}
 		buf_append(&ex->output, line, h.len);
-		buf_putc(&ex->output, '\n');
+		if (!h.more)
+			buf_putc(&ex->output, '\n');
+		/* One byte more than kept: the last newline is dropped at the end. */
 		if ((int64_t)ex->output.len > 2 * s->o.max_output_bytes + 65536)
-			trim_output(ex, s->o.max_output_bytes);
+			trim_output(ex, s->o.max_output_bytes + 1);
 		if (live)
 			publish_line(s, ex, h.ts_ns, h.is_error, line, h.len);
 	}
@@ -336,7 +345,7 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 	pthread_cond_signal(&ex->drained);
 	pthread_mutex_unlock(&ex->lock);
 
-	if (store_pending(s->store) >= FLUSH_LINES)
+	if (store_pending(s->store) >= FLUSH_LINES || store_pending_bytes(s->store) >= FLUSH_BYTES)
 		sched_on_flush(s);
 	else if (!loop_timer_armed(s->flush_timer))
 		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
@@ -385,9 +394,10 @@ static struct store_execution *final_record(struct scheduler *s, struct sexec *e
                                             const struct runner_result *r)
 {
 	struct store_execution *e = xcalloc(1, sizeof *e);
-	trim_output(ex, s->o.max_output_bytes);
+	/* The last newline is no output: max-output bytes are kept before it. */
 	if (ex->output.len > 0 && ex->output.data[ex->output.len - 1] == '\n')
 		ex->output.data[--ex->output.len] = '\0';
+	trim_output(ex, s->o.max_output_bytes);
 	memcpy(e->id, ex->id, sizeof e->id);
 	e->job_name = ex->job_name;
 	e->job_type = ex->job_type;

@@ -39,6 +39,7 @@ struct scheduler_options {
 	int64_t history_max_age_ns;
 	int64_t max_output_bytes;
 	int64_t max_log_lines;
+	int64_t max_log_bytes;
 	int64_t max_runtime_ns; /* default per job; 0 = no limit */
 	int64_t shutdown_grace_ns;
 	struct runner_settings runner;

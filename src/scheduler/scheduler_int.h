@@ -49,6 +49,7 @@ struct sexec {
 	/* loop thread */
 	int64_t seq;
 	int64_t log_lines;
+	int64_t log_bytes; /* of the lines stored, against max_log_bytes */
 	int64_t dropped_lines;
 	int64_t output_dropped;
 	struct buf output; /* tail of the output, trimmed to max_output_bytes */

@@ -162,8 +162,10 @@ int store_log_reset(struct store *s, const char *exec_id);
  * and is copied. */
 void store_log_append(struct store *s, const char *exec_id, int64_t seq, int64_t ts_ns,
                       bool is_error, const char *msg, size_t len);
-/* store_pending returns how many log lines wait for a commit. */
+/* store_pending returns how many log lines wait for a commit;
+ * store_pending_bytes the bytes of their messages. */
 size_t store_pending(const struct store *s);
+size_t store_pending_bytes(const struct store *s);
 /* store_flush commits the queued log lines. On failure they stay queued and
  * the next flush tries again. */
 int store_flush(struct store *s);

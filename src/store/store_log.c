@@ -76,6 +76,11 @@ size_t store_pending(const struct store *s)
 	return s->queue.n;
 }
 
+size_t store_pending_bytes(const struct store *s)
+{
+	return s->queue.bytes;
+}
+
 /* bind_line binds l to the five parameters after base. */
 static void bind_line(struct store *s, sqlite3_stmt *q, int base, const struct store_queued_line *l)
 {

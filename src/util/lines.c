@@ -68,13 +68,14 @@ size_t lines_utf8_valid_prefix(const char *s, size_t len)
 	return i;
 }
 
-static void emit_clean(struct lines *l, const char *s, size_t len, lines_emit_fn *emit, void *arg)
+static void emit_clean(struct lines *l, const char *s, size_t len, bool more, lines_emit_fn *emit,
+                       void *arg)
 {
-	if (len > 0 && s[len - 1] == '\r')
+	if (!more && len > 0 && s[len - 1] == '\r')
 		len--;
 	size_t ok = lines_utf8_valid_prefix(s, len);
-	if (ok == len) {
-		emit(arg, s, len);
+	if (ok == len && memchr(s, '\0', len) == NULL) {
+		emit(arg, s, len, more);
 		return;
 	}
 	buf_reset(&l->clean);
@@ -82,7 +83,10 @@ static void emit_clean(struct lines *l, const char *s, size_t len, lines_emit_fn
 	size_t i = 0;
 	while (i < len) {
 		int n = seq_len(p + i, len - i);
-		if (n > 0) {
+		if (n == 1 && p[i] == 0) {
+			buf_append(&l->clean, "\\0", 2);
+			i++;
+		} else if (n > 0) {
 			buf_append(&l->clean, p + i, (size_t)n);
 			i += (size_t)n;
 		} else {
@@ -90,7 +94,7 @@ static void emit_clean(struct lines *l, const char *s, size_t len, lines_emit_fn
 			i++;
 		}
 	}
-	emit(arg, l->clean.data, l->clean.len);
+	emit(arg, l->clean.data, l->clean.len, more);
 }
 
 /* cut_point finds where to split an over-long line: at most max bytes, and
@@ -110,7 +114,7 @@ static void flush_long(struct lines *l, lines_emit_fn *emit, void *arg)
 {
 	while (l->partial.len > l->max) {
 		size_t cut = cut_point(l->partial.data, l->max);
-		emit_clean(l, l->partial.data, cut, emit, arg);
+		emit_clean(l, l->partial.data, cut, true, emit, arg);
 		buf_consume(&l->partial, cut);
 	}
 }
@@ -121,13 +125,13 @@ void lines_feed(struct lines *l, const char *data, size_t len, lines_emit_fn *em
 		const char *nl = memchr(data, '\n', len);
 		size_t take = nl ? (size_t)(nl - data) : len;
 		if (l->partial.len == 0 && nl && take <= l->max) {
-			emit_clean(l, data, take, emit, arg);
+			emit_clean(l, data, take, false, emit, arg);
 		} else {
 			buf_append(&l->partial, data, take);
 			flush_long(l, emit, arg);
 			if (nl) {
 				emit_clean(l, l->partial.data ? l->partial.data : "",
-				           l->partial.len, emit, arg);
+				           l->partial.len, false, emit, arg);
 				buf_reset(&l->partial);
 			}
 		}
@@ -141,6 +145,6 @@ void lines_feed(struct lines *l, const char *data, size_t len, lines_emit_fn *em
 void lines_finish(struct lines *l, lines_emit_fn *emit, void *arg)
 {
 	if (l->partial.len > 0)
-		emit_clean(l, l->partial.data, l->partial.len, emit, arg);
+		emit_clean(l, l->partial.data, l->partial.len, false, emit, arg);
 	buf_reset(&l->partial);
 }

@@ -1,15 +1,20 @@
 /* lines: split a byte stream (a job's stdout or stderr) into lines, with
  * bounded memory: a line longer than the cap is emitted in pieces. Every
- * emitted line is valid UTF-8 (bad bytes become U+FFFD), so it can go into
- * JSON and SQLite text as it is; a trailing '\r' is dropped. */
+ * emitted line is valid UTF-8 (bad bytes become U+FFFD) without NUL bytes
+ * (a NUL becomes the two characters "\0", so it stays visible and nothing
+ * reading C strings cuts the line there): it can go into JSON and SQLite
+ * text as it is. A trailing '\r' is dropped. */
 #ifndef OFELIA_UTIL_LINES_H
 #define OFELIA_UTIL_LINES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
 
-typedef void lines_emit_fn(void *arg, const char *line, size_t len);
+/* more: the piece was cut from a line longer than the cap, whose next piece
+ * follows (the last piece of a line has more = false). */
+typedef void lines_emit_fn(void *arg, const char *line, size_t len, bool more);
 
 struct lines {
 	struct buf partial; /* the line being collected */

@@ -11,11 +11,14 @@
 
 struct collected {
 	struct strv lines;
+	char more[64]; /* '+' for a piece with more to come, '.' for a line's end */
 };
 
-static void collect(void *arg, const char *line, size_t len)
+static void collect(void *arg, const char *line, size_t len, bool more)
 {
 	struct collected *c = arg;
+	if (c->lines.n < sizeof c->more - 1)
+		c->more[c->lines.n] = more ? '+' : '.';
 	struct buf b = BUF_INIT;
 	buf_append(&b, line, len);
 	strv_push_owned(&c->lines, buf_steal(&b));
@@ -36,7 +39,7 @@ Test(lines, splits_at_every_chunking)
 {
 	const char *input = "alpha\nbeta\r\n\ngamma without newline";
 	for (size_t chunk = 1; chunk <= strlen(input); chunk++) {
-		struct collected c = {STRV_INIT};
+		struct collected c = {.lines = STRV_INIT};
 		feed_split(input, 1024, chunk, &c);
 		cr_assert_eq(c.lines.n, 4, "chunk %zu gave %zu lines", chunk, c.lines.n);
 		cr_expect_str_eq(c.lines.v[0], "alpha");
@@ -52,12 +55,31 @@ Test(lines, long_lines_come_in_pieces_of_at_most_max)
 	char input[100];
 	memset(input, 'x', 99);
 	input[99] = '\0';
-	struct collected c = {STRV_INIT};
+	struct collected c = {.lines = STRV_INIT};
 	feed_split(input, 40, 7, &c);
 	cr_assert_eq(c.lines.n, 3);
 	cr_expect_eq(strlen(c.lines.v[0]), 40);
 	cr_expect_eq(strlen(c.lines.v[1]), 40);
 	cr_expect_eq(strlen(c.lines.v[2]), 19);
+	/* The pieces say which line goes on, so `output` joins them again. */
+	cr_expect_str_eq(c.more, "++.");
+	strv_free(&c.lines);
+}
+
+Test(lines, nul_bytes_stay_visible)
+{
+	/* A NUL used to cut the line (and `output`) wherever C strings are read. */
+	static const char input[] = "before\0after\n\0\0\nend\0";
+	struct collected c = {.lines = STRV_INIT};
+	struct lines l;
+	lines_init(&l, 1024);
+	lines_feed(&l, input, sizeof input - 1, collect, &c);
+	lines_finish(&l, collect, &c);
+	lines_fini(&l);
+	cr_assert_eq(c.lines.n, 3);
+	cr_expect_str_eq(c.lines.v[0], "before\\0after");
+	cr_expect_str_eq(c.lines.v[1], "\\0\\0");
+	cr_expect_str_eq(c.lines.v[2], "end\\0");
 	strv_free(&c.lines);
 }
 
@@ -65,7 +87,7 @@ Test(lines, a_cut_never_splits_a_character)
 {
 	/* "é" is two bytes; with max 9 the cut must fall before or after it. */
 	const char *input = "abcdefghé-tail\n";
-	struct collected c = {STRV_INIT};
+	struct collected c = {.lines = STRV_INIT};
 	feed_split(input, 9, 3, &c);
 	for (size_t i = 0; i < c.lines.n; i++)
 		cr_expect_eq(lines_utf8_valid_prefix(c.lines.v[i], strlen(c.lines.v[i])),
@@ -80,7 +102,7 @@ Test(lines, a_cut_never_splits_a_character)
 
 Test(lines, invalid_utf8_becomes_replacement_characters)
 {
-	struct collected c = {STRV_INIT};
+	struct collected c = {.lines = STRV_INIT};
 	feed_split("a\xff"
 	           "b\xc3\n"
 	           "\xed\xa0\x80z\n",
