@@ -14,6 +14,7 @@ static const struct command {
     {"run", cli_run, "run one job once in the foreground and record it"},
     {"validate", cli_validate, "load a config file, check every job, print a summary"},
     {"next", cli_next, "print the next activation times of a schedule"},
+    {"check", cli_check, "check the database for damage"},
     {"hash-password", cli_hash_password, "print a password hash for a web user"},
     {"version", cli_version, "print the version"},
 };

@@ -14,6 +14,8 @@ int cli_next(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_daemon(int argc, char **argv);
 int cli_run(int argc, char **argv);
+/* cli_check verifies the database (integrity_check, foreign_key_check). */
+int cli_check(int argc, char **argv);
 /* cli_hash_password prints a crypt(3) hash of a password read from stdin. */
 int cli_hash_password(int argc, char **argv);
 

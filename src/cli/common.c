@@ -211,6 +211,7 @@ struct store *cli_open_store(const char *path, const struct config *c, bool daem
 	    .path = path,
 	    .lock = daemon,
 	    .init = init,
+	    .quick_check = daemon,
 	    .sync = c->global.db_synchronous && strcmp(c->global.db_synchronous, "full") == 0
 	                ? STORE_SYNC_FULL
 	                : STORE_SYNC_NORMAL,

@@ -283,6 +283,37 @@ static int identify(struct store *s, int latest)
 	return 0;
 }
 
+static void first_problem(void *arg, const char *msg)
+{
+	char *out = arg;
+	if (*out == '\0')
+		snprintf(out, 256, "%s", msg);
+}
+
+/* quick_check refuses a damaged database before anything writes to it. */
+static int quick_check(struct store *s)
+{
+	char first[256] = "";
+	switch (store_verify(s, true, STORE_QUICK_CHECK_NS, first_problem, first)) {
+	case STORE_VERDICT_OK:
+		return 0;
+	case STORE_VERDICT_CUT:
+		log_warnx("store: the quick check of the database stopped after %llds (a big "
+		          "file); run `ofelia check` for a full check",
+		          STORE_QUICK_CHECK_NS / NS_PER_SEC);
+		return 0;
+	case STORE_VERDICT_DAMAGED:
+		return store_seterr(
+		    s,
+		    "the database is damaged (%s); `ofelia check` lists every "
+		    "problem. Restore a backup, or see docs/schema.md for a recovery",
+		    first);
+	case STORE_VERDICT_ERROR:
+		break;
+	}
+	return -1;
+}
+
 static int configure(struct store *s, enum store_sync sync)
 {
 	sqlite3_stmt *q;
@@ -355,7 +386,7 @@ static int setup(struct store *s, const struct store_options *o)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* Opening waits for another process's migration, if any. */
 	sqlite3_busy_timeout(s->db, 5000);
-	if (identify(s, latest) < 0)
+	if (identify(s, latest) < 0 || (o->quick_check && quick_check(s) < 0))
 		return -1;
 	/* Reads and writes go through read() and write(), never a mapping of
 	 * the file: an I/O error is then an error code, not a SIGBUS. */

@@ -33,7 +33,12 @@ struct store_options {
 	int64_t wal_limit_bytes; /* the WAL file is kept near this; 0 = STORE_WAL_LIMIT */
 	bool lock;               /* the daemon: one per database, held until store_close */
 	bool init;               /* create a database even where one was (--init-db) */
+	bool quick_check;        /* run PRAGMA quick_check first (STORE_QUICK_CHECK_NS) */
 };
+
+/* The time store_open's quick_check may take; a bigger file is checked
+ * that far, with a warning, and `ofelia check` checks it all. */
+#define STORE_QUICK_CHECK_NS (5 * 1000000000LL)
 
 /* The default bound of the WAL file (ofelia.db-wal). */
 #define STORE_WAL_LIMIT (4 << 20)
@@ -42,8 +47,9 @@ struct store_options {
  * migrations in order, each in one transaction. A database written by a
  * newer ofelia, or a file that is not an ofelia database, is refused and left
  * untouched; so is a missing database whose lock file or WAL shows it was
- * deleted (unless o->init), and, with o->lock, a database another daemon
- * holds. Returns NULL with the reason in err. */
+ * deleted (unless o->init), with o->lock a database another daemon holds,
+ * and with o->quick_check a damaged one. Returns NULL with the reason in
+ * err. */
 struct store *store_open(const struct store_options *o, char *err, size_t errlen);
 /* store_close flushes queued log lines and closes; NULL is fine. */
 void store_close(struct store *s);
@@ -63,6 +69,19 @@ bool store_writable(const struct store *s);
 /* store_probe commits a write that changes nothing, to find out whether
  * the database takes writes again; 0 when it does. */
 int store_probe(struct store *s);
+
+enum store_verdict {
+	STORE_VERDICT_OK,
+	STORE_VERDICT_DAMAGED, /* problems were found (and passed to on_problem) */
+	STORE_VERDICT_CUT,     /* the time budget ran out first */
+	STORE_VERDICT_ERROR,   /* the check could not run (store_errmsg) */
+};
+
+/* store_verify runs PRAGMA quick_check (quick) or integrity_check and
+ * foreign_key_check, calling on_problem (may be NULL) with each problem
+ * found. budget_ns > 0 stops it after that long. */
+enum store_verdict store_verify(struct store *s, bool quick, int64_t budget_ns,
+                                void (*on_problem)(void *arg, const char *msg), void *arg);
 
 /* How long a write waits for a lock another process holds before failing. */
 #define STORE_BUSY_MS 200

@@ -301,5 +301,47 @@ jobs:
                 self.assertIn("database could not be written", r[2])
 
 
+
+class Integrity(DaemonTest):
+    def damage_a_page(self, db):
+        """Breaks the header of the executions table's root page, as a bad
+        sector or a stray write would; the rest of the file stays readable."""
+        con = sqlite3.connect(db)
+        try:
+            root = con.execute("SELECT rootpage FROM sqlite_schema "
+                               "WHERE name = 'executions'").fetchone()[0]
+            page = con.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            con.close()
+        with open(db, "r+b") as f:
+            f.seek((root - 1) * page)
+            f.write(b"\x01\xff\xff\xff")
+
+    def test_a_damaged_page_is_noticed_at_start_and_by_ofelia_check(self):
+        d = self.daemon(EVERY_SECOND).start()
+        wait_for(lambda: self.query("SELECT count(*) FROM executions")[0][0] >= 2,
+                 what="runs")
+        self.assertCleanExit(d)
+        p = subprocess.run([BIN, "check", "--db", d.db], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, d.db + ": ok"), p.stderr)
+
+        self.damage_a_page(d.db)
+        with open(d.db, "rb") as f:
+            damaged = f.read()
+        p = subprocess.run([BIN, "daemon", "--db", d.db, "--config", d.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("the database is damaged", p.stderr)
+        self.assertIn("ofelia check", p.stderr)
+        with open(d.db, "rb") as f:
+            self.assertEqual(f.read(), damaged, "a refused start changed the file")
+        p = subprocess.run([BIN, "check", "--db", d.db], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("damaged", p.stderr)
+        self.assertTrue(p.stdout.strip(), "the problems are listed")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -120,11 +120,10 @@ Test(store_files, a_database_deleted_while_open_is_noticed)
 	store_close(s);
 }
 
-Test(store_files, the_wal_stays_bounded_under_a_flood_of_commits)
+/* begin_flood stores a job and a running execution of it, into id. */
+static void begin_flood(struct store *s, char id[37])
 {
-	struct store *s = must_open(true, false);
 	struct store_job j = {0};
-	char wal[160];
 	j.def = job_new("flood", JOB_LOCAL);
 	j.def->schedule = strdup("@every 1h");
 	j.def->command = strdup("true");
@@ -137,7 +136,14 @@ Test(store_files, the_wal_stays_bounded_under_a_flood_of_commits)
 	                            .start_ns = clock_now_ns()};
 	store_new_id(e.id);
 	cr_assert_eq(store_execution_begin(s, &e, NULL, 0), 0, "%s", store_errmsg(s));
+	memcpy(id, e.id, 37);
+}
 
+Test(store_files, the_wal_stays_bounded_under_a_flood_of_commits)
+{
+	struct store *s = must_open(true, false);
+	char wal[160], id[37];
+	begin_flood(s, id);
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	char line[200];
 	memset(line, 'x', sizeof line);
@@ -145,12 +151,36 @@ Test(store_files, the_wal_stays_bounded_under_a_flood_of_commits)
 	/* 200k lines of 200 bytes in commits of 2000: 40 MB through the WAL. */
 	for (int c = 0, seq = 1; c < 100; c++) {
 		for (int i = 0; i < 2000; i++, seq++)
-			store_log_append(s, e.id, seq, 0, false, line, sizeof line);
+			store_log_append(s, id, seq, 0, false, line, sizeof line);
 		cr_assert_eq(store_flush(s), 0, "%s", store_errmsg(s));
 		struct stat st;
 		if (stat(wal, &st) == 0 && st.st_size > most)
 			most = st.st_size;
 	}
 	cr_assert_leq(most, STORE_WAL_LIMIT, "WAL reached %lld bytes", (long long)most);
+	store_close(s);
+}
+
+static void count_problem(void *arg, const char *msg)
+{
+	(void)msg;
+	(*(int *)arg)++;
+}
+
+Test(store_files, checks_are_time_bounded_and_report_problems)
+{
+	struct store *s = must_open(true, false);
+	char id[37];
+	begin_flood(s, id);
+	for (int i = 1; i <= 20000; i++)
+		store_log_append(s, id, i, 0, false, "some line of output", 19);
+	cr_assert_eq(store_flush(s), 0, "%s", store_errmsg(s));
+	int problems = 0;
+	cr_expect_eq(store_verify(s, false, 0, count_problem, &problems), STORE_VERDICT_OK);
+	cr_expect_eq(store_verify(s, true, 0, count_problem, &problems), STORE_VERDICT_OK);
+	cr_expect_eq(problems, 0);
+	/* A budget too short for any check: it stops, it does not fail. */
+	cr_expect_eq(store_verify(s, false, 1, count_problem, &problems), STORE_VERDICT_CUT);
+	cr_expect_eq(store_check(s), 0, "the store is still usable");
 	store_close(s);
 }
