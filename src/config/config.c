@@ -23,7 +23,9 @@
 #define HOUR      (3600 * SEC)
 #define MIB       (1024LL * 1024)
 #define MAX_BYTES (1LL << 40)
-#define MAX_FILE  (16 * MIB)
+/* A config of thousands of jobs is far smaller; the bound keeps the worst
+ * YAML (nested MAX_DEPTH deep, yaml.c) quick to parse. */
+#define MAX_FILE (4 * MIB)
 
 #define G(m) offsetof(struct config, global.m)
 #define D(m) offsetof(struct config, docker.m)
@@ -946,7 +948,7 @@ struct config *config_load_file(const char *path, struct config_diag *diag)
 		strv_push_owned(&d->errors,
 		                xasprintf("%s: cannot read: %s", path, strerror(errno)));
 	else if (len > MAX_FILE)
-		strv_push_owned(&d->errors, xasprintf("%s: larger than 16 MiB", path));
+		strv_push_owned(&d->errors, xasprintf("%s: larger than 4 MiB", path));
 	else
 		c = config_load_string(data ? data : "", len, path, CONFIG_AUTO, d);
 	fclose(f);

@@ -133,3 +133,22 @@ Test(ranges, labels_refuse_durations_out_of_range)
 	config_fini(&cfg);
 	config_diag_free(&diag);
 }
+
+Test(ranges, yaml_nested_too_deep_is_refused_before_it_is_parsed)
+{
+	/* 20,000 levels of "[": valid YAML that libyaml took seconds on (the
+	 * square of the size), now refused at level 21 in no time. */
+	size_t n = 20000;
+	char *text = malloc(2 * n + 16);
+	memcpy(text, "x-a: ", 5);
+	memset(text + 5, '[', n);
+	memset(text + 5 + n, ']', n);
+	text[5 + 2 * n] = '\n';
+	text[6 + 2 * n] = '\0';
+	expect_yaml_error(text, "nest deeper than 20 levels");
+	free(text);
+	/* A config's usual depth is fine. */
+	struct config *c = load_yaml("x-a: [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]\n");
+	cr_expect_not_null(c);
+	config_free(c);
+}
