@@ -177,9 +177,10 @@ static int setup_logging(const struct config *c)
 	return 0;
 }
 
-/* on_reload is the scheduler's reload: read the config file again and sync
- * its jobs. A config that does not load changes nothing. */
-static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t errlen)
+/* reload_load reads the config file again, on the scheduler's reload
+ * thread (a big file takes seconds): nothing else of d is touched there. A
+ * config that does not load changes nothing. */
+static void *reload_load(void *arg, char *err, size_t errlen)
 {
 	struct daemon *d = arg;
 	struct config *c = cli_load_config(d->opts.config);
@@ -188,8 +189,22 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 		         "the config %s has errors (see the log); the jobs are unchanged",
 		         d->opts.config ? d->opts.config : "(default)");
 		log_errorx("reload: %s", err);
-		return -1;
 	}
+	return c;
+}
+
+static void reload_discard(void *arg, void *config)
+{
+	(void)arg;
+	config_free(config);
+}
+
+/* reload_apply syncs the jobs of a loaded config, on the loop thread. */
+static int reload_apply(void *arg, void *config, struct scheduler_changes *out, char *err,
+                        size_t errlen)
+{
+	struct daemon *d = arg;
+	struct config *c = config;
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
 	if (rc == 0 && prepare_config(d, c) == 0) {
 		/* The API serves the newest config from now on (users, CORS, rate
@@ -233,10 +248,10 @@ static void on_signal(int signo, void *arg)
 {
 	struct daemon *d = arg;
 	if (signo == SIGHUP) {
-		struct scheduler_changes changes;
 		char err[256];
 		log_kv(LOG_INFO, "SIGHUP: reloading the config", NULL);
-		scheduler_reload(d->scheduler, &changes, err, sizeof err);
+		if (scheduler_reload(d->scheduler, NULL, NULL, err, sizeof err) < 0)
+			log_kv(LOG_WARN, "reload not started", "error", err, NULL);
 		return;
 	}
 	if (d->signals_seen++ == 0) {
@@ -288,7 +303,8 @@ static int run(struct daemon *d)
 	d->loop = loop_new();
 	d->events = events_new();
 	d->scheduler = scheduler_new(d->loop, d->store, d->events, &so);
-	scheduler_set_reload(d->scheduler, on_reload, d);
+	struct scheduler_reloader reloader = {reload_load, reload_apply, reload_discard, d};
+	scheduler_set_reload(d->scheduler, &reloader);
 	if (scheduler_start(d->scheduler, d->config->jobs, d->config->njobs, err, sizeof err) < 0) {
 		log_errorx("cannot start the scheduler: %s", err);
 		return CLI_FAIL;

@@ -54,6 +54,16 @@ static struct store_execution *load(struct http_req *r)
 
 void http_on_execution(struct http_req *r)
 {
+	char job[256];
+	/* A manual run waiting for a runner thread has no row yet. */
+	if (http_valid_id(r->param) &&
+	    scheduler_queued_run(r->h->deps.scheduler, r->param, job, sizeof job)) {
+		http_reply_json(r, 200,
+		                json_pack("{s:s,s:o,s:s,s:s,s:n}", "executionId", r->param, "job",
+		                          http_string(job), "status", "queued", "trigger", "manual",
+		                          "startTime"));
+		return;
+	}
 	struct store_execution *e = load(r);
 	if (e == NULL)
 		return;

@@ -99,7 +99,8 @@ struct http_req {
 	int64_t due_ns;
 	void (*on_due)(struct http_req *r);
 	struct http_req *next_deferred;
-	char exec_id[37]; /* the execution a stop waits for */
+	char exec_id[37];  /* the execution a stop waits for */
+	void *reload_wait; /* a reload this request waits for (http_sched.c) */
 
 	/* how the answer leaves: the server sends it, the fuzz target records it */
 	void (*on_done)(struct http_req *r);

@@ -324,16 +324,19 @@ void http_on_job_run(struct http_req *r)
 {
 	char err[512], id[37];
 	int64_t start;
+	bool queued;
 	enum scheduler_rc rc =
-	    scheduler_run_job(r->h->deps.scheduler, r->param, id, &start, err, sizeof err);
+	    scheduler_run_job(r->h->deps.scheduler, r->param, id, &start, &queued, err, sizeof err);
 	if (rc != SCHED_OK) {
 		http_reply_sched_error(r, rc, NULL, "job", r->param, err);
 		return;
 	}
-	http_reply_json(r, 200,
+	/* A run waiting for a runner thread is accepted, not started (202). */
+	http_reply_json(r, queued ? 202 : 200,
 	                json_pack("{s:s,s:o,s:o,s:s}", "executionId", id, "job",
-	                          http_string(r->param), "startTime", http_time(start), "status",
-	                          "running"));
+	                          http_string(r->param), "startTime",
+	                          queued ? json_null() : http_time(start), "status",
+	                          queued ? "queued" : "running"));
 }
 
 void http_on_job_toggle(struct http_req *r)

@@ -105,6 +105,9 @@ void http_reply_sched_error(struct http_req *r, enum scheduler_rc rc, const char
 	case SCHED_UNAVAILABLE:
 		http_reply_error(r, 503, "UNAVAILABLE", detail_key, detail_value, "%s", err);
 		break;
+	case SCHED_BUSY:
+		http_reply_error(r, 429, "QUEUE_FULL", detail_key, detail_value, "%s", err);
+		break;
 	default:
 		http_reply_error(r, 500, "INTERNAL_ERROR", detail_key, detail_value, "%s", err);
 		break;

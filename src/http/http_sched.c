@@ -1,8 +1,15 @@
 /* /api/scheduler/...: status, stop (no new runs; running ones finish), start,
  * and reload, which is the daemon's SIGHUP path (scheduler_reload). */
+#include <stdlib.h>
+
 #include "http/http_int.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/xalloc.h"
+
+/* How long a reload request waits for the reload to end before it is
+ * answered 202 (the reload goes on). */
+#define RELOAD_WAIT_NS (120 * NS_PER_SEC)
 
 void http_on_scheduler_status(struct http_req *r)
 {
@@ -41,21 +48,57 @@ void http_on_scheduler_stop(struct http_req *r)
 	reply_running(r, "Scheduler stopped");
 }
 
-void http_on_scheduler_reload(struct http_req *r)
+/* A reload request waits (deferred) while the config loads on the
+ * scheduler's reload thread; the loop goes on serving everything else. The
+ * wait outlives the request if the request is answered first (timeout,
+ * shutdown): the reload's end then only frees it. */
+struct reload_wait {
+	struct http_req *r; /* NULL once answered */
+};
+
+static void on_reload_timeout(struct http_req *r)
 {
-	struct scheduler_changes ch;
-	char err[512];
-	log_kv(LOG_INFO, "reloading the config through the API", "user", r->user, NULL);
-	int rc = scheduler_reload(r->h->deps.scheduler, &ch, err, sizeof err);
+	((struct reload_wait *)r->reload_wait)->r = NULL;
+	http_reply_json(r, 202,
+	                json_pack("{s:b,s:s}", "reloaded", 0, "message",
+	                          "The reload has not ended yet; it goes on"));
+	http_req_finish(r);
+}
+
+static void on_reloaded(void *arg, int rc, const struct scheduler_changes *ch, const char *err)
+{
+	struct reload_wait *w = arg;
+	struct http_req *r = w->r;
+	free(w);
+	if (r == NULL)
+		return;
+	http_req_undefer(r);
+	r->now_ns = clock_now_ns();
 	/* The reload may have freed the config r->cfg, user and role point into. */
 	r->cfg = http_config_now(r->h);
 	r->user = r->role = NULL;
-	if (rc < 0) {
+	if (rc < 0)
 		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL, "Reload failed: %s", err);
+	else
+		http_reply_json(r, 200,
+		                json_pack("{s:b,s:i,s:i,s:i,s:s}", "reloaded", 1, "jobsAdded",
+		                          ch->added, "jobsUpdated", ch->updated, "jobsRemoved",
+		                          ch->removed, "message",
+		                          "Configuration reloaded successfully"));
+	http_req_finish(r);
+}
+
+void http_on_scheduler_reload(struct http_req *r)
+{
+	char err[512];
+	struct reload_wait *w = xcalloc(1, sizeof *w);
+	w->r = r;
+	log_kv(LOG_INFO, "reloading the config through the API", "user", r->user, NULL);
+	if (scheduler_reload(r->h->deps.scheduler, on_reloaded, w, err, sizeof err) < 0) {
+		free(w);
+		http_reply_error(r, 503, "UNAVAILABLE", NULL, NULL, "Reload failed: %s", err);
 		return;
 	}
-	http_reply_json(r, 200,
-	                json_pack("{s:b,s:i,s:i,s:i,s:s}", "reloaded", 1, "jobsAdded", ch.added,
-	                          "jobsUpdated", ch.updated, "jobsRemoved", ch.removed, "message",
-	                          "Configuration reloaded successfully"));
+	r->reload_wait = w;
+	http_req_defer(r, r->now_ns + RELOAD_WAIT_NS, on_reload_timeout);
 }

@@ -171,14 +171,18 @@ static struct job *resolved(const struct scheduler *s, const struct job *def)
 }
 
 struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
-                               int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen)
+                               int64_t slot_ns, enum job_trigger trigger, const char *id, char *err,
+                               size_t errlen)
 {
 	if (s->shutting_down) {
 		snprintf(err, errlen, "ofelia is shutting down");
 		return NULL;
 	}
 	struct sexec *ex = xcalloc(1, sizeof *ex);
-	store_new_id(ex->id);
+	if (id)
+		snprintf(ex->id, sizeof ex->id, "%s", id);
+	else
+		store_new_id(ex->id);
 	ex->job_name = xstrdup(def->name);
 	ex->job_type = def->type;
 	ex->trigger = trigger;
@@ -506,6 +510,20 @@ void sched_on_message(void *msg, void *arg)
 
 /* ---- queue, stop, shutdown ---- */
 
+void sched_drop_queued(struct scheduler *s, const struct spending *p, const char *reason)
+{
+	struct sjob *j = map_get(&s->jobs, p->job_name);
+	if (j == NULL)
+		return;
+	if (p->slot_ns) {
+		sched_record_outcome(s, j, p->slot_ns, JOB_STATUS_SKIPPED, reason);
+		return;
+	}
+	if (store_run_skipped(s->store, p->id, j->def->name, j->def->type, p->trigger, reason) < 0)
+		log_errorx("job %s: cannot record that queued run %s was not started: %s",
+		           p->job_name, p->id, store_errmsg(s->store));
+}
+
 void sched_dequeue(struct scheduler *s)
 {
 	if (s->queue_len == 0 || s->running >= s->o.max_concurrent || s->shutting_down)
@@ -519,17 +537,23 @@ void sched_dequeue(struct scheduler *s)
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
 		s->queue_len--;
 		struct sjob *j = map_get(&s->jobs, p.job_name);
+		bool manual = p.slot_ns == 0;
 		char err[256];
-		if (j == NULL || j->deleted || !j->def->enabled) {
-			log_kv(LOG_INFO, "queued slot dropped: the job was removed or disabled",
-			       "job", p.job_name, NULL);
-		} else if (j->def->no_overlap && j->running > 0) {
+		/* A manual run goes ahead on a disabled job, as it would have
+		 * started at once. */
+		if (j == NULL || j->deleted || (!manual && !j->def->enabled)) {
+			sched_drop_queued(s, &p,
+			                  "the job was removed or disabled before it could run");
+		} else if (!manual && j->def->no_overlap && j->running > 0) {
 			sched_record_outcome(s, j, p.slot_ns, JOB_STATUS_SKIPPED,
 			                     "the previous run was still running (no-overlap)");
-		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger, err, sizeof err) ==
-		           NULL) {
-			log_errorx("job %s: queued slot not run: %s", p.job_name, err);
+		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger,
+		                            manual ? p.id : NULL, err, sizeof err) == NULL) {
+			log_errorx("job %s: queued %s not run: %s", p.job_name,
+			           manual ? "run" : "slot", err);
 		}
+		if (manual && j)
+			j->queued_runs--;
 		free(p.job_name);
 	}
 	sched_batch_end(s);
@@ -666,8 +690,9 @@ void sched_resolve_orphans(struct scheduler *s)
 /* ---- API ---- */
 
 enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
-                                    int64_t *start_ns, char *err, size_t errlen)
+                                    int64_t *start_ns, bool *queued, char *err, size_t errlen)
 {
+	*queued = false;
 	if (s->shutting_down) {
 		snprintf(err, errlen, "ofelia is shutting down");
 		return SCHED_UNAVAILABLE;
@@ -677,13 +702,46 @@ enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char 
 		snprintf(err, errlen, "Job '%s' not found", name);
 		return SCHED_NOT_FOUND;
 	}
-	struct sexec *ex = sched_exec_begin(s, j, j->def, 0, JOB_TRIGGER_MANUAL, err, errlen);
+	/* Every runner thread busy: the run waits in the queue, like a slot,
+	 * and is only recorded when it starts. A full queue refuses it. */
+	if (s->running >= s->o.max_concurrent) {
+		if (s->queue_len >= (size_t)s->o.max_queue) {
+			snprintf(err, errlen,
+			         "%d executions are running (max-concurrent) and %d are waiting "
+			         "(max-queue); try again later",
+			         s->o.max_concurrent, s->o.max_queue);
+			return SCHED_BUSY;
+		}
+		size_t at = (s->queue_head + s->queue_len) % (size_t)s->o.max_queue;
+		s->queue[at] = (struct spending){xstrdup(name), 0, JOB_TRIGGER_MANUAL, ""};
+		store_new_id(s->queue[at].id);
+		s->queue_len++;
+		j->queued_runs++;
+		memcpy(id, s->queue[at].id, 37);
+		*start_ns = 0;
+		*queued = true;
+		s->version++;
+		return SCHED_OK;
+	}
+	struct sexec *ex = sched_exec_begin(s, j, j->def, 0, JOB_TRIGGER_MANUAL, NULL, err, errlen);
 	if (ex == NULL)
 		return SCHED_STORE_ERROR;
 	memcpy(id, ex->id, 37);
 	*start_ns = ex->start_ns;
 	sched_launch(s, true);
 	return SCHED_OK;
+}
+
+bool scheduler_queued_run(struct scheduler *s, const char *id, char *job, size_t joblen)
+{
+	for (size_t i = 0; i < s->queue_len; i++) {
+		const struct spending *p = &s->queue[(s->queue_head + i) % (size_t)s->o.max_queue];
+		if (p->slot_ns == 0 && strcmp(p->id, id) == 0) {
+			snprintf(job, joblen, "%s", p->job_name);
+			return true;
+		}
+	}
+	return false;
 }
 
 enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
@@ -728,7 +786,7 @@ int scheduler_run_once(struct scheduler *s, const struct job *def,
 		}
 	}
 	store_job_free(row);
-	struct sexec *ex = sched_exec_begin(s, NULL, def, 0, JOB_TRIGGER_MANUAL, err, errlen);
+	struct sexec *ex = sched_exec_begin(s, NULL, def, 0, JOB_TRIGGER_MANUAL, NULL, err, errlen);
 	if (ex == NULL)
 		return -1;
 	ex->on_done = done;

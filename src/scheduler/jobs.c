@@ -231,22 +231,6 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 	return rc;
 }
 
-void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *arg)
-{
-	s->reload_fn = fn;
-	s->reload_arg = arg;
-}
-
-int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err, size_t errlen)
-{
-	memset(out, 0, sizeof *out);
-	if (s->reload_fn == NULL) {
-		snprintf(err, errlen, "reload is not available");
-		return -1;
-	}
-	return s->reload_fn(s->reload_arg, out, err, errlen);
-}
-
 /* ---- API edits ---- */
 
 static struct sjob *live_job(struct scheduler *s, const char *name)

@@ -145,6 +145,12 @@ void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
 	}
 }
 
+static void handled(struct sjob *j, int64_t slot_ns)
+{
+	if (slot_ns > j->handled_ns)
+		j->handled_ns = slot_ns;
+}
+
 /* The slots a job missed: the latest MISSED_KEEP of them in a ring, how
  * many there were (a lower bound when `more`), and the first one after now. */
 struct missed {
@@ -208,13 +214,14 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 	       job_catch_up_name(policy), NULL);
 
 	j->next_ns = m->after * NS_PER_SEC;
+	handled(j, latest * NS_PER_SEC);
 	for (int64_t i = m->in_ring - kept; i < m->in_ring; i++) {
 		int64_t slot = m->ring[i % MISSED_KEEP];
 		bool run = slot == latest && policy == JOB_CATCH_UP_ONCE;
 		if (run && now_ns - slot * NS_PER_SEC <= sched_effective_deadline(s, j)) {
 			char err[256];
 			if (sched_exec_begin(s, j, j->def, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
-			                     err, sizeof err) == NULL)
+			                     NULL, err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
 		} else if (run) {
 			snprintf(
@@ -270,7 +277,8 @@ void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_n
 		return;
 	bool resume = !from_now && j->last_slot_ns && j->slot_schedule &&
 	              strcmp(j->slot_schedule, j->def->schedule) == 0;
-	int64_t base = resume ? j->last_slot_ns / NS_PER_SEC : now_ns / NS_PER_SEC;
+	int64_t from = j->handled_ns > j->last_slot_ns ? j->handled_ns : j->last_slot_ns;
+	int64_t base = resume ? from / NS_PER_SEC : now_ns / NS_PER_SEC;
 	int64_t next = next_after(j, base);
 	if (next && next * NS_PER_SEC <= now_ns)
 		next = catch_up(s, j, next, now_ns);
@@ -284,7 +292,7 @@ void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_n
 static void queue_push(struct scheduler *s, struct sjob *j, int64_t slot_ns)
 {
 	size_t at = (s->queue_head + s->queue_len) % (size_t)s->o.max_queue;
-	s->queue[at] = (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE};
+	s->queue[at] = (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE, ""};
 	s->queue_len++;
 }
 
@@ -295,6 +303,7 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	int64_t slot_s = slot_ns / NS_PER_SEC;
 	char reason[256], err[256];
 
+	handled(j, slot_ns);
 	if (now_ns - slot_ns > LATE_SLOT_NS) {
 		j->next_ns = catch_up(s, j, slot_s, now_ns) * NS_PER_SEC;
 		return;
@@ -317,8 +326,8 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 		         "waiting (max-queue)",
 		         s->o.max_concurrent, s->o.max_queue);
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED, reason);
-	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, err, sizeof err) ==
-	           NULL) {
+	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, NULL, err,
+	                            sizeof err) == NULL) {
 		log_errorx("job %s: slot not run: %s", j->def->name, err);
 	}
 }
@@ -333,6 +342,7 @@ static void owe_due(struct scheduler *s, struct sjob *j, int64_t now_ns)
 
 	collect_missed(j, j->next_ns / NS_PER_SEC, now_ns / NS_PER_SEC, m);
 	int64_t kept = m->in_ring < MISSED_KEEP ? m->in_ring : MISSED_KEEP;
+	handled(j, m->ring[(m->in_ring - 1) % MISSED_KEEP] * NS_PER_SEC);
 	for (int64_t i = m->in_ring - kept; i < m->in_ring; i++) {
 		int64_t slot = m->ring[i % MISSED_KEEP];
 		if (i == m->in_ring - kept && m->count > kept) {
@@ -420,6 +430,7 @@ void scheduler_free(struct scheduler *s)
 {
 	if (s == NULL)
 		return;
+	sched_reload_free(s);
 	runner_pool_free(s->pool);
 	loop_mailbox_free(s->mailbox);
 	loop_timer_free(s->timer);
@@ -501,7 +512,8 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		struct sjob *j = v;
 		char why[256];
 		if (j->def->run_on_startup && j->def->enabled && !j->deleted && !j->held &&
-		    sched_exec_begin(s, j, j->def, 0, JOB_TRIGGER_STARTUP, why, sizeof why) == NULL)
+		    sched_exec_begin(s, j, j->def, 0, JOB_TRIGGER_STARTUP, NULL, why, sizeof why) ==
+		        NULL)
 			log_errorx("job %s: run-on-startup: %s", j->def->name, why);
 	}
 	sched_launch(s, true);
@@ -586,7 +598,7 @@ static void on_grace(void *arg)
 
 void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *arg)
 {
-	char reason[] = "ofelia was shutting down before the slot could run";
+	char reason[] = "ofelia was shutting down before it could run";
 
 	if (s->shutting_down)
 		return;
@@ -597,9 +609,7 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	bool batch = sched_batch_begin(s) == 0;
 	while (s->queue_len > 0) {
 		struct spending *p = &s->queue[s->queue_head];
-		struct sjob *j = map_get(&s->jobs, p->job_name);
-		if (j)
-			sched_record_outcome(s, j, p->slot_ns, JOB_STATUS_SKIPPED, reason);
+		sched_drop_queued(s, p, reason);
 		free(p->job_name);
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
 		s->queue_len--;

@@ -59,6 +59,7 @@ enum scheduler_rc {
 	SCHED_INVALID,     /* the request is wrong; err says why, code says how */
 	SCHED_CONFLICT,    /* e.g. stopping an execution that has finished */
 	SCHED_UNAVAILABLE, /* shutting down */
+	SCHED_BUSY,        /* every thread busy and the queue full */
 	SCHED_STORE_ERROR, /* the database refused a write */
 };
 
@@ -82,17 +83,43 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
                    struct scheduler_changes *out);
 
-/* The daemon's reload: re-read the config and call scheduler_sync. SIGHUP
- * and POST /api/scheduler/reload both go through scheduler_reload. */
-typedef int scheduler_reload_fn(void *arg, struct scheduler_changes *out, char *err, size_t errlen);
-void scheduler_set_reload(struct scheduler *s, scheduler_reload_fn *fn, void *arg);
-int scheduler_reload(struct scheduler *s, struct scheduler_changes *out, char *err, size_t errlen);
+/* The daemon's reload, in two steps: load reads and parses the config on a
+ * thread of its own (it must not touch the scheduler) and returns it, or
+ * NULL with the reason in err; apply takes it over on the loop thread and
+ * calls scheduler_sync. discard frees a loaded config that is not applied
+ * (shutdown). SIGHUP and POST /api/scheduler/reload both go through
+ * scheduler_reload. */
+struct scheduler_reloader {
+	void *(*load)(void *arg, char *err, size_t errlen);
+	int (*apply)(void *arg, void *config, struct scheduler_changes *out, char *err,
+	             size_t errlen);
+	void (*discard)(void *arg, void *config);
+	void *arg;
+};
+void scheduler_set_reload(struct scheduler *s, const struct scheduler_reloader *r);
+/* Called on the loop thread when a reload has ended: rc 0 with what
+ * changed, or -1 with the reason. */
+typedef void scheduler_reloaded_fn(void *arg, int rc, const struct scheduler_changes *ch,
+                                   const char *err);
+/* scheduler_reload starts a reload, or joins the next one when one is
+ * already loading; done(arg, ...) (may be NULL) is called when it has
+ * ended, also at shutdown. -1 with the reason in err when no reload can
+ * start. */
+int scheduler_reload(struct scheduler *s, scheduler_reloaded_fn *done, void *arg, char *err,
+                     size_t errlen);
+/* scheduler_reloading tells whether a config is being loaded now. */
+bool scheduler_reloading(const struct scheduler *s);
 
 /* scheduler_run_job starts job now (trigger manual, no slot). The execution
  * is committed as running before this returns; its id and start time are
- * written to id and *start_ns. */
+ * written to id and *start_ns. When every runner thread is busy the run
+ * waits in the queue instead (*queued, *start_ns 0): it is recorded when it
+ * starts, under the id given now; SCHED_BUSY when the queue is full. */
 enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char id[37],
-                                    int64_t *start_ns, char *err, size_t errlen);
+                                    int64_t *start_ns, bool *queued, char *err, size_t errlen);
+/* scheduler_queued_run tells whether id is a manual run waiting in the
+ * queue, and of which job (copied into job). */
+bool scheduler_queued_run(struct scheduler *s, const char *id, char *job, size_t joblen);
 /* scheduler_stop_execution stops a running execution (status stopped). */
 enum scheduler_rc scheduler_stop_execution(struct scheduler *s, const char *id, char *err,
                                            size_t errlen);

@@ -29,8 +29,13 @@ struct sjob {
 	int64_t next_ns;        /* 0 = nothing planned */
 	size_t heap_at;
 	int running;
+	int queued_runs; /* manual runs waiting in the queue */
 	int64_t last_slot_ns;
 	char *slot_schedule; /* the schedule last_slot_ns belongs to */
+	/* The latest slot handed to an outcome, the queue or the owed list (not
+	 * all recorded yet): a re-plan goes on after it, so a queued slot is
+	 * never taken for one missed while ofelia was down. */
+	int64_t handled_ns;
 	int64_t last_run_ns;
 	enum job_status last_status;
 	int64_t created_ns;
@@ -78,11 +83,13 @@ struct sowed {
 	char *reason;
 };
 
-/* A slot waiting for a runner thread. */
+/* A slot, or a manual run (slot 0, its id given to the caller already),
+ * waiting for a runner thread. */
 struct spending {
 	char *job_name;
 	int64_t slot_ns;
 	enum job_trigger trigger;
+	char id[37]; /* manual runs; "" for slots */
 };
 
 struct scheduler {
@@ -129,8 +136,7 @@ struct scheduler {
 	bool started, paused, shutting_down;
 	int64_t start_ns;
 	uint64_t version;
-	scheduler_reload_fn *reload_fn;
-	void *reload_arg;
+	struct sreload *reload; /* reload.c; NULL until scheduler_set_reload */
 	struct loop_timer *grace_timer;
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
@@ -147,13 +153,19 @@ void sched_unplan(struct scheduler *s, struct sjob *j);
 int64_t sched_effective_deadline(const struct scheduler *s, const struct sjob *j);
 
 /* exec.c */
+/* sched_exec_begin records an execution as running (with id, or a new one
+ * when NULL) and makes it ready to launch. */
 struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
-                               int64_t slot_ns, enum job_trigger trigger, char *err, size_t errlen);
+                               int64_t slot_ns, enum job_trigger trigger, const char *id, char *err,
+                               size_t errlen);
 void sched_launch(struct scheduler *s, bool committed);
 void sched_on_message(void *msg, void *arg);
 void sched_on_flush(void *arg);
 void sched_on_retry(void *arg);
 void sched_dequeue(struct scheduler *s);
+/* sched_drop_queued records a queued slot or manual run that will not run
+ * (skipped, with reason). */
+void sched_drop_queued(struct scheduler *s, const struct spending *p, const char *reason);
 void sched_maybe_done(struct scheduler *s);
 void sched_stop_all(struct scheduler *s, const char *reason);
 void sched_resolve_orphans(struct scheduler *s);
@@ -175,6 +187,9 @@ void sched_owe_store(struct scheduler *s, const char *job, enum job_type type, i
 int sched_record_owed(struct scheduler *s);
 void sched_on_store_retry(void *arg);
 void sched_owed_free(struct scheduler *s);
+
+/* reload.c */
+void sched_reload_free(struct scheduler *s);
 
 /* jobs.c */
 struct sjob *sched_job_from_row(struct store_job *row);

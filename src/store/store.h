@@ -166,6 +166,10 @@ int store_execution_begin(struct store *s, const struct store_execution *e, cons
 int store_slot_outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
                        enum job_status status, const char *reason, const char *schedule,
                        int64_t next_run_ns);
+/* store_run_skipped records a manual run that was accepted (its id given
+ * out) but never started: status skipped, reason in error, no slot. */
+int store_run_skipped(struct store *s, const char *id, const char *job, enum job_type type,
+                      enum job_trigger trigger, const char *reason);
 /* store_execution_set_container records the Docker id of a running
  * execution as soon as it is known, so a restart can reattach. */
 int store_execution_set_container(struct store *s, const char *id, const char *container_id);

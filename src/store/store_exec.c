@@ -150,6 +150,18 @@ int store_slot_outcome(struct store *s, const char *job, enum job_type type, int
 	    s, outcome(s, job, type, slot_ns, status, reason, schedule, next_run_ns));
 }
 
+int store_run_skipped(struct store *s, const char *id, const char *job, enum job_type type,
+                      enum job_trigger trigger, const char *reason)
+{
+	if (store_write_begin(s) < 0)
+		return -1;
+	int rc = insert(s, id, job, type, JOB_STATUS_SKIPPED, trigger, 0, 0, reason, NULL, 0,
+	                (struct owner){0, NULL});
+	if (rc == 0)
+		rc = store_metrics_count(s, job, JOB_STATUS_SKIPPED);
+	return store_write_end(s, rc);
+}
+
 int store_execution_set_container(struct store *s, const char *id, const char *container_id)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_CONTAINER];
