@@ -5,6 +5,7 @@
 #   make test       sanitizer build (ASan + UBSan), unit and integration tests
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make campaign   long kill -9 loop and fault matrix (figures: CAMPAIGNS.md)
 #   make deps       install every Debian package the above need
 #   make fmt        apply .clang-format;  make check-deps: module include rules
 
@@ -44,7 +45,7 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz deps fmt fmt-check check-deps clean help
+.PHONY: all run test unit integration bench fuzz campaign deps fmt fmt-check check-deps clean help
 
 all: ofelia
 
@@ -141,6 +142,10 @@ $(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 	./tools/fuzz.sh $(FUZZ_SECONDS) $^
 
+# The long campaigns against the sanitizer build (the short ones run in test).
+campaign: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia PYTHON=$(PYTHON) ./tools/campaign/run.sh long
+
 deps:
 	./tools/deps.sh
 
@@ -157,6 +162,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

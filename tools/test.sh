@@ -37,4 +37,7 @@ echo "== unit tests"
 echo "== integration tests"
 "$PYTHON" -m unittest discover -s tests/integration -t . -v || status=1
 
+echo "== campaigns (short): kill -9 loop under load, fault matrix"
+PYTHON="$PYTHON" ./tools/campaign/run.sh short || status=1
+
 exit $status

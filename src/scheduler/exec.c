@@ -349,6 +349,10 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 	pthread_cond_signal(&ex->drained);
 	pthread_mutex_unlock(&ex->lock);
 
+	/* While the store is down its retry timer flushes once it is back: a
+	 * flush per batch would write the whole queue again and again. */
+	if (s->store_down)
+		return;
 	if (store_pending(s->store) >= FLUSH_LINES || store_pending_bytes(s->store) >= FLUSH_BYTES)
 		sched_on_flush(s);
 	else if (!loop_timer_armed(s->flush_timer))
@@ -359,12 +363,12 @@ void sched_on_flush(void *arg)
 {
 	struct scheduler *s = arg;
 	loop_timer_stop(s->flush_timer);
-	if (store_pending(s->store) == 0)
+	if (store_pending(s->store) == 0 || s->store_down)
 		return;
 	if (store_flush(s->store) < 0) {
 		log_errorx("cannot store log lines (they are kept for the next try): %s",
 		           store_errmsg(s->store));
-		loop_timer_after(s->flush_timer, RETRY_DELAY_NS);
+		sched_store_failed(s);
 	}
 }
 
@@ -440,9 +444,13 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 		}
 	}
 	s->version++;
-	if (store_execution_finish(s->store, e) < 0) {
-		log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
-		           ex->job_name, ex->id, store_errmsg(s->store));
+	/* While the store is down the end waits with the others for it. */
+	if (s->store_down || store_execution_finish(s->store, e) < 0) {
+		if (!s->store_down) {
+			log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
+			           ex->job_name, ex->id, store_errmsg(s->store));
+			sched_store_failed(s);
+		}
 		ex->unsaved = e;
 		ex->retry_next = s->retry;
 		s->retry = ex;
@@ -464,11 +472,16 @@ void sched_on_retry(void *arg)
 {
 	struct scheduler *s = arg;
 	struct sexec **p = &s->retry;
+	/* The store's retry timer calls again once the store is back. */
+	if (s->store_down)
+		return;
 	while (*p) {
 		struct sexec *ex = *p;
+		/* Each try writes the queued lines too: the first failure ends the
+		 * round, and the store's retry timer takes over. */
 		if (store_execution_finish(s->store, ex->unsaved) < 0) {
-			p = &ex->retry_next;
-			continue;
+			sched_store_failed(s);
+			break;
 		}
 		*p = ex->retry_next;
 		announce_finish(s, ex->unsaved);
