@@ -228,6 +228,8 @@ int store_checkpointer_start(struct store *s, const char *path, int64_t limit_by
 		return -1;
 	}
 	sqlite3_busy_timeout(c->db, 1000);
+	/* As the main connection: I/O errors as codes, never SIGBUS. */
+	sqlite3_exec(c->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL);
 	/* A WAL frame is a page and its 24-byte header. */
 	c->limit_frames = (int)(limit_bytes / (page + 24));
 	if (c->limit_frames < 16)
