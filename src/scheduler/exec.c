@@ -27,8 +27,9 @@
 #define FLUSH_DELAY_NS (20 * NS_PER_MS)
 #define FLUSH_LINES    4096
 /* ... or this many bytes: 4096 long lines would pass the store queue's
- * bound (STORE_QUEUE_MAX_BYTES) and lose lines on a healthy store. */
-#define FLUSH_BYTES    (4 * 1024 * 1024)
+ * bound (STORE_QUEUE_MAX_BYTES) and lose lines on a healthy store, and one
+ * commit stays well within the WAL's limit (store_checkpoint.c). */
+#define FLUSH_BYTES    (1024 * 1024)
 #define RETRY_DELAY_NS (5 * NS_PER_SEC)
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)

@@ -5,7 +5,7 @@
  * 5-40 ms at a time under load. Here they run on a thread of their own, on
  * a connection of their own, as PASSIVE checkpoints that never block a
  * writer: every CHECKPOINT_EVERY_MS, or as soon as a commit leaves the WAL
- * past an eighth of its limit (the main connection's WAL hook wakes the
+ * past a sixteenth of its limit (the main connection's WAL hook wakes the
  * thread). Once a checkpoint has copied everything, the next write starts
  * the WAL over from its beginning, and journal_size_limit cuts the file back
  * to the limit.
@@ -13,10 +13,13 @@
  * Under a steady stream of commits (a job flooding its output) a PASSIVE
  * checkpoint is never complete when the next write begins, since frames came
  * in while it copied, so the WAL is never started over. When the WAL reaches
- * half its limit anyway, the loop thread runs a RESTART checkpoint itself,
- * between two of its transactions: the checkpointer has already copied most
- * of the frames, so this copies the rest and starts the WAL over (8 ms
- * median, 28 ms at most, in a flood of 70k lines/s on this machine).
+ * a quarter of its limit anyway, the loop thread runs a RESTART checkpoint
+ * itself, between two of its transactions: the checkpointer has already
+ * copied most of the frames, so this copies the rest and starts the WAL
+ * over (8 ms median, 28 ms at most, in a flood of 70k lines/s on this
+ * machine). Commits of log lines stay under 1 MiB of text (FLUSH_BYTES in
+ * the scheduler), so the file stays well under the limit (2.5 MB at most
+ * in `make bench`'s floods).
  * (Done from the checkpointer thread it would starve: the loop takes the
  * write lock again before a busy handler's next try.)
  *
@@ -47,7 +50,7 @@ struct store_checkpointer {
 	pthread_cond_t wake;
 	pthread_mutex_t busy; /* held by whichever thread is checkpointing */
 	bool stop;
-	bool asked; /* a commit left the WAL past an eighth of the limit */
+	bool asked; /* a commit left the WAL past a sixteenth of the limit */
 	int limit_frames;
 	bool pinned_warned;       /* a reader keeps the WAL over the limit; said once */
 	int64_t restart_after_ns; /* monotonic; no RESTART before */
@@ -69,9 +72,9 @@ static void restart(struct store_checkpointer *c, sqlite3 *db, int frames)
 	if (now < c->restart_after_ns)
 		return;
 	/* A checkpoint running on the other connection would make this one fail
-	 * at once (SQLite does not wait for the checkpoint lock). Below the
-	 * limit the next commit tries again; at the limit this one waits. */
-	if (frames < c->limit_frames) {
+	 * at once (SQLite does not wait for the checkpoint lock). Below half the
+	 * limit the next commit tries again; past it this one waits. */
+	if (frames < c->limit_frames / 2) {
 		if (pthread_mutex_trylock(&c->busy) != 0)
 			return;
 	} else {
@@ -86,7 +89,8 @@ static void restart(struct store_checkpointer *c, sqlite3 *db, int frames)
 	c->restart_after_ns = now + RESTART_BACKOFF_NS;
 	if (!c->pinned_warned) {
 		c->pinned_warned = true;
-		log_warnx("store: the WAL is past half its limit and cannot be started over (%s); "
+		log_warnx("store: the WAL is past a quarter of its limit and cannot be started "
+		          "over (%s); "
 		          "a reader (a sqlite3 session with an open transaction?) may be "
 		          "holding it",
 		          sqlite3_errmsg(db));
@@ -99,11 +103,11 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store_checkpointer *c = arg;
 	(void)name;
-	if (frames >= c->limit_frames / 2) {
+	if (frames >= c->limit_frames / 4) {
 		restart(c, db, frames);
 		return SQLITE_OK;
 	}
-	if (frames < c->limit_frames / 8)
+	if (frames < c->limit_frames / 16)
 		return SQLITE_OK;
 	pthread_mutex_lock(&c->lock);
 	if (!c->asked) {
