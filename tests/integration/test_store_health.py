@@ -80,7 +80,8 @@ def slots_without_gaps(rows):
 
 
 class ExternalWriteLock(ApiCase):
-    """Another process holds the database's write lock for 12 s."""
+    """Another process holds the database's write lock for 6 s (the
+    campaign's long fault matrix holds it 12 s)."""
 
     def test_a_held_lock_loses_no_slot_and_never_stalls_the_loop(self):
         marks = os.path.join(self.dir, "marks")
@@ -102,7 +103,7 @@ jobs:
         held = time.monotonic()
         worst, readiness = 0.0, set()
         try:
-            while time.monotonic() - held < 12:
+            while time.monotonic() - held < 6:
                 t = time.monotonic()
                 # A loop blocked on the lock (5 s per write before) does not answer.
                 r = self.req_timeout("GET", "/health/liveness", 3)
@@ -130,7 +131,7 @@ jobs:
             self.assertTrue(slots_without_gaps([r[0] for r in rows]), (job, rows))
             missed = self.query("SELECT error FROM executions WHERE job_name = ? AND "
                                 "status = 'missed'", (job,))
-            self.assertGreaterEqual(len(missed), 9, job)
+            self.assertGreaterEqual(len(missed), 4, job)
             for (error,) in missed:
                 self.assertIn("database could not be written", error)
                 self.assertIn("locked", error)
