@@ -98,8 +98,13 @@ $(BUILD)/asan/unit: $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/libofelia.a
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs criterion)
 
+# The demo jobs, by name: without --config the daemon reads
+# /etc/ofelia/config.ini, or runs label jobs only.
 run: ofelia
-	./ofelia daemon --enable-web
+	@if [ "$$(id -u)" -eq 0 ]; then db=/var/lib/ofelia/ofelia.db; \
+	 else db=$${XDG_STATE_HOME:-$$HOME/.local/state}/ofelia/ofelia.db; fi; \
+	 echo "make run: the database is $$db (ofelia daemon --db FILE to choose)"
+	./ofelia daemon --config builtin:demo --enable-web
 
 # The whole suite under ASan + UBSan. tools/test.sh starts the services the
 # integration tests need (a private Docker engine) and stops them afterwards.

@@ -255,7 +255,7 @@ void config_defaults(struct config *c)
 	g->max_output_bytes = MIB;
 	g->max_log_lines = 100000;
 	g->shutdown_grace_ns = 10 * SEC;
-	g->default_user = xstrdup("nobody");
+	g->default_user = xstrdup("root");
 	g->job_exec_label_scope = xstrdup("service");
 	g->smtp_port = 587;
 
@@ -786,6 +786,12 @@ static void finish_web_user(struct config_ld *ld)
 				config_error(ld, (struct config_pos){0, 0},
 				             "web: user \"%s\" is configured twice",
 				             w->users[i].username);
+}
+
+/* check_web finds what would keep the web server from starting. */
+static void check_web(struct config_ld *ld)
+{
+	const struct config_web *w = &ld->c->web;
 	if (w->enabled && w->auth_enabled && w->nusers == 0)
 		config_error(ld, (struct config_pos){0, 0},
 		             "web: auth is enabled but no user is configured (web.auth.users, or "
@@ -891,6 +897,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 		else
 			config_yaml_load(&ld, copy, len);
 		finish_web_user(&ld);
+		check_web(&ld);
 		check_jobs(&ld);
 	}
 	free(copy);
@@ -948,4 +955,57 @@ done:
 	free(data);
 	config_diag_free(&local);
 	return c;
+}
+
+/* ---- settings from flags and variables ---- */
+
+int config_set(struct config *c, bool docker, const char *key, const char *value,
+               const char *origin, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = origin, .c = c, .diag = diag};
+	const char *where = docker ? "docker" : "global";
+	const struct config_key *k =
+	    config_key_find(docker ? config_docker_keys : config_global_keys, key);
+	size_t before = diag->errors.n;
+
+	if (k == NULL || k->kind == CK_WEB_USER || k->kind == CK_WEB_HASH) {
+		config_error(&ld, (struct config_pos){0, 0}, "%s: no setting \"%s\"", where, key);
+		return -1;
+	}
+	/* A list from a flag replaces the file's (-f adds: the caller says). */
+	config_key_set(&ld, k, where, value, (struct config_pos){0, 0});
+	return diag->errors.n > before ? -1 : 0;
+}
+
+int config_add_web_user(struct config *c, const char *username, const char *hash,
+                        const char *origin, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = origin, .c = c, .diag = diag};
+	if (username == NULL || hash == NULL || *username == '\0' || *hash == '\0') {
+		config_error(&ld, (struct config_pos){0, 0},
+		             "web-username and web-password-hash go together");
+		return -1;
+	}
+	if (!config_hash_ok(hash)) {
+		config_error(&ld, (struct config_pos){0, 0},
+		             "web-password-hash: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); make "
+		             "one with `ofelia hash-password`");
+		return -1;
+	}
+	for (size_t i = 0; i < c->web.nusers; i++)
+		if (strcmp(c->web.users[i].username, username) == 0) {
+			config_error(&ld, (struct config_pos){0, 0},
+			             "web: user \"%s\" is configured twice", username);
+			return -1;
+		}
+	config_user_add(c, username, hash, "admin");
+	return 0;
+}
+
+int config_check(struct config *c, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = c->path, .c = c, .diag = diag};
+	size_t before = diag->errors.n;
+	check_web(&ld);
+	return diag->errors.n > before ? -1 : 0;
 }

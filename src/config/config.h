@@ -117,6 +117,20 @@ struct config *config_load_file(const char *path, struct config_diag *diag);
  * messages ("ofelia.yaml:3:1: ..."). */
 struct config *config_load_string(const char *text, size_t len, const char *name,
                                   enum config_format format, struct config_diag *diag);
+/* config_set puts one value over c as a flag or variable gives it: key is
+ * spelled as in the INI file's [global] (or, with docker, [docker])
+ * section and read like the file's values; a list key appends. origin
+ * ("--log-level") starts the messages. Returns 0, or -1 with an error in
+ * diag. */
+int config_set(struct config *c, bool docker, const char *key, const char *value,
+               const char *origin, struct config_diag *diag);
+/* config_add_web_user adds an admin user (Ofelia's web-username and
+ * web-password-hash) after checking the hash; -1 with an error in diag. */
+int config_add_web_user(struct config *c, const char *username, const char *hash,
+                        const char *origin, struct config_diag *diag);
+/* config_check finds what would keep the daemon from starting with c once
+ * flags are applied (web auth without users); -1 with errors in diag. */
+int config_check(struct config *c, struct config_diag *diag);
 /* config_free releases a config from config_load_* (NULL is fine). */
 void config_free(struct config *c);
 /* config_diag_free releases the messages, leaving d empty. */

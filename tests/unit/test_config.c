@@ -54,7 +54,7 @@ Test(config, defaults)
 	cr_expect_eq(c.global.max_log_lines, 100000);
 	cr_expect_eq(c.global.max_runtime_ns, 0);
 	cr_expect_eq(c.global.shutdown_grace_ns, 10000000000LL);
-	cr_expect_str_eq(c.global.default_user, "nobody");
+	cr_expect_str_eq(c.global.default_user, "root");
 	cr_expect_str_eq(c.global.job_exec_label_scope, "service");
 	cr_expect_eq(c.global.smtp_port, 587);
 	cr_expect_null(c.docker.host);
