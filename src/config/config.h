@@ -154,9 +154,10 @@ struct config_container {
  * ofelia.enabled=true, ofelia.job-exec.NAME.KEY=VALUE, JSON arrays for
  * lists) into job definitions with origin DOCKER_LABEL, appended to *jobs.
  * exec jobs are named per global->job_exec_label_scope and target this
- * container; run, local and service-run jobs are read only from the container
- * marked ofelia.service=true (local ones only with
- * allow_host_jobs_from_labels). Bad labels become diag errors naming the
+ * container; run jobs come from any such container, local and service-run
+ * jobs only from the one marked ofelia.service=true. Local jobs, and jobs
+ * that reach the host (host bind mounts, volumes-from, privileged, network
+ * host), need allow_host_jobs_from_labels. Bad labels become diag errors naming the
  * label; the job they belong to is left out, the others are kept.
  * Returns the number of jobs added. */
 size_t config_labels_jobs(const struct config_global *global, const struct config_container *ct,

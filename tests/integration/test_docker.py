@@ -493,6 +493,25 @@ class Labels(DockerCase):
         self.assertEqual(d.log().count("badjson.environment"), 1, d.log())
         self.assertCleanExit(d)
 
+    def test_skipped_containers_and_service_claims_are_named(self):
+        d = self.daemon(self.config("", docker_extra="  events: false\n  poll-interval: 1s\n"))
+        d.start()
+        c = self.container("noenable", labels=[("ofelia.job-exec.x.schedule", "@every 1h"),
+                                               ("ofelia.job-exec.x.command", "echo x")])
+        d.wait_log(r'container \\"%s\\" has ofelia\.job-\* labels but not '
+                   r'ofelia\.enabled=true: its jobs are skipped' % c, 15)
+        s1 = self.container("svc1", labels=[("ofelia.enabled", "true"),
+                                            ("ofelia.service", "true")])
+        s2 = self.container("svc2", labels=[("ofelia.enabled", "true"),
+                                            ("ofelia.service", "true")])
+        d.wait_log(r'2 containers claim ofelia\.service=true \(\\"%s\\", \\"%s\\"\)'
+                   % (s1, s2), 15)
+        time.sleep(2.5)  # two more listings: each message is logged once
+        self.assertEqual(d.log().count("has ofelia.job-* labels"), 1, d.log())
+        self.assertEqual(d.log().count("containers claim ofelia.service"), 1, d.log())
+        self.assertIsNone(self.job_row(c + ".x"))
+        self.assertCleanExit(d)
+
     def test_reload_counts_label_jobs(self):
         cfg = self.config("""jobs:
   local-one:
