@@ -14,6 +14,9 @@ int cli_next(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_daemon(int argc, char **argv);
 int cli_run(int argc, char **argv);
+/* cli_health checks a running daemon's heartbeat (and readiness): the
+ * image's HEALTHCHECK. */
+int cli_health(int argc, char **argv);
 /* cli_hash_password prints a crypt(3) hash of a password read from stdin. */
 int cli_hash_password(int argc, char **argv);
 

@@ -105,4 +105,15 @@ struct store *cli_open_store(const char *path, const struct config *c);
 /* cli_scheduler_options fills o from the config; the zone must outlive o. */
 int cli_scheduler_options(const struct config *c, struct scheduler_options *o);
 
+struct loop;
+struct cli_heartbeat;
+
+/* cli_heartbeat_start records a heartbeat now and every 5 s on loop's
+ * thread: a database write, then the file <db>.health that `ofelia health`
+ * reads (web_address, if not NULL, tells it where readiness is asked). The
+ * caller frees it with cli_heartbeat_free, which removes the file. */
+struct cli_heartbeat *cli_heartbeat_start(struct loop *l, struct store *st, const char *db,
+                                          const char *web_address);
+void cli_heartbeat_free(struct cli_heartbeat *h);
+
 #endif

@@ -37,7 +37,9 @@ struct daemon {
 	struct scheduler *scheduler;
 	struct http *http;
 	struct labels *labels; /* discovery of label jobs */
-	bool docker_ready;     /* docker_global_init done */
+	struct cli_heartbeat *heartbeat;
+	char *db;          /* the database's path */
+	bool docker_ready; /* docker_global_init done */
 	int signals_seen;
 };
 
@@ -223,7 +225,7 @@ out:;
 	}
 	config_diag_free(&diag);
 	free(path);
-	free(db);
+	d->db = db;
 	return rc;
 }
 
@@ -266,6 +268,8 @@ static int run(struct daemon *d)
 		return CLI_FAIL;
 	}
 	d->labels = labels_start(d->loop, d->scheduler, d->config);
+	d->heartbeat =
+	    cli_heartbeat_start(d->loop, d->store, d->db, d->http ? d->config->web.address : NULL);
 	loop_on_signals(d->loop, handled_signals,
 	                sizeof handled_signals / sizeof handled_signals[0], on_signal, d);
 	loop_run(d->loop);
@@ -289,6 +293,7 @@ int cli_daemon(int argc, char **argv)
 	if (rc < 0)
 		rc = run(&d);
 
+	cli_heartbeat_free(d.heartbeat);
 	http_free(d.http);
 	labels_free(d.labels);
 	scheduler_free(d.scheduler);
@@ -300,5 +305,6 @@ int cli_daemon(int argc, char **argv)
 	if (d.docker_ready)
 		docker_global_cleanup();
 	cli_settings_fini(&d.opts);
+	free(d.db);
 	return rc;
 }

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from tests.integration.support import BIN
+from tests.integration.support import BIN, wait_for
 
 LOCAL_INI = """[global]
 log-level = info
@@ -204,3 +204,66 @@ class StartUpFailures(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Health(unittest.TestCase):
+    """`ofelia health`: the heartbeat the daemon records after each database
+    write, and readiness when the web server is on."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ofelia-dropin-")
+        self.addCleanup(self.tmp.cleanup)
+        self.db = os.path.join(self.tmp.name, "o.db")
+        self.ini = os.path.join(self.tmp.name, "config.ini")
+        with open(self.ini, "w") as f:
+            f.write(LOCAL_INI)
+        self.proc = None
+
+    def tearDown(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+
+    def health(self, *args):
+        return ofelia("health", "--db", self.db, *args)
+
+    def start(self, *args):
+        self.proc = subprocess.Popen([BIN, "daemon", "--db", self.db, "--config", self.ini,
+                                      *args], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=clean_env())
+        wait_for(lambda: self.health().returncode == 0, 20, what="healthy")
+
+    def test_healthy_then_wedged_then_stopped(self):
+        r = self.health()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no heartbeat", r.stdout)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.start("--enable-web", "--web-address", "127.0.0.1:%d" % port)
+        self.assertIn("readiness 200", self.health().stdout)
+        self.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: self.health("--max-age", "1s").returncode == 1, 20, what="unhealthy")
+        self.assertIn("unhealthy", self.health("--max-age", "1s").stdout)
+        self.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: self.health("--max-age", "1s").returncode == 0, 20, what="healthy")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0)
+        self.assertIn("no heartbeat", self.health().stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("chattr"),
+                         "needs root and chattr to make the database unwritable")
+    def test_unwritable_database_is_unhealthy(self):
+        self.start()
+        wal = self.db + "-wal"
+        wait_for(lambda: os.path.exists(wal), 10, what="the WAL")
+        r = subprocess.run(["chattr", "+i", wal, self.db], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("chattr +i failed: " + r.stderr)
+        try:
+            wait_for(lambda: self.health("--max-age", "6s").returncode == 1, 30,
+                     what="unhealthy")
+        finally:
+            subprocess.run(["chattr", "-i", wal, self.db])
+        wait_for(lambda: self.health("--max-age", "6s").returncode == 0, 30, what="healthy")
