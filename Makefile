@@ -3,6 +3,7 @@
 #   make            release build: ./ofelia
 #   make run        build, then start the daemon on the embedded default config
 #   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make test-image build the container image for real and test it (root)
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make deps       install every Debian package the above need
@@ -44,7 +45,7 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz deps fmt fmt-check check-deps clean help
+.PHONY: all run test test-image unit integration bench fuzz deps fmt fmt-check check-deps clean help
 
 all: ofelia
 
@@ -111,6 +112,11 @@ run: ofelia
 test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
 	BUILD=$(BUILD) PYTHON=$(PYTHON) ./tools/test.sh
 
+# The Dockerfile built on a private engine (base image made with debootstrap,
+# cached in /var/cache/ofelia-image), then tests/image against the image.
+test-image:
+	./tools/image/test.sh
+
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
@@ -162,6 +168,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

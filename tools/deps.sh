@@ -10,11 +10,13 @@ libh2o-evloop-dev libwslay-dev libssl-dev libsqlite3-dev libjansson-dev
 libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
 "
 # tests: criterion, the cron oracle (Go + robfig/cron), a Docker engine and
-# the busybox image it imports, promtool, sqlite3; fuzzing: clang's libFuzzer;
-# benchmarks: wrk; formatting: clang-format.
+# the busybox image it imports, promtool, sqlite3, a registry for the pull
+# credentials test, debootstrap for the image test's base; fuzzing: clang's
+# libFuzzer; benchmarks: wrk; formatting: clang-format.
 TEST_PKGS="
 libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
 docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
+docker-registry debootstrap e2fsprogs
 clang libclang-rt-14-dev clang-format wrk
 "
 PKGS="$BUILD_PKGS"
@@ -32,7 +34,7 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-# docker.io and prometheus would start system services (a dockerd with a
+# docker.io, docker-registry and prometheus would start system services (a dockerd with a
 # bridge, a Prometheus on all interfaces); the tests start their own, on a
 # private socket and on 127.0.0.1. Debian's policy-rc.d keeps the packages'
 # services from starting while they install.

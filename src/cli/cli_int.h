@@ -50,7 +50,7 @@ void cli_free_opts(const struct cli_opt *opts, size_t nopts);
 /* What flags and OFELIA_* variables give the daemon and the commands that
  * share its options; strings owned (cli_settings_fini), ints -1 = unset. */
 struct cli_settings {
-	char *config, *db, *log_level, *log_format;
+	char *config, *db, *log_level, *log_format, *shutdown_grace;
 	int docker; /* -d, --docker: label discovery, always on; kept for the config rule */
 	struct strv docker_filters;
 	char *poll_interval;

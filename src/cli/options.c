@@ -39,7 +39,7 @@ void cli_settings_fini(struct cli_settings *s)
 	    s->web_secret_key, s->web_token_expiry,
 	    s->web_attempts,   s->pprof_address,
 	    s->state_file,     s->retry_count,
-	    s->retry_interval,
+	    s->retry_interval, s->shutdown_grace,
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
@@ -75,6 +75,8 @@ size_t cli_settings_options(struct cli_settings *s, struct cli_opt *out)
 	    {"docker-include-stopped", 0, "OFELIA_DOCKER_INCLUDE_STOPPED", CLI_BOOL,
 	     &s->docker_include_stopped, "read run-job labels of stopped containers too", NULL,
 	     &s->notes},
+	    {"shutdown-grace", 0, "OFELIA_SHUTDOWN_GRACE", CLI_STRING, &s->shutdown_grace,
+	     "how long running jobs get at SIGTERM before they are stopped", NULL, &s->notes},
 	    {"enable-web", 0, "OFELIA_ENABLE_WEB", CLI_BOOL, &s->enable_web,
 	     "serve the API and web UI", NULL, &s->notes},
 	    {"web-address", 0, "OFELIA_WEB_ADDRESS", CLI_STRING, &s->web_address,
@@ -162,6 +164,7 @@ int cli_apply_settings(const struct cli_settings *s, struct config *c, struct co
 
 	set(c, false, "log-level", s->log_level, "--log-level", diag);
 	set(c, false, "log-format", s->log_format, "--log-format", diag);
+	set(c, false, "shutdown-grace", s->shutdown_grace, "--shutdown-grace", diag);
 	set_bool(c, false, "enable-web", s->enable_web, "--enable-web", diag);
 	set(c, false, "web-address", s->web_address, "--web-address", diag);
 	set_bool(c, false, "web-auth-enabled", s->web_auth_enabled, "--web-auth-enabled", diag);
