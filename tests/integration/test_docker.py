@@ -14,10 +14,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 
 from tests.integration.support import BIN, DaemonTest, wait_for
@@ -754,3 +757,109 @@ class ServiceJobs(DockerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(HOST and shutil.which("docker-registry"),
+                     "needs the Docker engine and Debian's docker-registry")
+class RegistryAuth(DockerCase):
+    """Run jobs pull with the Docker CLI's credentials, as Ofelia does: a
+    private registry (Debian's docker-registry with htpasswd) on 127.0.0.1,
+    which the engine reaches over plain HTTP as it does any loopback one."""
+
+    def setUp(self):
+        super().setUp()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.registry = "127.0.0.1:%d" % s.getsockname()[1]
+        hashed = subprocess.run([BIN, "hash-password", "--bcrypt"], input="secret-pw\n",
+                                capture_output=True, text=True, check=True).stdout.strip()
+        reg = os.path.join(self.dir, "registry")
+        os.makedirs(reg)
+        with open(os.path.join(reg, "htpasswd"), "w") as f:
+            f.write("ofl:%s\n" % hashed)
+        with open(os.path.join(reg, "config.yml"), "w") as f:
+            f.write("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                    "    rootdirectory: %s/data\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n"
+                    "    realm: ofelia-test\n    path: %s/htpasswd\n" % (reg, self.registry, reg))
+        self.proc = subprocess.Popen(["docker-registry", "serve", os.path.join(reg, "config.yml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_registry)
+
+        def answers():
+            try:
+                urllib.request.urlopen("http://%s/v2/" % self.registry, timeout=2)
+            except urllib.error.HTTPError as e:
+                return e.code == 401
+            except OSError:
+                return False
+            return False
+        wait_for(answers, 20, what="the registry")
+        self.login = os.path.join(self.dir, "login")
+        os.makedirs(self.login)
+        self.image = "%s/ofl/busybox:%s" % (self.registry, self.tag)
+        env = dict(os.environ, DOCKER_CONFIG=self.login)
+        subprocess.run(["docker", "-H", HOST, "login", self.registry, "-u", "ofl",
+                        "--password-stdin"], input="secret-pw", env=env, check=True,
+                       capture_output=True, text=True)
+        docker("tag", "busybox:local", self.image)
+        subprocess.run(["docker", "-H", HOST, "push", self.image], env=env, check=True,
+                       capture_output=True, text=True, timeout=120)
+        docker("rmi", self.image)
+
+    def stop_registry(self):
+        docker("rmi", "-f", self.image, check=False)
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def run_pull(self, env):
+        path = self.write_config(self.config("""jobs:
+  pulled:
+    type: run
+    schedule: "@manual"
+    image: %s
+    command: echo pulled
+    network: none
+""" % self.image))
+        r = subprocess.run([BIN, "run", "--config", path, "--db", self.db, "pulled"],
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, **env))
+        self.assertNotRegex(r.stderr, SANITIZER, r.stderr)
+        docker("rmi", "-f", self.image, check=False)
+        return r
+
+    def test_config_json_credentials(self):
+        with open(os.path.join(self.login, "config.json")) as f:
+            self.assertIn('"auth"', f.read())
+        r = self.run_pull({"DOCKER_CONFIG": self.login})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "pulled")
+        empty = os.path.join(self.dir, "empty")
+        os.makedirs(empty)
+        r = self.run_pull({"DOCKER_CONFIG": empty})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no basic auth credentials", self.last("pulled")["error"])
+
+    def test_credential_helper(self):
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        helper = os.path.join(bindir, "docker-credential-ofltest")
+        with open(helper, "w") as f:
+            f.write('#!/bin/sh\n[ "$1" = get ] || exit 1\nread -r server\n'
+                    '[ "$server" = "%s" ] || { echo "credentials not found"; exit 1; }\n'
+                    'printf \'{"ServerURL":"%%s","Username":"ofl","Secret":"secret-pw"}\' '
+                    '"$server"\n' % self.registry)
+        os.chmod(helper, 0o755)
+        cfg = os.path.join(self.dir, "helper")
+        os.makedirs(cfg)
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            json.dump({"credHelpers": {self.registry: "ofltest"}}, f)
+        r = self.run_pull({"DOCKER_CONFIG": cfg,
+                           "PATH": bindir + os.pathsep + os.environ["PATH"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "pulled")
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            json.dump({"credsStore": "missing"}, f)
+        r = self.run_pull({"DOCKER_CONFIG": cfg})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("registry credentials: docker-credential-missing",
+                      self.last("pulled")["error"])
