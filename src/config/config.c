@@ -598,14 +598,7 @@ static int set_checked_string(struct config_ld *ld, const struct config_key *k, 
 		}
 		break;
 	case CK_WEB_HASH:
-		if (!config_hash_ok(value)) {
-			config_error(
-			    ld, pos,
-			    "%s: %s: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); make one "
-			    "with `ofelia hash-password`",
-			    where, k->key);
-			return -1;
-		}
+		/* Checked in finish_web_user: with web auth off it is unused. */
 		set_string(&ld->web_hash, value);
 		ld->web_hash_pos = pos;
 		return 0;
@@ -770,14 +763,27 @@ int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 
 /* ---- loading ---- */
 
+/* finish_web_user joins Ofelia's web-username and web-password-hash into an
+ * admin user. With web auth off they are unused, as in Ofelia: a bad or
+ * lone one is then a warning. */
 static void finish_web_user(struct config_ld *ld)
 {
-	if (ld->web_user && ld->web_hash)
+	void (*report)(struct config_ld *, struct config_pos, const char *, ...) =
+	    ld->c->web.auth_enabled ? config_error : config_warning;
+	const char *unused = ld->c->web.auth_enabled ? "" : " (unused: web-auth-enabled is false)";
+	if (ld->web_hash && !config_hash_ok(ld->web_hash))
+		report(ld, ld->web_hash_pos,
+		       "global: web-password-hash: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); "
+		       "make one with `ofelia hash-password`%s",
+		       unused);
+	else if (ld->web_user && ld->web_hash)
 		config_user_add(ld->c, ld->web_user, ld->web_hash, "admin");
 	else if (ld->web_user)
-		config_error(ld, ld->web_user_pos, "global: web-username needs web-password-hash");
+		report(ld, ld->web_user_pos, "global: web-username needs web-password-hash%s",
+		       unused);
 	else if (ld->web_hash)
-		config_error(ld, ld->web_hash_pos, "global: web-password-hash needs web-username");
+		report(ld, ld->web_hash_pos, "global: web-password-hash needs web-username%s",
+		       unused);
 
 	const struct config_web *w = &ld->c->web;
 	for (size_t i = 0; i < w->nusers; i++)

@@ -412,8 +412,20 @@ Test(config, web_users)
 	    load, &diag, "web:\n  enabled: true\n  auth: {enabled: true}\n",
 	    "ofelia.yaml: web: auth is enabled but no user is configured (web.auth.users, "
 	    "or web-username and web-password-hash in global)");
-	support_expect_error(load, &diag, "global:\n  web-username: admin\n",
-	                     "ofelia.yaml:2:17: global: web-username needs web-password-hash");
+	support_expect_error(load, &diag,
+	                     "global:\n  web-auth-enabled: true\n  web-username: admin\n",
+	                     "ofelia.yaml:3:17: global: web-username needs web-password-hash");
+	/* With auth off they are unused, as in Ofelia: warnings. */
+	config_diag_free(&diag);
+	struct config *c = support_load_ok(load, &diag,
+	                                   "global:\n  web-username: admin\n"
+	                                   "  web-password-hash: not_used\n");
+	cr_expect_eq(c->web.nusers, 0);
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:3:22: global: web-password-hash: not a crypt(3) hash "
+	                      "($y$, $2b$, $6$ or $5$); make one with `ofelia hash-password` "
+	                      "(unused: web-auth-enabled is false)"));
+	config_free(c);
 }
 
 Test(config, unknown_keys_warn_with_a_suggestion)
