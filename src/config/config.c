@@ -441,18 +441,20 @@ static void word_list(const struct config_word *w, char *out, size_t outlen)
 			                         used ? ", " : "", w->word);
 }
 
-static bool valid_port(const char *s)
+/* valid_port reads a port; 0 (any free port, which the log then names)
+ * only where zero_ok. */
+static bool valid_port(const char *s, bool zero_ok)
 {
 	int64_t port;
-	return *s && parse_int(s, 1, 65535, &port) == 0;
+	return *s && parse_int(s, zero_ok ? 0 : 1, 65535, &port) == 0;
 }
 
 /* valid_address checks host:port, where host may be empty (all interfaces),
  * a name, an IPv4 address or a bracketed IPv6 address. */
-static bool valid_address(const char *s)
+static bool valid_address(const char *s, bool zero_ok)
 {
 	const char *colon = strrchr(s, ':');
-	if (colon == NULL || !valid_port(colon + 1))
+	if (colon == NULL || !valid_port(colon + 1, zero_ok))
 		return false;
 	if (s[0] == '[')
 		return colon > s + 1 && colon[-1] == ']';
@@ -520,7 +522,7 @@ static int set_docker_host(struct config_ld *ld, const struct config_key *k, con
                            const char *value, struct config_pos pos)
 {
 	if ((strncmp(value, "unix://", 7) == 0 && value[7] == '/') ||
-	    (strncmp(value, "tcp://", 6) == 0 && valid_address(value + 6))) {
+	    (strncmp(value, "tcp://", 6) == 0 && valid_address(value + 6, false))) {
 		set_string(AT(ld->c, k, char *), value);
 		return 0;
 	}
@@ -591,7 +593,7 @@ static int set_checked_string(struct config_ld *ld, const struct config_key *k, 
 		}
 		break;
 	case CK_ADDRESS:
-		if (!valid_address(value)) {
+		if (!valid_address(value, true)) {
 			config_error(ld, pos, "%s: %s: \"%s\" is not host:port", where, k->key,
 			             value);
 			return -1;

@@ -180,9 +180,10 @@ class ExecJobs(DockerCase):
     command: id -u
 """ % {"c": c})
         rc, out, _ = self.run_job(cfg, "as-default")
-        self.assertEqual((rc, out), (0, "65534\n"))
+        # default-user is root, as in mcuadros/ofelia.
+        self.assertEqual((rc, out), (0, "0\n"))
         e = self.last("as-default")
-        self.assertEqual((e["status"], e["exit_code"], e["output"]), ("success", 0, "65534"))
+        self.assertEqual((e["status"], e["exit_code"], e["output"]), ("success", 0, "0"))
         self.assertTrue(e["container_id"])  # the exec's id
 
         rc, out, err = self.run_job(cfg, "as-root")
@@ -273,7 +274,7 @@ class RunJobs(DockerCase):
         self.assertEqual((e["status"], e["exit_code"], e["error"]), ("failed", 2, "exit status 2"))
         # stdout and stderr are separate pipes: their relative order is not kept.
         self.assertEqual(sorted(self.logs(e["id"])),
-                         [("error", "oops"), ("info", "blue %s-host /tmp 65534" % self.tag)])
+                         [("error", "oops"), ("info", "blue %s-host /tmp 0" % self.tag)])
         ct = inspect(self.tag + "-kept")
         self.containers.append(self.tag + "-kept")
         self.assertEqual(ct["Id"], e["container_id"])
