@@ -28,7 +28,7 @@ static const char usage[] =
 
 struct daemon_opts {
 	char *config, *db, *log_level, *log_format;
-	int enable_web, web_auth_enabled;
+	int enable_web, web_auth_enabled, web_insecure;
 	char *web_address, *web_username, *web_password_hash, *web_secret_key, *web_token_expiry;
 };
 
@@ -68,6 +68,8 @@ static int apply_overrides(struct daemon_opts *o, struct config *c)
 	}
 	if (o->web_auth_enabled >= 0)
 		c->web.auth_enabled = o->web_auth_enabled;
+	if (o->web_insecure >= 0)
+		c->web.insecure = o->web_insecure;
 	if (o->web_secret_key) {
 		free(c->web.secret);
 		c->web.secret = xstrdup(o->web_secret_key);
@@ -316,7 +318,7 @@ static int run(struct daemon *d)
 int cli_daemon(int argc, char **argv)
 {
 	struct daemon d = {0};
-	d.opts.enable_web = d.opts.web_auth_enabled = -1;
+	d.opts.enable_web = d.opts.web_auth_enabled = d.opts.web_insecure = -1;
 	const struct cli_opt opts[] = {
 	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &d.opts.config,
 	     "config file (YAML or Ofelia INI); default: the embedded config"},
@@ -331,6 +333,8 @@ int cli_daemon(int argc, char **argv)
 	     "address to listen on (default 127.0.0.1:8080)"},
 	    {"web-auth-enabled", 0, "OFELIA_WEB_AUTH_ENABLED", CLI_BOOL, &d.opts.web_auth_enabled,
 	     "require a login for the API"},
+	    {"web-insecure", 0, "OFELIA_WEB_INSECURE", CLI_BOOL, &d.opts.web_insecure,
+	     "without auth: allow changes through the API and a non-loopback address"},
 	    {"web-username", 0, "OFELIA_WEB_USERNAME", CLI_STRING, &d.opts.web_username,
 	     "an admin user's name"},
 	    {"web-password-hash", 0, "OFELIA_WEB_PASSWORD_HASH", CLI_STRING,

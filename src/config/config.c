@@ -97,6 +97,7 @@ const struct config_key config_global_keys[] = {
     K("enable-web", CK_BOOL, W(enabled)),
     K("web-address", CK_ADDRESS, W(address)),
     K("web-auth-enabled", CK_BOOL, W(auth_enabled)),
+    K("web-insecure", CK_BOOL, W(insecure)),
     K("web-username", CK_WEB_USER, 0),
     K("web-password-hash", CK_WEB_HASH, 0),
     K("web-secret-key", CK_STRING, W(secret)),
@@ -156,6 +157,7 @@ static const struct config_key rate_keys[] = {
 const struct config_key config_web_keys[] = {
     K("enabled", CK_BOOL, W(enabled)),
     K("address", CK_ADDRESS, W(address)),
+    K("insecure", CK_BOOL, W(insecure)),
     KX("auth", CK_MAP, 0, auth_keys),
     K("metrics-auth", CK_BOOL, W(metrics_auth)),
     KX("cors", CK_MAP, 0, cors_keys),

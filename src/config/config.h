@@ -71,6 +71,9 @@ struct config_web {
 	bool enabled;
 	char *address; /* default 127.0.0.1:8080 */
 	bool auth_enabled;
+	/* Without auth the API is read-only and listens on loopback only;
+	 * insecure lifts both (anyone who reaches it may run commands). */
+	bool insecure;
 	struct config_user *users;
 	size_t nusers;
 	char *secret;             /* JWT signing key; NULL = generated once, kept in the store */

@@ -200,8 +200,20 @@ bool http_auth_check(struct http_req *r)
 	const struct http_route *rt = r->route;
 	const struct config_web *w = &r->cfg->web;
 	bool needed = rt->is_metrics ? w->metrics_auth : !rt->is_public && w->auth_enabled;
-	if (!needed)
+	bool change = r->method != HTTP_GET && r->method != HTTP_HEAD;
+	if (!needed) {
+		/* Without auth anything that reaches the port (a local user, a
+		 * web page through the browser) would be a shell: read-only
+		 * unless the operator says otherwise. */
+		if (change && !rt->is_public && !w->auth_enabled && !w->insecure) {
+			http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
+			                 "The API is read-only: changes need web.auth (a login "
+			                 "with role admin) or web.insecure: true (anyone who "
+			                 "reaches the API may change jobs and run commands)");
+			return false;
+		}
 		return true;
+	}
 
 	h2o_iovec_t token = bearer(r);
 	/* Browsers cannot set headers on a WebSocket: the token may come in
@@ -218,7 +230,7 @@ bool http_auth_check(struct http_req *r)
 	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &r->user, &r->role) <
 	    0)
 		return unauthorized(r, "The token is invalid or expired");
-	if (r->method != HTTP_GET && r->method != HTTP_HEAD && strcmp(r->role, "admin") != 0) {
+	if (change && !http_can_write(r)) {
 		http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
 		                 "User '%s' has role '%s': changes need role 'admin'", r->user,
 		                 r->role);
@@ -368,7 +380,7 @@ void http_on_refresh(struct http_req *r)
 bool http_can_write(const struct http_req *r)
 {
 	if (!r->cfg->web.auth_enabled)
-		return true;
+		return r->cfg->web.insecure;
 	return r->role && strcmp(r->role, "admin") == 0;
 }
 

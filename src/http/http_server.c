@@ -192,8 +192,21 @@ static int split_address(const char *address, char *host, size_t hostlen, char *
 	return 0;
 }
 
-static int listen_on(struct http *h, const char *address, char *err, size_t errlen)
+static bool is_loopback(const struct sockaddr *sa)
 {
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+static int listen_on(struct http *h, const struct config_web *w, char *err, size_t errlen)
+{
+	const char *address = w->address;
 	char host[256], port[16], shown[INET6_ADDRSTRLEN];
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
@@ -209,6 +222,16 @@ static int listen_on(struct http *h, const char *address, char *err, size_t errl
 	}
 	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0) {
 		snprintf(err, errlen, "web address \"%s\": %s", address, gai_strerror(rc));
+		return -1;
+	}
+	if (!is_loopback(ai->ai_addr) && !w->auth_enabled && !w->insecure) {
+		snprintf(err, errlen,
+		         "web address \"%s\" is not a loopback address and web auth is off: "
+		         "anyone who reaches it could change jobs and run commands. Turn on "
+		         "web.auth (--web-auth-enabled), listen on 127.0.0.1, or accept the risk "
+		         "with web.insecure: true (--web-insecure)",
+		         address);
+		freeaddrinfo(ai);
 		return -1;
 	}
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -270,12 +293,13 @@ struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 	h->accept_ctx.ctx = &h->ctx;
 	h->accept_ctx.hosts = h->globalconf.hosts;
 
-	if (listen_on(h, cfg->web.address, err, errlen) < 0) {
+	if (listen_on(h, &cfg->web, err, errlen) < 0) {
 		http_free(h);
 		return NULL;
 	}
 	log_kv(LOG_INFO, "listening", "address", h->address, "auth",
-	       cfg->web.auth_enabled ? "on" : "off", NULL);
+	       cfg->web.auth_enabled ? "on" : "off", "api",
+	       cfg->web.auth_enabled || cfg->web.insecure ? "read-write" : "read-only", NULL);
 	return h;
 }
 

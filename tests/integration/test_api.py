@@ -178,11 +178,17 @@ class WebSocket:
 
 
 class ApiCase(DaemonTest):
-    """Starts daemons with the web server on a free port and talks to them."""
+    """Starts daemons with the web server on a free port and talks to them.
+    Without auth the API is read-only unless --web-insecure: the cases that
+    change things without logging in pass it (INSECURE)."""
+
+    INSECURE = True
 
     def start_web(self, config_text, args=(), env=None, config_path=None):
-        d = self.daemon(config_text, config_path=config_path,
-                        args=["--enable-web", "--web-address", "127.0.0.1:0"] + list(args),
+        flags = ["--enable-web", "--web-address", "127.0.0.1:0"]
+        if self.INSECURE:
+            flags.append("--web-insecure")
+        d = self.daemon(config_text, config_path=config_path, args=flags + list(args),
                         env=env)
         d.start(wait_started=False)
         m = d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)", timeout=20)
@@ -642,6 +648,8 @@ web:
 
 class ApiWithAuth(ApiCase):
     """Auth on: tokens, roles, failed logins; everything under /api/ needs a token."""
+
+    INSECURE = False
 
     def config(self, extra=""):
         return """web:

@@ -1,0 +1,91 @@
+"""The web security model against the real daemon on 127.0.0.1: read-only
+without auth, no start on a non-loopback address without auth, the Host
+check that defeats DNS rebinding, JSON bodies only as application/json,
+Origin checks on changes and on the WebSocket."""
+import time
+
+from tests.integration.test_api import HIGH_LIMIT, JOBS, ApiCase, WebSocket
+
+LIMIT = "web:\n" + HIGH_LIMIT
+
+CHANGES = (("POST", "/api/job/hello/run", None),
+           ("PUT", "/api/job/hello", {"schedule": "@every 2h"}),
+           ("PUT", "/api/job/fresh", {"type": "local", "schedule": "@every 1h",
+                                      "command": "id"}),
+           ("DELETE", "/api/job/hello", None),
+           ("PATCH", "/api/job/hello/toggle", None),
+           ("POST", "/api/execution/00000000-0000-4000-8000-000000000000/stop", None),
+           ("POST", "/api/scheduler/stop", None),
+           ("POST", "/api/scheduler/start", None),
+           ("POST", "/api/scheduler/reload", None),
+           ("PATCH", "/api/config/global", {"logLevel": "debug"}))
+
+
+class ReadOnlyWithoutAuth(ApiCase):
+    """No auth and no web.insecure: reads work, every change is 403."""
+
+    INSECURE = False
+
+    def test_changes_are_refused(self):
+        d = self.start_web(LIMIT + JOBS)
+        self.assertIn("api=read-only", d.log())
+        self.assertEqual(self.ok("GET", "/api/jobs")["total"], 3)
+        self.assertEqual(self.ok("GET", "/api/job/hello")["schedule"], "@every 1h")
+        self.assertEqual(self.ok("GET", "/api/session"),
+                         {"authEnabled": False, "user": None, "role": None,
+                          "canWrite": False})
+        for method, path, body in CHANGES:
+            err = self.assertError(self.req(method, path, body), 403, "FORBIDDEN")
+            self.assertIn("web.auth", err["message"])
+            self.assertIn("web.insecure", err["message"])
+        # nothing changed, nothing ran
+        job = self.ok("GET", "/api/job/hello")
+        self.assertEqual((job["schedule"], job["enabled"], job["history"]),
+                         ("@every 1h", True, []))
+        self.assertEqual(self.req("GET", "/api/job/fresh").status, 404)
+        self.assertTrue(self.ok("GET", "/api/scheduler/status")["running"])
+        self.assertEqual(self.query("SELECT count(*) FROM executions"), [(0,)])
+        # the WebSocket is a read: it works
+        ws = WebSocket(self.port)
+        self.assertEqual(ws.status, 101)
+        ws.close()
+        self.assertCleanExit(d)
+
+    def test_insecure_from_config_env_and_ini(self):
+        """web.insecure in YAML, OFELIA_WEB_INSECURE and INI web-insecure."""
+        d = self.start_web("web:\n  insecure: true\n" + JOBS)
+        self.assertIn("api=read-write", d.log())
+        self.assertTrue(self.ok("GET", "/api/session")["canWrite"])
+        self.assertEqual(self.req("PATCH", "/api/job/hello/toggle").status, 200)
+        self.assertCleanExit(d)
+
+        d = self.start_web(JOBS, env={"OFELIA_WEB_INSECURE": "true"})
+        self.assertEqual(self.req("PATCH", "/api/job/hello/toggle").status, 200)
+        self.assertCleanExit(d)
+
+        ini = self.dir + "/ofelia.ini"
+        with open(ini, "w") as f:
+            f.write("[global]\nweb-insecure = true\n\n"
+                    "[job-local \"tick\"]\nschedule = @every 1h\ncommand = echo tick\n")
+        d = self.start_web(None, config_path=ini)
+        self.assertEqual(self.req("PATCH", "/api/job/tick/toggle").status, 200)
+        self.assertCleanExit(d)
+
+
+class NonLoopbackAddress(ApiCase):
+    """Every interface without auth: refused before anything listens."""
+
+    INSECURE = False
+
+    def test_refused_without_auth(self):
+        # (The daemon's exit on a failed start is tested with the other
+        # start-up failures; here: the reason, and that nothing listens.)
+        for address in ("0.0.0.0:0", ":0"):
+            d = self.daemon(JOBS, args=["--enable-web", "--web-address", address])
+            d.start(wait_started=False)
+            d.wait_log("cannot start the web server")
+            d.cleanup()
+            log = d.log()
+            self.assertIn("not a loopback address", log)
+            self.assertIn("web.insecure", log)
+            self.assertNotIn("msg=listening", log)
