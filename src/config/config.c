@@ -163,6 +163,7 @@ const struct config_key config_web_keys[] = {
     KX("cors", CK_MAP, 0, cors_keys),
     KX("rate-limit", CK_MAP, 0, rate_keys),
     K("trusted-proxies", CK_CIDRS, W(trusted_proxies)),
+    K("allowed-hosts", CK_LIST, W(allowed_hosts)),
     KR("max-body", CK_BYTES, W(max_body_bytes), 1, MAX_BYTES),
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -297,6 +298,7 @@ void config_fini(struct config *c)
 	strv_free(&c->web.cors_methods);
 	strv_free(&c->web.cors_headers);
 	strv_free(&c->web.trusted_proxies);
+	strv_free(&c->web.allowed_hosts);
 	for (size_t i = 0; i < c->njobs; i++)
 		job_free(c->jobs[i]);
 	free(c->jobs);

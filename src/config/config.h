@@ -88,6 +88,9 @@ struct config_web {
 	int rate_burst;
 	int64_t max_body_bytes;
 	struct strv trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+	/* Host header names accepted besides IP literals and localhost:
+	 * "name", "*.domain" or "*" (see docs/api.md) */
+	struct strv allowed_hosts;
 };
 
 struct config {

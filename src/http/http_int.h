@@ -77,6 +77,7 @@ struct http_req {
 	h2o_iovec_t method_text;
 	h2o_iovec_t path;  /* percent-decoded and normalized */
 	h2o_iovec_t query; /* after '?', still encoded; len 0 when none */
+	h2o_iovec_t host;  /* the Host header; len 0 when none came */
 	const h2o_headers_t *headers;
 	h2o_iovec_t upgrade; /* the Upgrade header, which h2o keeps apart */
 	h2o_iovec_t body;
@@ -134,6 +135,7 @@ struct http {
 	bool ctx_ready;
 	h2o_socket_t *listener;
 	char address[128];
+	bool wildcard; /* listening on every interface */
 	bool stopping;
 
 	/* auth (http_auth.c) */
@@ -261,6 +263,11 @@ void http_limits_fini(struct http *h);
 /* http_resolve_client sets r->client from the peer and, when the peer is a
  * trusted proxy, from X-Forwarded-For. */
 void http_resolve_client(struct http_req *r);
+/* http_host_allowed checks the Host header against web.allowed-hosts (and
+ * IP literals and localhost); returns false when it answered 403. */
+bool http_host_allowed(struct http_req *r);
+/* http_host_name_allowed is that check on a host name without its port. */
+bool http_host_name_allowed(const struct strv *allowed, const char *name, size_t len);
 /* http_security_headers adds the headers every response carries. */
 void http_security_headers(struct http_req *r);
 /* http_cors adds the CORS headers of an allowed origin; returns true when

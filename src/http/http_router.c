@@ -1,8 +1,8 @@
 /* The router: every request goes through the same steps, in this order,
  * so each rule is checked once and in one place:
- *   security headers, client address (trusted proxies), CORS (a preflight
- *   ends here), rate limit (/api/ only), route and method, token and role,
- *   handler.
+ *   security headers, client address (trusted proxies), Host (DNS
+ *   rebinding), CORS (a preflight ends here), rate limit (/api/ only),
+ *   route and method, token and role, handler.
  * A request ends in http_req_finish, which counts it and hands the answer to
  * whoever sends it. Answers that wait (a slowed failed login, a stop waiting
  * for the execution's end) sit in one list ordered by due time behind one
@@ -151,7 +151,7 @@ void http_dispatch(struct http_req *r)
 {
 	http_security_headers(r);
 	http_resolve_client(r);
-	if (http_cors(r))
+	if (!http_host_allowed(r) || http_cors(r))
 		goto done;
 	r->route = find_route(r);
 	bool limited = r->route ? r->route->rate_limited : is_api_path(r->path);

@@ -101,6 +101,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (req->query_at != SIZE_MAX)
 		r->query = h2o_iovec_init(req->path.base + req->query_at + 1,
 		                          req->path.len - req->query_at - 1);
+	r->host = req->input.authority;
 	r->headers = &req->headers;
 	r->upgrade = req->upgrade;
 	r->body = req->entity;
@@ -242,6 +243,9 @@ static int listen_on(struct http *h, const struct config_web *w, char *err, size
 		goto fail;
 	}
 	freeaddrinfo(ai);
+	h->wildcard = ss.ss_family == AF_INET6
+	                  ? IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+	                  : ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
 	if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, shown, sizeof shown);
 		snprintf(h->address, sizeof h->address, "[%s]:%u", shown,

@@ -105,16 +105,18 @@ class Response:
 class WebSocket:
     """A minimal RFC 6455 client: masked frames out, unmasked frames in."""
 
-    def __init__(self, port, path="/api/ws", rcvbuf=None):
+    def __init__(self, port, path="/api/ws", rcvbuf=None, host="127.0.0.1", origin=None):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect(("127.0.0.1", port))
         self.sock.settimeout(15)
         key = b64u(os.urandom(16)) + "=="
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        extra = "Origin: %s\r\n" % origin if origin else ""
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+                           "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, host, key, extra)
+                           ).encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)

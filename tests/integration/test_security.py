@@ -89,3 +89,36 @@ class NonLoopbackAddress(ApiCase):
             self.assertIn("not a loopback address", log)
             self.assertIn("web.insecure", log)
             self.assertNotIn("msg=listening", log)
+
+
+class HostCheck(ApiCase):
+    """DNS rebinding: a page of attacker.example whose name now points at
+    127.0.0.1 talks to the daemon as same-origin; its Host header gives it
+    away."""
+
+    def test_rebinding_host_is_refused(self):
+        d = self.start_web("web:\n  allowed-hosts: [ofelia.example, '*.lan']\n" +
+                           HIGH_LIMIT + JOBS)
+        port = self.port
+        for host in ("attacker.example:%d" % port, "attacker.example",
+                     "localhost.attacker.example:%d" % port, "127.0.0.1.nip.io:%d" % port):
+            h = {"Host": host}
+            err = self.assertError(self.req("GET", "/api/jobs", headers=h), 403, "FORBIDDEN")
+            self.assertIn("web.allowed-hosts", err["message"])
+            self.assertError(self.req("PUT", "/api/job/pwned", {"type": "local",
+                                      "schedule": "@every 1s", "command": "id"}, headers=h),
+                             403, "FORBIDDEN")
+            self.assertError(self.req("POST", "/api/job/hello/run", headers=h), 403,
+                             "FORBIDDEN")
+            self.assertError(self.req("GET", "/", headers=h), 403, "FORBIDDEN")
+            ws = WebSocket(port, host=host)
+            self.assertEqual(ws.status, 403)
+            ws.close()
+        self.assertEqual(self.req("GET", "/api/job/pwned").status, 404)
+        self.assertEqual(self.query("SELECT count(*) FROM executions"), [(0,)])
+        # the names that cannot be rebound, and the listed ones
+        for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "LocalHost",
+                     "ofelia.example:%d" % port, "box.lan", "[::1]:%d" % port, "10.0.0.7"):
+            self.assertEqual(self.req("GET", "/api/jobs", headers={"Host": host}).status, 200,
+                             host)
+        self.assertCleanExit(d)

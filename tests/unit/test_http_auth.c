@@ -157,3 +157,35 @@ Test(http_limits, cidr)
 	cr_assert_eq(http_cidr_parse("nonsense", &c), -1);
 	cr_assert_eq(http_cidr_parse("", &c), -1);
 }
+
+Test(http_limits, host_names)
+{
+	struct strv allowed = STRV_INIT;
+#define OK(name) cr_expect(http_host_name_allowed(&allowed, name, strlen(name)), "%s", name)
+#define NO(name) cr_expect_not(http_host_name_allowed(&allowed, name, strlen(name)), "%s", name)
+	/* IP literals cannot be rebound; localhost never leaves the host */
+	OK("127.0.0.1");
+	OK("10.1.2.3");
+	OK("::1");
+	OK("localhost");
+	OK("LOCALHOST.");
+	OK("app.localhost");
+	NO("attacker.example");
+	NO("localhost.attacker.example");
+	NO("127.0.0.1.nip.io");
+	NO("");
+	NO(".");
+	strv_push(&allowed, "ofelia.example");
+	strv_push(&allowed, "*.lan");
+	OK("ofelia.example");
+	OK("Ofelia.Example.");
+	OK("box.lan");
+	NO("lan");
+	NO("ofelia.example.attacker.example");
+	NO("xofelia.example");
+	strv_push(&allowed, "*");
+	OK("anything.example");
+	strv_free(&allowed);
+#undef OK
+#undef NO
+}
