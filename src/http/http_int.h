@@ -54,7 +54,7 @@ enum http_method {
 
 /* The status codes counted one by one in ofelia_http_requests_total; any
  * other lands in the last slot. */
-#define HTTP_CODE_SLOTS 17
+#define HTTP_CODE_SLOTS 20
 
 /* One route: a path pattern where "{}" stands for one segment (a job name,
  * an execution id), and a handler per method. */
@@ -268,6 +268,13 @@ void http_resolve_client(struct http_req *r);
 bool http_host_allowed(struct http_req *r);
 /* http_host_name_allowed is that check on a host name without its port. */
 bool http_host_name_allowed(const struct strv *allowed, const char *name, size_t len);
+/* http_origin_allowed tells whether the request's Origin (a browser page)
+ * may act here: none, the same as Host, or one of web.cors.allowed-origins.
+ * Otherwise it answers 403 and returns false. */
+bool http_origin_allowed(struct http_req *r);
+/* http_json_only refuses (415) a change whose body or Content-Type is not
+ * application/json, which no cross-site form or simple request can send. */
+bool http_json_only(struct http_req *r);
 /* http_security_headers adds the headers every response carries. */
 void http_security_headers(struct http_req *r);
 /* http_cors adds the CORS headers of an allowed origin; returns true when

@@ -247,6 +247,48 @@ static bool origin_allowed(const struct strv *origins, h2o_iovec_t origin)
 	return false;
 }
 
+/* ---- cross-site requests ---- */
+
+/* same_origin compares the host[:port] of an Origin ("http://h:8080")
+ * with the Host header: a page of this server. */
+static bool same_origin(h2o_iovec_t origin, h2o_iovec_t host)
+{
+	const char *sep = origin.len > 3 ? memmem(origin.base, origin.len, "://", 3) : NULL;
+	if (sep == NULL || host.len == 0)
+		return false;
+	const char *auth = sep + 3;
+	size_t len = (size_t)(origin.base + origin.len - auth);
+	return len == host.len && strncasecmp(auth, host.base, len) == 0;
+}
+
+bool http_origin_allowed(struct http_req *r)
+{
+	h2o_iovec_t origin = http_find_header(r, "origin");
+	if (origin.len == 0 || same_origin(origin, r->host) ||
+	    origin_allowed(&r->cfg->web.cors_origins, origin))
+		return true;
+	http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
+	                 "Origin \"%.*s\" is not this server nor in web.cors.allowed-origins",
+	                 (int)(origin.len < 200 ? origin.len : 200), origin.base);
+	return false;
+}
+
+bool http_json_only(struct http_req *r)
+{
+	h2o_iovec_t type = http_find_header(r, "content-type");
+	if (r->body.len == 0 && type.len == 0)
+		return true;
+	/* "application/json", any case, parameters (charset) allowed */
+	size_t n = 0;
+	while (n < type.len && type.base[n] != ';' && type.base[n] != ' ' && type.base[n] != '\t')
+		n++;
+	if (n == 16 && strncasecmp(type.base, "application/json", 16) == 0)
+		return true;
+	http_reply_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL, NULL,
+	                 "A request body must be JSON sent as Content-Type: application/json");
+	return false;
+}
+
 /* join writes a list as "a, b, c" into the pool, or dflt when empty. */
 static const char *join(struct http_req *r, const struct strv *list, const char *dflt)
 {

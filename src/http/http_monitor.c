@@ -17,7 +17,7 @@
 #include "util/clock.h"
 
 static const int counted_codes[HTTP_CODE_SLOTS - 1] = {
-    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503,
+    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 414, 415, 429, 431, 500, 503,
 };
 
 void http_on_liveness(struct http_req *r)

@@ -2,7 +2,8 @@
  * so each rule is checked once and in one place:
  *   security headers, client address (trusted proxies), Host (DNS
  *   rebinding), CORS (a preflight ends here), rate limit (/api/ only),
- *   route and method, token and role, handler.
+ *   route and method, Origin and Content-Type of changes and of the
+ *   WebSocket, token and role, handler.
  * A request ends in http_req_finish, which counts it and hands the answer to
  * whoever sends it. Answers that wait (a slowed failed login, a stop waiting
  * for the execution's end) sit in one list ordered by due time behind one
@@ -138,6 +139,18 @@ static void allow(struct http_req *r, const struct http_route *route)
 	http_header(r, "allow", text);
 }
 
+/* checked_origin keeps other sites' pages out: a change (and the
+ * WebSocket, which streams everything) from a foreign Origin is refused, and
+ * a change's body must be JSON, which a form or a simple request (no CORS
+ * preflight) cannot send. */
+static bool checked_origin(struct http_req *r)
+{
+	bool change = r->method != HTTP_GET && r->method != HTTP_HEAD;
+	if (!change && r->route->on[HTTP_GET] != http_on_ws)
+		return true;
+	return http_origin_allowed(r) && (!change || http_json_only(r));
+}
+
 void http_req_init(struct http_req *r, struct http *h, h2o_mem_pool_t *pool)
 {
 	memset(r, 0, sizeof *r);
@@ -169,7 +182,7 @@ void http_dispatch(struct http_req *r)
 		http_reply_error(r, 405, "METHOD_NOT_ALLOWED", NULL, NULL,
 		                 "Method %.*s is not allowed on %s", (int)r->method_text.len,
 		                 r->method_text.base, r->route->pattern);
-	} else if (http_auth_check(r)) {
+	} else if (checked_origin(r) && http_auth_check(r)) {
 		r->route->on[r->method](r);
 	}
 done:

@@ -202,8 +202,9 @@ class ApiCase(DaemonTest):
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + token
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
             h.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, path, body=body, headers=h)

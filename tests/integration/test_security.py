@@ -122,3 +122,86 @@ class HostCheck(ApiCase):
             self.assertEqual(self.req("GET", "/api/jobs", headers={"Host": host}).status, 200,
                              host)
         self.assertCleanExit(d)
+
+
+class CrossSiteRequests(ApiCase):
+    """A page of another site can send simple requests (no preflight): a
+    form or fetch(no-cors) POST with text/plain, form or no Content-Type,
+    with its Origin; and open a WebSocket with its Origin."""
+
+    CONFIG = "web:\n  cors:\n    allowed-origins: [http://ui.example]\n" + HIGH_LIMIT + JOBS
+
+    def test_simple_requests_and_foreign_origins_are_refused(self):
+        d = self.start_web(self.CONFIG)
+        here = "http://127.0.0.1:%d" % self.port
+        job = '{"type": "local", "schedule": "@every 1s", "command": "id"}'
+        # text/plain CSRF: the body is JSON, the type is one a form can send
+        for ctype in ("text/plain", "text/plain;charset=UTF-8",
+                      "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                      "application/jsonx", "application/json-seq"):
+            h = {"Content-Type": ctype}
+            self.assertError(self.req("PUT", "/api/job/pwned", job, headers=h), 415,
+                             "UNSUPPORTED_MEDIA_TYPE")
+            self.assertError(self.req("POST", "/api/job/hello/run", "{}", headers=h), 415,
+                             "UNSUPPORTED_MEDIA_TYPE")
+            self.assertError(self.req("POST", "/api/scheduler/reload", "x=1", headers=h), 415,
+                             "UNSUPPORTED_MEDIA_TYPE")
+            self.assertError(self.req("POST", "/api/login", '{"username":"a","password":"b"}',
+                                      headers=h), 415, "UNSUPPORTED_MEDIA_TYPE")
+        # fetch(no-cors) from another page: no body, but its Origin
+        for origin in ("http://attacker.example", "null", "http://127.0.0.1:1",
+                       "https://127.0.0.1:%d.attacker.example" % self.port):
+            h = {"Origin": origin}
+            for method, path in (("POST", "/api/job/hello/run"), ("POST", "/api/scheduler/stop"),
+                                 ("PATCH", "/api/job/hello/toggle"),
+                                 ("DELETE", "/api/job/hello")):
+                err = self.assertError(self.req(method, path, headers=h), 403, "FORBIDDEN")
+                self.assertIn("web.cors.allowed-origins", err["message"])
+            self.assertError(self.req("PUT", "/api/job/pwned", job,
+                                      headers=dict(h, **{"Content-Type": "application/json"})),
+                             403, "FORBIDDEN")
+            # reads stay readable by CORS rules (no CORS headers: the page cannot read them)
+            self.assertEqual(self.req("GET", "/api/jobs", headers=h).status, 200)
+            ws = WebSocket(self.port, origin=origin)
+            self.assertEqual(ws.status, 403)
+            ws.close()
+        self.assertEqual(self.req("GET", "/api/job/pwned").status, 404)
+        self.assertTrue(self.ok("GET", "/api/job/hello")["enabled"])
+        self.assertEqual(self.query("SELECT count(*) FROM executions"), [(0,)])
+        self.assertTrue(self.ok("GET", "/api/scheduler/status")["running"])
+
+        # this server's own pages, an allowed origin, and clients without Origin
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        for h in ({"Origin": here}, {"Origin": "http://ui.example"}, {}):
+            self.assertEqual(self.req("PATCH", "/api/job/hello/toggle", headers=h).status, 200)
+            self.assertEqual(self.req("PUT", "/api/job/hello", '{"schedule": "@every 2h"}',
+                                      headers=dict(h, **json_type)).status, 200)
+            ws = WebSocket(self.port, host="127.0.0.1:%d" % self.port, origin=h.get("Origin"))
+            self.assertEqual(ws.status, 101)
+            ws.close()
+        self.assertCleanExit(d)
+
+
+class WebSocketWithAuth(ApiCase):
+    """With auth the WebSocket needs a token, and a foreign page cannot use
+    one it stole from nowhere: its Origin is refused first."""
+
+    INSECURE = False
+
+    def test_token_and_origin(self):
+        from tests.integration.test_api import SECRET, make_token
+        d = self.start_web("web:\n  auth:\n    enabled: true\n    secret: %s\n    users:\n"
+                           "      - {username: v, password-hash: '$6$abcdefgh$x', role: viewer}\n"
+                           % SECRET + HIGH_LIMIT + JOBS)
+        now = int(time.time())
+        tok = make_token({"sub": "v", "role": "viewer", "iat": now, "exp": now + 600})
+        for path, origin, status in (("/api/ws", None, 401),
+                                     ("/api/ws?token=garbage", None, 401),
+                                     ("/api/ws?token=" + tok, "http://attacker.example", 403),
+                                     ("/api/ws?token=" + tok, None, 101),
+                                     ("/api/ws?token=" + tok, "http://127.0.0.1:%d" % self.port,
+                                      101)):
+            ws = WebSocket(self.port, path, host="127.0.0.1:%d" % self.port, origin=origin)
+            self.assertEqual(ws.status, status, (path, origin))
+            ws.close()
+        self.assertCleanExit(d)
