@@ -14,7 +14,6 @@
 
 #include "config/config_int.h"
 #include "cron/cron.h"
-#include "util/argv.h"
 #include "util/duration.h"
 #include "util/words.h"
 #include "util/xalloc.h"
@@ -749,7 +748,6 @@ void config_job_add(struct config_ld *ld, struct job *j, struct config_pos pos,
 int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 {
 	const char *code = NULL;
-	char why[128];
 
 	*sched = false;
 	if (job_validate(j, &code, err, errlen) < 0) {
@@ -759,15 +757,6 @@ int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 			snprintf(err + n, errlen - n, " [INVALID_SCHEDULE]");
 		}
 		return -1;
-	}
-	if (j->command && *j->command) {
-		struct strv words = STRV_INIT;
-		int rc = argv_split(j->command, &words, why, sizeof why);
-		strv_free(&words);
-		if (rc < 0) {
-			snprintf(err, errlen, "job \"%s\": bad command: %s", j->name, why);
-			return -1;
-		}
 	}
 	return 0;
 }

@@ -64,6 +64,7 @@ struct http_route {
 	bool is_public;    /* no token even with auth on (login, health, UI) */
 	bool is_metrics;   /* public unless web.metrics-auth */
 	bool rate_limited; /* under /api/: counted per client */
+	bool job_param;    /* "{}" is a job name: checked as the config checks it */
 };
 
 struct http_req {

@@ -29,9 +29,11 @@ static const struct http_route routes[] = {
             [HTTP_HEAD] = http_on_job_get,
             [HTTP_PUT] = http_on_job_put,
             [HTTP_DELETE] = http_on_job_delete},
-     .rate_limited = true},
-    {"/api/job/{}/run", .on = {[HTTP_POST] = http_on_job_run}, .rate_limited = true},
-    {"/api/job/{}/toggle", .on = {[HTTP_PATCH] = http_on_job_toggle}, .rate_limited = true},
+     .rate_limited = true, .job_param = true},
+    {"/api/job/{}/run", .on = {[HTTP_POST] = http_on_job_run}, .rate_limited = true,
+     .job_param = true},
+    {"/api/job/{}/toggle", .on = {[HTTP_PATCH] = http_on_job_toggle}, .rate_limited = true,
+     .job_param = true},
     {"/api/execution/{}", GET_ON(http_on_execution), .rate_limited = true},
     {"/api/execution/{}/stop", .on = {[HTTP_POST] = http_on_execution_stop}, .rate_limited = true},
     {"/api/execution/{}/logs", GET_ON(http_on_execution_logs), .rate_limited = true},
@@ -151,6 +153,18 @@ static bool checked_origin(struct http_req *r)
 	return http_origin_allowed(r) && (!change || http_json_only(r));
 }
 
+/* checked_param refuses a job name the config would refuse (bytes that are
+ * not UTF-8, control characters), so the API serves no name it could not
+ * have created. */
+static bool checked_param(struct http_req *r)
+{
+	char err[512];
+	if (!r->route->job_param || job_name_valid(r->param, err, sizeof err) == 0)
+		return true;
+	http_reply_error(r, 400, "VALIDATION_ERROR", "job", r->param, "%s", err);
+	return false;
+}
+
 void http_req_init(struct http_req *r, struct http *h, h2o_mem_pool_t *pool)
 {
 	memset(r, 0, sizeof *r);
@@ -170,7 +184,12 @@ void http_dispatch(struct http_req *r)
 	bool limited = r->route ? r->route->rate_limited : is_api_path(r->path);
 	if (limited && !http_rate_limit(r))
 		goto done;
-	if (r->route == NULL) {
+	if (memchr(r->path.base, '\0', r->path.len)) {
+		/* %00: C strings downstream would end there ("hello%00x" would
+		 * name "hello"). */
+		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL,
+		                 "The path holds a NUL byte (%%00)");
+	} else if (r->route == NULL) {
 		http_reply_error(r, 404, "NOT_FOUND", NULL, NULL, "No route for %.*s %.*s",
 		                 (int)r->method_text.len, r->method_text.base, (int)r->path.len,
 		                 r->path.base);
@@ -182,7 +201,7 @@ void http_dispatch(struct http_req *r)
 		http_reply_error(r, 405, "METHOD_NOT_ALLOWED", NULL, NULL,
 		                 "Method %.*s is not allowed on %s", (int)r->method_text.len,
 		                 r->method_text.base, r->route->pattern);
-	} else if (checked_origin(r) && http_auth_check(r)) {
+	} else if (checked_origin(r) && http_auth_check(r) && checked_param(r)) {
 		r->route->on[r->method](r);
 	}
 done:

@@ -205,3 +205,54 @@ class WebSocketWithAuth(ApiCase):
             self.assertEqual(ws.status, status, (path, origin))
             ws.close()
         self.assertCleanExit(d)
+
+
+class JobNamesInUrls(ApiCase):
+    """%00 in a path would cut the name short in C (DELETE hello%00x deleted
+    hello); bytes that are not UTF-8 made names served without a "name".
+    Both are 400 wherever a name enters; commands the config loader refuses
+    are refused here too."""
+
+    CONFIG = "web:\n" + HIGH_LIMIT + JOBS
+
+    def test_bad_names_and_commands(self):
+        d = self.start_web(self.CONFIG)
+        job = {"type": "local", "schedule": "@every 1h", "command": "echo hi"}
+        for path in ("/api/job/hello%00x", "/api/job/hello%00", "/api/job/%00",
+                     "/api/execution/%00", "/api/jobs%00", "/%00"):
+            for method in ("GET", "DELETE", "PUT"):
+                body = job if method == "PUT" else None
+                self.assertError(self.req(method, path, body), 400, "VALIDATION_ERROR")
+        self.assertError(self.req("POST", "/api/job/hello%00x/run"), 400, "VALIDATION_ERROR")
+        self.assertError(self.req("PATCH", "/api/job/hello%00x/toggle"), 400,
+                         "VALIDATION_ERROR")
+        for name in ("b%FFad", "caf%C3", "%C0%AFetc", "tab%09", "%ED%A0%80"):
+            for method, path, body in (("GET", "/api/job/" + name, None),
+                                       ("PUT", "/api/job/" + name, job),
+                                       ("DELETE", "/api/job/" + name, None),
+                                       ("POST", "/api/job/%s/run" % name, None),
+                                       ("PATCH", "/api/job/%s/toggle" % name, None)):
+                err = self.assertError(self.req(method, path, body), 400, "VALIDATION_ERROR")
+                self.assertIn("job name", err["message"])
+        # nothing was cut short or created
+        jobs = self.ok("GET", "/api/jobs")["jobs"]
+        self.assertEqual(sorted(j["name"] for j in jobs), ["failing", "hello", "sleeper"])
+        self.assertTrue(all(isinstance(j["name"], str) for j in jobs))
+        self.assertEqual(self.query("SELECT count(*) FROM executions"), [(0,)])
+        # a UTF-8 name is fine
+        self.assertEqual(self.req("PUT", "/api/job/caf%C3%A9", job).status, 201)
+        self.assertEqual(self.ok("GET", "/api/job/caf%C3%A9")["name"], "caf\u00e9")
+
+        # a command the config file would refuse
+        for body in (dict(job, command="sh -c 'echo unterminated"),
+                     dict(job, command='echo "half')):
+            err = self.assertError(self.req("PUT", "/api/job/quoted", body), 400,
+                                   "VALIDATION_ERROR")
+            self.assertIn("bad command", err["message"])
+            err = self.assertError(self.req("PUT", "/api/job/hello", {"command": body["command"]}),
+                                   400, "VALIDATION_ERROR")
+            self.assertIn("unterminated", err["message"])
+        self.assertEqual(self.req("GET", "/api/job/quoted").status, 404)
+        self.assertEqual(self.ok("GET", "/api/job/hello")["command"],
+                         "sh -c 'echo one; echo two; echo three >&2'")
+        self.assertCleanExit(d)

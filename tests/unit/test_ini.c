@@ -314,3 +314,11 @@ Test(ini, empty_default_user_means_the_image_user)
 	cr_expect_null(c->global.save_folder);
 	config_free(c);
 }
+
+Test(ini, job_names_must_be_utf8)
+{
+	support_expect_error(load, &diag,
+	                     "[job-local \"b\xff"
+	                     "ad\"]\nschedule = @daily\ncommand = x\n",
+	                     "ofelia.ini:1:1: job name \"b?ad\" is not valid UTF-8");
+}
