@@ -134,6 +134,7 @@ static const struct config_key auth_keys[] = {
     K("enabled", CK_BOOL, W(auth_enabled)),
     K("secret", CK_STRING, W(secret)),
     KR("token-expiry", CK_DURATION, W(token_expiry_ns), SEC, 0),
+    K("max-session-age", CK_DURATION, W(max_session_age_ns)),
     KR("max-login-attempts", CK_INT, W(max_login_attempts), 1, 100),
     K("users", CK_USERS, W(users)),
     {NULL, 0, 0, 0, 0, NULL},
@@ -267,6 +268,7 @@ void config_defaults(struct config *c)
 	struct config_web *w = &c->web;
 	w->address = xstrdup("127.0.0.1:8080");
 	w->token_expiry_ns = 24 * HOUR;
+	w->max_session_age_ns = 7 * 24 * HOUR;
 	w->max_login_attempts = 5;
 	w->cors_max_age = 86400;
 	w->rate_limit = 100;

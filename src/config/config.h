@@ -76,8 +76,10 @@ struct config_web {
 	bool insecure;
 	struct config_user *users;
 	size_t nusers;
-	char *secret;             /* JWT signing key; NULL = generated once, kept in the store */
-	int64_t token_expiry_ns;  /* default 24h */
+	char *secret;            /* JWT signing key; NULL = generated once, kept in the store */
+	int64_t token_expiry_ns; /* default 24h */
+	/* a login's session ends after this, refreshes or not; 0 = never */
+	int64_t max_session_age_ns;
 	int max_login_attempts;   /* failed logins per client per minute */
 	bool metrics_auth;        /* /metrics needs a token too */
 	struct strv cors_origins; /* empty = no CORS headers */

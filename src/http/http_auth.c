@@ -17,6 +17,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <jwt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@
 #define HASHER_QUEUE   32
 #define FAIL_DELAY_NS  (250 * NS_PER_MS)
 #define FAIL_DELAY_MAX (2 * NS_PER_SEC)
+/* Clock skew forgiven on iat, nbf and auth_time. */
+#define TOKEN_LEEWAY_S 30
 
 struct hash_job {
 	struct hash_job *next;
@@ -122,16 +125,28 @@ static const struct config_user *find_user(const struct config *cfg, const char 
 	return NULL;
 }
 
-char *http_token_sign(struct http *h, const char *user, const char *role, int64_t now_ns,
-                      int64_t ttl_ns, int64_t *expires_ns)
+/* session_end is when a session begun at auth_time must log in again;
+ * INT64_MAX without a max-session-age. */
+static int64_t session_end(const struct config *cfg, int64_t auth_time_ns)
+{
+	int64_t age = cfg->web.max_session_age_ns;
+	return age > 0 && auth_time_ns <= INT64_MAX - age ? auth_time_ns + age : INT64_MAX;
+}
+
+char *http_token_sign(struct http *h, const struct config *cfg, const struct http_claims *c,
+                      int64_t now_ns, int64_t *expires_ns)
 {
 	jwt_t *j = NULL;
 	char *token = NULL;
-	long now = (long)(now_ns / NS_PER_SEC), exp = (long)((now_ns + ttl_ns) / NS_PER_SEC);
+	int64_t ttl = cfg->web.token_expiry_ns, end = session_end(cfg, c->auth_time_ns);
+	int64_t exp_ns = now_ns <= end - ttl ? now_ns + ttl : end;
+	long now = (long)(now_ns / NS_PER_SEC), exp = (long)(exp_ns / NS_PER_SEC);
 
-	if (jwt_new(&j) != 0)
+	if (exp <= now || jwt_new(&j) != 0)
 		return NULL;
-	if (jwt_add_grant(j, "sub", user) == 0 && jwt_add_grant(j, "role", role) == 0 &&
+	if (jwt_add_grant(j, "sub", c->user) == 0 && jwt_add_grant(j, "role", c->role) == 0 &&
+	    jwt_add_grant(j, "sid", c->sid) == 0 &&
+	    jwt_add_grant_int(j, "auth_time", (long)(c->auth_time_ns / NS_PER_SEC)) == 0 &&
 	    jwt_add_grant_int(j, "iat", now) == 0 && jwt_add_grant_int(j, "exp", exp) == 0 &&
 	    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)h->secret, (int)h->secret_len) ==
 	        0)
@@ -141,11 +156,26 @@ char *http_token_sign(struct http *h, const char *user, const char *role, int64_
 	return token;
 }
 
-int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
-                      int64_t now_ns, const char **user, const char **role)
+/* int_claim reads a whole-number claim of claims: 1 when there, 0 when
+ * absent, -1 when it is something else ("123", 1.5). */
+static int int_claim(json_t *claims, const char *name, long *out)
 {
-	char text[MAX_TOKEN];
+	json_t *v = json_object_get(claims, name);
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > LONG_MAX)
+		return -1;
+	*out = (long)json_integer_value(v);
+	return 1;
+}
+
+int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
+                      int64_t now_ns, struct http_claims *out)
+{
+	char text[MAX_TOKEN], *crit = NULL, *grants = NULL;
 	jwt_t *j = NULL;
+	json_t *claims = NULL;
+	long now = (long)(now_ns / NS_PER_SEC), exp, iat, nbf = 0, auth_time;
 	int rc = -1;
 
 	if (len == 0 || len >= sizeof text)
@@ -154,22 +184,69 @@ int http_token_verify(struct http *h, const struct config *cfg, const char *toke
 	text[len] = '\0';
 	if (jwt_decode(&j, text, (const unsigned char *)h->secret, (int)h->secret_len) != 0)
 		return -1;
-	if (jwt_get_alg(j) != JWT_ALG_HS256)
+	/* RFC 7515 4.1.11: a "crit" header names extensions the reader must
+	 * understand; this one understands none. */
+	crit = jwt_get_headers_json(j, "crit");
+	if (jwt_get_alg(j) != JWT_ALG_HS256 || crit != NULL)
 		goto out;
-	errno = 0;
-	long exp = jwt_get_grant_int(j, "exp");
-	if (errno != 0 || exp <= now_ns / NS_PER_SEC)
+	/* libjwt reads a claim of another type as a number: read them here. */
+	grants = jwt_get_grants_json(j, NULL);
+	claims = grants ? json_loads(grants, 0, NULL) : NULL;
+	/* exp has to lie ahead; iat and nbf (optional) not, which they would
+	 * in a token made to outlive its expiry. auth_time is the session's
+	 * start, kept across refreshes (iat in tokens older than it). */
+	if (int_claim(claims, "exp", &exp) != 1 || exp <= now ||
+	    int_claim(claims, "iat", &iat) != 1 || iat > now + TOKEN_LEEWAY_S ||
+	    int_claim(claims, "nbf", &nbf) < 0 || nbf > now + TOKEN_LEEWAY_S)
+		goto out;
+	switch (int_claim(claims, "auth_time", &auth_time)) {
+	case 0:
+		auth_time = iat;
+		break;
+	case -1:
+		goto out;
+	}
+	if (auth_time > now + TOKEN_LEEWAY_S ||
+	    session_end(cfg, (int64_t)auth_time * NS_PER_SEC) <= now_ns)
 		goto out;
 	const char *sub = jwt_get_grant(j, "sub");
 	const struct config_user *u = sub ? find_user(cfg, sub) : NULL;
 	if (u == NULL)
 		goto out;
-	*user = u->username;
-	*role = u->role ? u->role : "viewer";
+	const char *sid = jwt_get_grant(j, "sid");
+	out->user = u->username;
+	out->role = u->role ? u->role : "viewer";
+	out->auth_time_ns = (int64_t)auth_time * NS_PER_SEC;
+	snprintf(out->sid, sizeof out->sid, "%s", sid && strlen(sid) < sizeof out->sid ? sid : "");
 	rc = 0;
 out:
+	json_decref(claims);
+	free(grants);
+	free(crit);
 	jwt_free(j);
 	return rc;
+}
+
+/* verify checks a token and, when it is good, makes its user and role the
+ * request's. */
+static bool verify(struct http_req *r, h2o_iovec_t token, struct http_claims *c)
+{
+	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, c) < 0)
+		return false;
+	r->user = c->user;
+	r->role = c->role;
+	return true;
+}
+
+/* new_session_id writes 32 random hex digits: the sid a login starts and
+ * refreshes keep. */
+static void new_session_id(char sid[static 33])
+{
+	unsigned char raw[16];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		memset(raw, 0, sizeof raw); /* an id for logs only; the token is signed */
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(sid + 2 * i, 3, "%02x", raw[i]);
 }
 
 /* bearer returns the token of "Authorization: Bearer <token>", or len 0. */
@@ -227,8 +304,8 @@ bool http_auth_check(struct http_req *r)
 		return unauthorized(r,
 		                    "Authentication required: send Authorization: Bearer <token> "
 		                    "(from POST /api/login)");
-	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &r->user, &r->role) <
-	    0)
+	struct http_claims claims;
+	if (!verify(r, token, &claims))
 		return unauthorized(r, "The token is invalid or expired");
 	if (change && !http_can_write(r)) {
 		http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
@@ -239,13 +316,14 @@ bool http_auth_check(struct http_req *r)
 	return true;
 }
 
-static void reply_token(struct http_req *r, const char *user, const char *role)
+/* reply_token answers a new token of the session c; a session past
+ * max-session-age gets none. */
+static void reply_token(struct http_req *r, const struct http_claims *c)
 {
 	int64_t expires;
-	char *token =
-	    http_token_sign(r->h, user, role, r->now_ns, r->cfg->web.token_expiry_ns, &expires);
+	char *token = http_token_sign(r->h, r->cfg, c, r->now_ns, &expires);
 	if (token == NULL) {
-		http_reply_error(r, 500, "INTERNAL_ERROR", NULL, NULL, "Cannot sign a token");
+		unauthorized(r, "The session has reached web.auth.max-session-age: log in again");
 		return;
 	}
 	http_reply_json(r, 200,
@@ -282,8 +360,11 @@ static void on_hashed(void *msg, void *arg)
 	r->now_ns = clock_now_ns();
 	const struct config_user *u = find_user(r->cfg, job->username);
 	if (job->match && job->known && u) {
-		log_kv(LOG_INFO, "login", "user", u->username, "client", r->client, NULL);
-		reply_token(r, u->username, u->role ? u->role : "viewer");
+		struct http_claims c = {u->username, u->role ? u->role : "viewer", "", r->now_ns};
+		new_session_id(c.sid);
+		log_kv(LOG_INFO, "login", "user", u->username, "client", r->client, "session",
+		       c.sid, NULL);
+		reply_token(r, &c);
 		http_req_finish(r);
 	} else {
 		login_failed(r, job->username);
@@ -363,16 +444,18 @@ out:
 void http_on_refresh(struct http_req *r)
 {
 	h2o_iovec_t token = bearer(r);
-	const char *user, *role;
+	struct http_claims c;
 	if (token.len == 0) {
 		unauthorized(r, "POST /api/refresh needs Authorization: Bearer <token>");
 		return;
 	}
-	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &user, &role) < 0) {
+	if (!verify(r, token, &c)) {
 		unauthorized(r, "The token is invalid or expired");
 		return;
 	}
-	reply_token(r, user, role);
+	/* The new token keeps the session (sid, auth_time): refreshing never
+	 * takes it past max-session-age. */
+	reply_token(r, &c);
 }
 
 /* ---- who is asking ---- */
@@ -391,12 +474,9 @@ void http_on_session(struct http_req *r)
 {
 	const struct config_web *w = &r->cfg->web;
 	h2o_iovec_t token = bearer(r);
-	if (w->auth_enabled && token.len &&
-	    http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &r->user, &r->role) <
-	        0) {
-		r->user = NULL;
-		r->role = NULL;
-	}
+	struct http_claims c;
+	if (w->auth_enabled && token.len)
+		verify(r, token, &c);
 	http_reply_json(r, 200,
 	                json_pack("{s:b,s:o,s:o,s:b}", "authEnabled", w->auth_enabled, "user",
 	                          r->user ? http_string(r->user) : json_null(), "role",

@@ -305,13 +305,23 @@ void http_auth_fini(struct http *h);
 /* http_auth_check verifies the request's token when the route needs one
  * and the role for a change; returns false when it answered 401 or 403. */
 bool http_auth_check(struct http_req *r);
-/* http_token_verify checks a token (HS256, our key, not expired, a user
- * that still exists) and returns its user and current role. */
+/* A token's session. */
+struct http_claims {
+	const char *user;     /* the config's strings */
+	const char *role;     /* the config's role, not the token's */
+	char sid[33];         /* session id: a login makes it, refreshes keep it */
+	int64_t auth_time_ns; /* when the session's login was */
+};
+/* http_token_verify checks a token (HS256, our key, no "crit" header, exp
+ * ahead, iat and nbf not ahead, its session younger than max-session-age, a
+ * user that still exists) and fills out with its user and current role. */
 int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
-                      int64_t now_ns, const char **user, const char **role);
-/* http_token_sign returns a token the caller frees and its expiry. */
-char *http_token_sign(struct http *h, const char *user, const char *role, int64_t now_ns,
-                      int64_t ttl_ns, int64_t *expires_ns);
+                      int64_t now_ns, struct http_claims *out);
+/* http_token_sign returns a token of session c (the caller frees it),
+ * valid for token-expiry but not past the session's max-session-age, and
+ * its expiry; NULL when the session has ended. */
+char *http_token_sign(struct http *h, const struct config *cfg, const struct http_claims *c,
+                      int64_t now_ns, int64_t *expires_ns);
 /* http_secret_equal compares in time independent of where they differ. */
 bool http_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 /* http_can_write tells whether a request as r->user / r->role (NULL when

@@ -217,9 +217,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     h2o_memis(v, value.len, H2O_STRLIT("Bearer @viewer")))) {
 			int64_t exp;
 			bool admin = value.len == sizeof "Bearer @admin" - 1;
-			char *tok = http_token_sign(F.h, admin ? "admin" : "viewer",
-			                            admin ? "admin" : "viewer", r.now_ns,
-			                            3600000000000LL, &exp);
+			struct http_claims c = {admin ? "admin" : "viewer",
+			                        admin ? "admin" : "viewer", "fuzz", r.now_ns};
+			char *tok = http_token_sign(F.h, F.current, &c, r.now_ns, &exp);
 			char *text = h2o_mem_alloc_pool(&pool, strlen(tok) + 8);
 			value.len = (size_t)sprintf(text, "Bearer %s", tok);
 			value.base = text;

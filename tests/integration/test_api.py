@@ -64,9 +64,9 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_token(claims, secret=SECRET, alg="HS256"):
+def make_token(claims, secret=SECRET, alg="HS256", header=None):
     """A JWT made here, to feed the server tokens it did not issue."""
-    head = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    head = b64u(json.dumps(dict({"alg": alg, "typ": "JWT"}, **(header or {}))).encode())
     body = b64u(json.dumps(claims).encode())
     signing = head + "." + body
     if alg == "none":
@@ -694,7 +694,7 @@ class ApiWithAuth(ApiCase):
         self.assertAlmostEqual(parse_time(tok["expires"]), t0 + 24 * 3600, delta=30)
         claims = token_claims(tok["token"])
         self.assertEqual((claims["sub"], claims["role"]), ("admin", "admin"))
-        self.assertEqual(set(claims), {"sub", "role", "iat", "exp"})
+        self.assertEqual(set(claims), {"sub", "role", "iat", "exp", "sid", "auth_time"})
         self.assertEqual(json.loads(base64.urlsafe_b64decode(
             tok["token"].split(".")[0] + "==="))["alg"], "HS256")
         admin = tok["token"]

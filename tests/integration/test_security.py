@@ -256,3 +256,63 @@ class JobNamesInUrls(ApiCase):
         self.assertEqual(self.ok("GET", "/api/job/hello")["command"],
                          "sh -c 'echo one; echo two; echo three >&2'")
         self.assertCleanExit(d)
+
+
+class Tokens(ApiCase):
+    """Tokens made with the key but from the future or with a "crit"
+    header are refused; /api/refresh cannot extend a session past
+    web.auth.max-session-age."""
+
+    INSECURE = False
+
+    def config(self, extra=""):
+        from tests.integration.test_api import SECRET, password_hash
+        return ("web:\n  auth:\n    enabled: true\n    secret: %s\n%s    users:\n"
+                "      - {username: admin, password-hash: '%s', role: admin}\n"
+                % (SECRET, extra, password_hash("admin-pw")) + HIGH_LIMIT + JOBS)
+
+    def test_forged_claims_and_headers(self):
+        from tests.integration.test_api import make_token
+        d = self.start_web(self.config())
+        now = int(time.time())
+        good = {"sub": "admin", "role": "admin", "iat": now, "exp": now + 600}
+        self.assertEqual(self.req("GET", "/api/jobs", token=make_token(good)).status, 200)
+        for claims, header in ((dict(good, iat=now + 3600), None),           # iat ahead
+                               (dict(good, nbf=now + 3600), None),           # nbf ahead
+                               (dict(good, nbf="0"), None),                  # nbf not a number
+                               (dict(good, iat=str(now)), None),             # iat not a number
+                               (dict(good, exp=now + 10.5), None),           # exp not whole
+                               (dict(good, auth_time=now + 3600), None),     # session ahead
+                               (dict(good, iat=now - 8 * 86400), None),      # older than 7 days
+                               (good, {"crit": ["exp"]}),                    # crit extension
+                               (good, {"crit": ["b64"], "b64": False})):
+            tok = make_token(claims, header=header)
+            self.assertError(self.req("GET", "/api/jobs", token=tok), 401, "UNAUTHORIZED")
+            self.assertError(self.req("POST", "/api/refresh", token=tok), 401, "UNAUTHORIZED")
+            self.assertEqual(self.ok("GET", "/api/session", token=tok)["user"], None)
+        self.assertCleanExit(d)
+
+    def test_sessions_have_an_absolute_lifetime(self):
+        from tests.integration.test_api import token_claims
+        d = self.start_web(self.config("    max-session-age: 3s\n"))
+        first = self.login("admin", "admin-pw")["token"]
+        c1 = token_claims(first)
+        self.assertEqual(len(c1["sid"]), 32)
+        # the token lasts until the session's end, not token-expiry's 24h
+        self.assertLessEqual(c1["exp"], c1["auth_time"] + 3)
+        time.sleep(1.1)
+        second = self.ok("POST", "/api/refresh", token=first)["token"]
+        c2 = token_claims(second)
+        self.assertEqual((c2["sid"], c2["auth_time"]), (c1["sid"], c1["auth_time"]))
+        self.assertLessEqual(c2["exp"], c1["auth_time"] + 3)
+        self.assertEqual(self.req("GET", "/api/jobs", token=second).status, 200)
+        # once the session is over, refreshing does not revive it
+        wait = c1["auth_time"] + 3 - time.time() + 0.2
+        time.sleep(max(wait, 0))
+        self.assertError(self.req("POST", "/api/refresh", token=second), 401, "UNAUTHORIZED")
+        self.assertError(self.req("GET", "/api/jobs", token=second), 401, "UNAUTHORIZED")
+        # a new login is a new session
+        third = token_claims(self.login("admin", "admin-pw")["token"])
+        self.assertNotEqual(third["sid"], c1["sid"])
+        self.assertIn("session=" + c1["sid"], d.log())
+        self.assertCleanExit(d)
