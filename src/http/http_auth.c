@@ -9,11 +9,14 @@
  *
  * Password hashes are crypt(3) (yescrypt costs ~200 ms here), so they are
  * checked on a worker thread and the login answers when the result comes
- * back through a loop mailbox: the loop never waits for a hash. An unknown
- * user is hashed against a configured user's hash too, so the answer takes
- * as long as for a wrong password. A failed login is answered late, longer
- * for each recent failure of that client, and after max-login-attempts in a
- * minute the client gets 429 without a hash being tried. */
+ * back through a loop mailbox: the loop never waits for a hash. Every login
+ * hashes the password once per cost among the configured users (bcrypt 12,
+ * yescrypt, ...), the named user's own hash for its cost, so a bcrypt user,
+ * a yescrypt user and an unknown name take the same time. An attempt counts
+ * against the client when it starts (refunded when it succeeds): after
+ * max-login-attempts in a minute the client gets 429 without a hash being
+ * tried, parallel attempts included. A failed login is answered late,
+ * longer for each recent attempt of that client. */
 #include <crypt.h>
 #include <errno.h>
 #include <jwt.h>
@@ -42,13 +45,17 @@
 /* Clock skew forgiven on iat, nbf and auth_time. */
 #define TOKEN_LEEWAY_S 30
 
+/* One login for the worker: the password against one hash of each cost
+ * among the configured users (the user's own for its kind), so every login
+ * takes the same time whoever it names. */
 struct hash_job {
 	struct hash_job *next;
 	struct http_req *r; /* loop thread only: the worker never touches it */
+	int64_t attempt_ns; /* when the attempt was counted */
 	char *username;
 	char *password;
-	char *hash;
-	bool known; /* the user exists; otherwise the hash is a stand-in */
+	struct strv hashes;
+	int own;    /* index of the user's hash in hashes; -1: no such user */
 	bool match; /* set by the worker */
 };
 
@@ -90,11 +97,16 @@ static void *hasher_main(void *arg)
 			hs->tail = NULL;
 		pthread_mutex_unlock(&hs->lock);
 
-		memset(cd, 0, sizeof *cd);
-		const char *out = crypt_rn(job->password, job->hash, cd, sizeof *cd);
-		/* crypt_rn fails with NULL or a string starting with '*'. */
-		job->match = out && out[0] != '*' &&
-		             http_secret_equal(out, strlen(out), job->hash, strlen(job->hash));
+		for (size_t i = 0; i < job->hashes.n; i++) {
+			const char *hash = job->hashes.v[i];
+			memset(cd, 0, sizeof *cd);
+			const char *out = crypt_rn(job->password, hash, cd, sizeof *cd);
+			/* crypt_rn fails with NULL or a string starting with '*'. */
+			bool match = out && out[0] != '*' &&
+			             http_secret_equal(out, strlen(out), hash, strlen(hash));
+			if ((int)i == job->own)
+				job->match = match;
+		}
 		explicit_bzero(job->password, strlen(job->password));
 		loop_mailbox_post(hs->results, job);
 
@@ -111,7 +123,7 @@ static void hash_job_free(struct hash_job *job)
 {
 	free(job->username);
 	free(job->password);
-	free(job->hash);
+	strv_free(&job->hashes);
 	free(job);
 }
 
@@ -338,11 +350,10 @@ static void finish_late(struct http_req *r)
 	http_req_finish(r);
 }
 
-/* login_failed answers 401, later the more this client failed lately. */
+/* login_failed answers 401, later the more this client tried lately. */
 static void login_failed(struct http_req *r, const char *username)
 {
-	int fails = http_login_failed(r);
-	int64_t delay = fails * FAIL_DELAY_NS;
+	int64_t delay = http_login_recent(r) * FAIL_DELAY_NS;
 	log_kv(LOG_WARN, "login failed", "user", username, "client", r->client, NULL);
 	http_reply_error(r, 401, "UNAUTHORIZED", NULL, NULL, "Invalid username or password");
 	http_req_defer(r, r->now_ns + (delay < FAIL_DELAY_MAX ? delay : FAIL_DELAY_MAX),
@@ -359,7 +370,8 @@ static void on_hashed(void *msg, void *arg)
 	r->cfg = http_config_now(r->h);
 	r->now_ns = clock_now_ns();
 	const struct config_user *u = find_user(r->cfg, job->username);
-	if (job->match && job->known && u) {
+	if (job->match && u) {
+		http_login_refund(r, job->attempt_ns);
 		struct http_claims c = {u->username, u->role ? u->role : "viewer", "", r->now_ns};
 		new_session_id(c.sid);
 		log_kv(LOG_INFO, "login", "user", u->username, "client", r->client, "session",
@@ -370,6 +382,46 @@ static void on_hashed(void *msg, void *arg)
 		login_failed(r, job->username);
 	}
 	hash_job_free(job);
+}
+
+/* setting_len is how much of a crypt(3) hash sets its cost: "$2b$12$" for
+ * bcrypt, what comes before the salt for the others ("$y$j9T$",
+ * "$6$rounds=9999$"). */
+static size_t setting_len(const char *hash)
+{
+	if (strncmp(hash, "$2", 2) == 0 && strlen(hash) > 7)
+		return 7;
+	const char *last = strrchr(hash, '$');
+	const char *salt = last;
+	while (salt && salt > hash && salt[-1] != '$')
+		salt--;
+	return salt && salt > hash ? (size_t)(salt - hash) : strlen(hash);
+}
+
+/* login_hashes fills hashes with one hash per cost among the configured
+ * users, username's own for its cost; returns the index of that one, or -1
+ * when no user has that name. Hashing against all of them, every login
+ * costs the same: a bcrypt user, a yescrypt user and no user at all. */
+static int login_hashes(const struct config *cfg, const char *username, struct strv *hashes)
+{
+	int own = -1;
+	for (size_t i = 0; i < cfg->web.nusers; i++) {
+		const struct config_user *u = &cfg->web.users[i];
+		size_t len = setting_len(u->password_hash), k = 0;
+		while (k < hashes->n && !(setting_len(hashes->v[k]) == len &&
+		                          strncmp(hashes->v[k], u->password_hash, len) == 0))
+			k++;
+		bool mine = strcmp(u->username, username) == 0;
+		if (k == hashes->n) {
+			strv_push(hashes, u->password_hash);
+		} else if (mine) {
+			free(hashes->v[k]);
+			hashes->v[k] = xstrdup(u->password_hash);
+		}
+		if (mine)
+			own = (int)k;
+	}
+	return own;
 }
 
 static const char *string_field(json_t *body, const char *key)
@@ -392,17 +444,15 @@ void http_on_login(struct http_req *r)
 		                 "username and password must be non-empty strings");
 		goto out;
 	}
-	if (http_login_blocked(r)) {
+	/* Counted now, not when the hash says no: parallel attempts would
+	 * all pass a check of past failures. */
+	if (!http_login_begin(r)) {
 		http_header(r, "retry-after", "60");
 		http_reply_error(r, 429, "RATE_LIMITED", NULL, NULL,
-		                 "Too many failed logins from this client; try again in a minute");
+		                 "Too many logins from this client; try again in a minute");
 		goto out;
 	}
-	const struct config_user *u = find_user(r->cfg, username);
-	const char *hash = u                    ? u->password_hash
-	                   : r->cfg->web.nusers ? r->cfg->web.users[0].password_hash
-	                                        : NULL;
-	if (hash == NULL) {
+	if (r->cfg->web.nusers == 0) {
 		/* No user at all: there is nothing whose existence to hide. */
 		r->pending = true;
 		login_failed(r, username);
@@ -413,10 +463,10 @@ void http_on_login(struct http_req *r)
 	if (!full) {
 		struct hash_job *job = xcalloc(1, sizeof *job);
 		job->r = r;
+		job->attempt_ns = r->now_ns;
 		job->username = xstrdup(username);
 		job->password = xstrdup(password);
-		job->hash = xstrdup(hash);
-		job->known = u != NULL;
+		job->own = login_hashes(r->cfg, username, &job->hashes);
 		if (hs->tail)
 			hs->tail->next = job;
 		else
@@ -427,6 +477,7 @@ void http_on_login(struct http_req *r)
 	}
 	pthread_mutex_unlock(&hs->lock);
 	if (full) {
+		http_login_refund(r, r->now_ns); /* no password was tried */
 		http_header(r, "retry-after", "1");
 		http_reply_error(r, 429, "RATE_LIMITED", NULL, NULL,
 		                 "Too many logins in progress; try again in a second");

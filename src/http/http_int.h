@@ -121,7 +121,7 @@ struct http_page {
 struct http_client {
 	double tokens;
 	int64_t refilled_ns;
-	int64_t *fails; /* ring of failed login times, NULL until the first */
+	int64_t *fails; /* ring of login attempt times (0: refunded), NULL until the first */
 	int nfails;     /* entries used in the ring */
 	int fail_at;    /* next slot */
 };
@@ -284,11 +284,14 @@ bool http_cors(struct http_req *r);
 /* http_rate_limit takes one request from the client's allowance and sets
  * the X-RateLimit headers; returns false when it answered 429. */
 bool http_rate_limit(struct http_req *r);
-/* http_login_blocked tells whether the client has used its failed logins
- * for the last minute; http_login_failed records one and returns how many
- * the client has in the window. */
-bool http_login_blocked(struct http_req *r);
-int http_login_failed(struct http_req *r);
+/* http_login_begin counts a login attempt of the client as it starts, so
+ * attempts made in parallel count before any fails; false (nothing
+ * counted) when the client has had max-login-attempts in the last minute.
+ * http_login_refund takes back the attempt begun at at_ns when it
+ * succeeded; http_login_recent is the client's attempts in the window. */
+bool http_login_begin(struct http_req *r);
+void http_login_refund(struct http_req *r, int64_t at_ns);
+int http_login_recent(struct http_req *r);
 /* http_cidr_parse reads "10.0.0.0/8", "::1" or "192.168.1.7"; 0 or -1. */
 int http_cidr_parse(const char *text, struct http_cidr *out);
 /* http_cidr_match tells whether the address text falls in the range. */

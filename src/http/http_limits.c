@@ -453,22 +453,34 @@ bool http_rate_limit(struct http_req *r)
 	return false;
 }
 
-/* ---- failed logins ---- */
+/* ---- login attempts ---- */
 
-bool http_login_blocked(struct http_req *r)
-{
-	struct http_client *c = map_get(&r->h->clients, r->client);
-	return c && c->fails && recent_fails(c, r->now_ns) >= r->cfg->web.max_login_attempts;
-}
-
-int http_login_failed(struct http_req *r)
+bool http_login_begin(struct http_req *r)
 {
 	struct http_client *c = client_get(r);
+	if (c->fails && recent_fails(c, r->now_ns) >= r->cfg->web.max_login_attempts)
+		return false;
 	if (c->fails == NULL)
 		c->fails = xcalloc(FAIL_RING, sizeof *c->fails);
 	c->fails[c->fail_at] = r->now_ns;
 	c->fail_at = (c->fail_at + 1) % FAIL_RING;
 	if (c->nfails < FAIL_RING)
 		c->nfails++;
-	return recent_fails(c, r->now_ns);
+	return true;
+}
+
+void http_login_refund(struct http_req *r, int64_t at_ns)
+{
+	struct http_client *c = map_get(&r->h->clients, r->client);
+	for (int i = 0; c && c->fails && i < c->nfails; i++)
+		if (c->fails[i] == at_ns) {
+			c->fails[i] = 0;
+			return;
+		}
+}
+
+int http_login_recent(struct http_req *r)
+{
+	struct http_client *c = map_get(&r->h->clients, r->client);
+	return c && c->fails ? recent_fails(c, r->now_ns) : 0;
 }

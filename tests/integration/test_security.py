@@ -316,3 +316,39 @@ class Tokens(ApiCase):
         self.assertNotEqual(third["sid"], c1["sid"])
         self.assertIn("session=" + c1["sid"], d.log())
         self.assertCleanExit(d)
+
+
+class LoginLimiter(ApiCase):
+    """150 wrong passwords at once from one client: attempts count when
+    they start, so no more than max-login-attempts reach the hasher; the
+    rest are 429 at once. A success gives its attempt back."""
+
+    INSECURE = False
+
+    def test_parallel_wrong_passwords(self):
+        import concurrent.futures
+        from tests.integration.test_api import SECRET, password_hash
+        d = self.start_web("web:\n  auth:\n    enabled: true\n    secret: %s\n"
+                           "    max-login-attempts: 5\n    users:\n"
+                           "      - {username: admin, password-hash: '%s', role: admin}\n"
+                           "      - {username: old, password-hash: '%s', role: viewer}\n"
+                           % (SECRET, password_hash("admin-pw"),
+                              password_hash("old-pw", bcrypt=True)) + HIGH_LIMIT + JOBS)
+        # two good logins first: refunded, they leave the allowance whole
+        self.login("admin", "admin-pw")
+        self.login("old", "old-pw")
+
+        def attempt(i):
+            user = ("admin", "old", "nobody")[i % 3]
+            return self.req("POST", "/api/login", {"username": user, "password": "wrong"}).status
+
+        with concurrent.futures.ThreadPoolExecutor(150) as pool:
+            statuses = list(pool.map(attempt, range(150)))
+        self.assertEqual(statuses.count(401), 5, statuses)
+        self.assertEqual(statuses.count(429), 145, statuses)
+        self.assertEqual(d.log().count("msg=\"login failed\""), 5)
+        # and the right password is refused too for the rest of the minute
+        self.assertError(self.req("POST", "/api/login",
+                                  {"username": "admin", "password": "admin-pw"}),
+                         429, "RATE_LIMITED")
+        self.assertCleanExit(d)
