@@ -139,6 +139,15 @@ struct http {
 	bool wildcard; /* listening on every interface */
 	bool stopping;
 
+	/* connections (http_conn.c) */
+	struct http_conn *conns;                 /* every open one */
+	struct http_conn *idle_head, *idle_tail; /* waiting for a request, oldest first */
+	int nconns, max_conns;
+	bool accept_paused;
+	struct loop_timer *accept_timer;
+	int64_t warned_ns;
+	uint64_t evicted, accept_pauses;
+
 	/* auth (http_auth.c) */
 	char *secret;
 	size_t secret_len;
@@ -249,6 +258,26 @@ json_t *http_time(int64_t ns);
 const char *http_status_reason(int status);
 /* http_strdup copies len bytes of s into the request's pool. */
 char *http_strdup(struct http_req *r, const char *s, size_t len);
+
+/* ---- http_conn.c ---- */
+
+/* http_conn_init raises the soft descriptor limit and sets the connection
+ * cap below it; http_conn_listen accepts on h->listener within that cap;
+ * http_conn_fini forgets the connections still open. */
+void http_conn_init(struct http *h, const struct config *cfg);
+void http_conn_listen(struct http *h);
+void http_conn_fini(struct http *h);
+/* http_conn_request marks req's connection busy and returns the status
+ * (400, 414, 431) of the malformed request req stands in for, or 0. */
+int http_conn_request(h2o_req_t *req);
+/* http_conn_sent follows req's connection after its answer went to h2o,
+ * to check the next request on it. */
+void http_conn_sent(h2o_req_t *req);
+/* http_head_status tells what h2o makes of the request head at the start
+ * of buf, of which it saw last_len bytes before: 0 when it is whole or may
+ * still be, else the status of its refusal: 400 (not HTTP/1.x), 414
+ * (request line too long), 431 (too many or too long headers). */
+int http_head_status(const char *buf, size_t len, size_t last_len);
 
 /* ---- http_limits.c ---- */
 

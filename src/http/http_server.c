@@ -7,6 +7,9 @@
  * filter on the fallback path, where h2o sends those, puts them in the
  * error envelope too.
  *
+ * Connections are counted and capped, and the requests h2o would refuse
+ * in plain text are answered in the envelope: http_conn.c.
+ *
  * Shutdown: http_stop closes the listener and the WebSocket clients,
  * answers what waits, and makes idle keep-alive connections time out at
  * once; http_free turns the loop until they are gone, so nothing is left
@@ -87,6 +90,27 @@ static void send_response(struct http_req *r)
 		h2o_send(req, &r->res_body, 1, H2O_SEND_STATE_FINAL);
 	else
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+	http_conn_sent(req);
+}
+
+/* reject answers the stand-in of a request h2o would have refused in
+ * plain text (see http_conn.c). */
+static void reject(struct http_req *r, int status)
+{
+	http_security_headers(r);
+	if (status == 414)
+		http_reply_error(r, 414, "URI_TOO_LONG", NULL, NULL,
+		                 "The request line is longer than %d bytes", H2O_MAX_REQLEN);
+	else if (status == 431)
+		http_reply_error(r, 431, "HEADERS_TOO_LARGE", NULL, NULL,
+		                 "The request has more than %d headers or a head longer than %d "
+		                 "bytes",
+		                 H2O_MAX_HEADERS, H2O_MAX_REQLEN);
+	else
+		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL,
+		                 "The request is not HTTP/1.x (a control character in the URL, or "
+		                 "no version)");
+	http_req_finish(r);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -108,7 +132,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	peer_text(req->conn, r->peer, sizeof r->peer);
 	r->glue = req;
 	r->on_done = send_response;
-	http_dispatch(r);
+	int rejected = http_conn_request(req);
+	if (rejected)
+		reject(r, rejected);
+	else
+		http_dispatch(r);
 	return 0;
 }
 
@@ -157,20 +185,6 @@ static void on_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 }
 
 /* ---- listening ---- */
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-	struct http *h = listener->data;
-	if (err != NULL)
-		return;
-	/* Take what the backlog holds, in bounded rounds. */
-	for (int i = 0; i < 64; i++) {
-		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-		if (sock == NULL)
-			break;
-		h2o_accept(&h->accept_ctx, sock);
-	}
-}
 
 /* split_address reads "host:port", "[v6]:port" or ":port" (every
  * interface). */
@@ -256,8 +270,7 @@ static int listen_on(struct http *h, const struct config_web *w, char *err, size
 		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	}
 	h->listener = h2o_evloop_socket_create(h->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-	h->listener->data = h;
-	h2o_socket_read_start(h->listener, on_accept);
+	http_conn_listen(h);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -282,6 +295,9 @@ struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 	h2o_config_init(&h->globalconf);
 	h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ofelia"));
 	h->globalconf.max_request_entity_size = (size_t)cfg->web.max_body_bytes;
+	/* HTTP/1.1 only: http_conn.c watches HTTP/1 connections, and the API
+	 * has no use for h2c. */
+	h->globalconf.http1.upgrade_to_http2 = 0;
 	h2o_hostconf_t *host =
 	    h2o_config_register_host(&h->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -296,6 +312,7 @@ struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 	h->ctx_ready = true;
 	h->accept_ctx.ctx = &h->ctx;
 	h->accept_ctx.hosts = h->globalconf.hosts;
+	http_conn_init(h, cfg);
 
 	if (listen_on(h, &cfg->web, err, errlen) < 0) {
 		http_free(h);
@@ -316,6 +333,9 @@ void http_stop(struct http *h)
 		h2o_socket_close(h->listener);
 		h->listener = NULL;
 	}
+	h->accept_paused = false;
+	if (h->accept_timer)
+		loop_timer_stop(h->accept_timer);
 	http_ws_close_all(h);
 	http_flush_deferred(h);
 	/* Keep-alive connections wait for their next request under this
@@ -339,6 +359,7 @@ void http_free(struct http *h)
 			h2o_evloop_run(h->ctx.loop, 10);
 		if (!h2o_linklist_is_empty(&h->ctx.http1._conns))
 			log_kv(LOG_WARN, "HTTP connections still open at exit", NULL);
+		http_conn_fini(h);
 		h2o_context_dispose(&h->ctx);
 		/* h2o destroys the queue it made but leaves its memory to us. */
 		free(h->ctx.queue);

@@ -186,12 +186,12 @@ class ApiCase(DaemonTest):
 
     INSECURE = True
 
-    def start_web(self, config_text, args=(), env=None, config_path=None):
+    def start_web(self, config_text, args=(), env=None, config_path=None, preexec_fn=None):
         flags = ["--enable-web", "--web-address", "127.0.0.1:0"]
         if self.INSECURE:
             flags.append("--web-insecure")
         d = self.daemon(config_text, config_path=config_path, args=flags + list(args),
-                        env=env)
+                        env=env, preexec_fn=preexec_fn)
         d.start(wait_started=False)
         m = d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)", timeout=20)
         self.port = int(m.group(1))

@@ -352,3 +352,151 @@ class LoginLimiter(ApiCase):
                                   {"username": "admin", "password": "admin-pw"}),
                          429, "RATE_LIMITED")
         self.assertCleanExit(d)
+
+
+def raw_exchange(port, data, timeout=10):
+    """Sends bytes on a fresh connection and reads until the server closes
+    (or timeout); returns [(status, headers, body), ...] of the answers."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+    finally:
+        s.close()
+    answers = []
+    while got:
+        head, _, rest = got.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in
+                   (line.split(":", 1) for line in lines[1:] if ":" in line)}
+        n = int(headers.get("content-length", "0"))
+        answers.append((int(lines[0].split()[1]), headers, rest[:n]))
+        got = rest[n:]
+    return answers
+
+
+class MalformedRequests(ApiCase):
+    """Requests h2o refuses itself, before any handler, used to get a
+    plain-text "Bad Request"; now the JSON envelope, also on a keep-alive
+    connection after a good request."""
+
+    def assertEnvelope(self, answer, status, code):
+        import json
+        got, headers, body = answer
+        self.assertEqual(got, status, (headers, body))
+        self.assertTrue(headers["content-type"].startswith("application/json"), headers)
+        self.assertEqual(headers["x-content-type-options"], "nosniff")
+        self.assertEqual(json.loads(body)["error"]["code"], code)
+
+    def test_h2o_refusals_use_the_envelope(self):
+        from tests.integration.test_api import RFC3339
+        d = self.start_web("web:\n" + HIGH_LIMIT + JOBS)
+        port = self.port
+        max_reqlen = 8192 + 4096 * 100  # h2o's H2O_MAX_REQLEN
+        cases = (
+            (b"GET /a\x00b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "VALIDATION_ERROR"),
+            (b"GET /a\x01b HTTP/1.1\r\n\r\n", 400, "VALIDATION_ERROR"),
+            (b"GET /\r\n\r\n", 400, "VALIDATION_ERROR"),                     # HTTP/0.9
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "VALIDATION_ERROR"),  # h2 preface
+            (b"GET / HTTP/1.1\r\n" + b"a: b\r\n" * 10000 + b"\r\n", 431, "HEADERS_TOO_LARGE"),
+            (b"GET / HTTP/1.1\r\nx: " + b"y" * max_reqlen, 431, "HEADERS_TOO_LARGE"),
+            (b"GET /" + b"a" * (max_reqlen - 5), 414, "URI_TOO_LONG"),
+        )
+        for data, status, code in cases:
+            answers = raw_exchange(port, data)
+            self.assertEqual(len(answers), 1, (data[:40], answers))
+            self.assertEnvelope(answers[0], status, code)
+            self.assertEqual(answers[0][1].get("connection"), "close")
+        # the same after a good request on a keep-alive connection, and pipelined
+        good = b"GET /health/liveness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        answers = raw_exchange(port, good + good + b"GET /\x01 HTTP/1.1\r\n\r\n")
+        self.assertEqual([a[0] for a in answers], [200, 200, 400], answers)
+        self.assertEnvelope(answers[2], 400, "VALIDATION_ERROR")
+        import socket
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(good)
+        first = s.recv(65536)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200"), first)
+        s.sendall(b"GET /\r\n\r\n")
+        rest = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        s.close()
+        self.assertTrue(rest.startswith(b"HTTP/1.1 400"), rest)
+        self.assertIn(b'"code":"VALIDATION_ERROR"', rest)
+        # slow: a head in pieces, with a bad byte at the end
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        for piece in (b"GET /", b"health/", b"liveness HT", b"TP/1.1\r\nX: \x7f\r\n\r\n"):
+            s.sendall(piece)
+            time.sleep(0.05)
+        out = s.recv(65536)
+        s.close()
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out)
+        # the daemon serves on
+        self.assertEqual(self.req("GET", "/health/liveness").status, 200)
+        err = self.assertError(self.req("GET", "/api/nope"), 404, "NOT_FOUND")
+        self.assertRegex(err["details"]["timestamp"], RFC3339)
+        self.assertCleanExit(d)
+
+
+def cpu_seconds(pid):
+    import os
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ConnectionFlood(ApiCase):
+    """1,100 idle TCP connections against a daemon whose descriptor limit
+    is 1024 (hard, so it cannot raise it): jobs still get their pipes, a new
+    client still gets an answer, and the accept loop does not spin on
+    EMFILE. The CPU the daemon uses meanwhile is printed, not asserted."""
+
+    def test_idle_connections_leave_room(self):
+        import resource
+        import socket
+        import sys
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+        d = self.start_web("web:\n" + HIGH_LIMIT + JOBS, preexec_fn=low_limit)
+        m = d.wait_log(r'msg="HTTP connections" max=(\d+) nofile=1024')
+        cap = int(m.group(1))
+        self.assertLess(cap, 1024 - 64)
+        held = []
+        try:
+            for _ in range(1100):
+                held.append(socket.create_connection(("127.0.0.1", self.port), timeout=10))
+            time.sleep(1.5)  # they are idle for longer than a new client waits
+            before, t0 = cpu_seconds(d.proc.pid), time.monotonic()
+            time.sleep(3)
+            cpu = (cpu_seconds(d.proc.pid) - before) / (time.monotonic() - t0)
+            print("\nconnection flood: 1100 idle connections held, connection cap %d, daemon "
+                  "CPU %.1f%% over 3 s" % (cap, cpu * 100), file=sys.stderr)
+            # a new client gets answers, a job gets its pipes
+            self.assertEqual(self.req("GET", "/health/liveness").status, 200)
+            self.assertIn(self.req("GET", "/health/readiness").status, (200, 503))
+            eid = self.run_job("hello")
+            done = self.wait_execution(eid)
+            self.assertEqual(done["status"], "success", done)
+            self.assertNotIn("Too many open files", d.log())
+        finally:
+            for s in held:
+                s.close()
+        self.assertEqual(self.req("GET", "/health/liveness").status, 200)
+        metrics = self.req("GET", "/metrics").body.decode()
+        self.assertRegex(metrics, r"ofelia_http_connections_evicted_total [1-9]")
+        self.assertCleanExit(d)

@@ -286,3 +286,34 @@ Test(http_limits, host_names)
 #undef OK
 #undef NO
 }
+
+Test(http_conn, head_status)
+{
+	static char big[H2O_MAX_REQLEN + 100];
+#define STATUS(text) http_head_status(text, sizeof text - 1, 0)
+	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nHost: x\r\n"), 0); /* more to come */
+	cr_expect_eq(STATUS("GET /"), 0);
+	cr_expect_eq(STATUS(""), 0);
+	cr_expect_eq(STATUS("\r\n"), 0); /* h2o closes without a word */
+	cr_expect_eq(STATUS("GET /a\0b HTTP/1.1\r\n\r\n"), 400);
+	cr_expect_eq(STATUS("GET /a\x7f HTTP/1.1\r\n\r\n"), 400);
+	cr_expect_eq(STATUS("GET /\r\n\r\n"), 400); /* HTTP/0.9 */
+	cr_expect_eq(STATUS("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 400);
+	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nno colon here\r\n\r\n"), 400);
+#undef STATUS
+	/* a request line longer than h2o reads */
+	memcpy(big, "GET /", 5);
+	memset(big + 5, 'a', sizeof big - 5);
+	cr_expect_eq(http_head_status(big, sizeof big, 0), 414);
+	cr_expect_eq(http_head_status(big, H2O_MAX_REQLEN - 1, 0), 0);
+	/* a header longer than that */
+	memcpy(big, "GET / HTTP/1.1\r\nx: ", 19);
+	cr_expect_eq(http_head_status(big, sizeof big, 0), 431);
+	/* more headers than h2o takes */
+	size_t n = (size_t)sprintf(big, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 150; i++)
+		n += (size_t)sprintf(big + n, "h%d: v\r\n", i);
+	n += (size_t)sprintf(big + n, "\r\n");
+	cr_expect_eq(http_head_status(big, n, 0), 431);
+}
