@@ -5,6 +5,7 @@
 #   make test       sanitizer build (ASan + UBSan), unit and integration tests
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make fuzz-campaign  one target (FUZZ_TARGET) for FUZZ_CAMPAIGN_SECONDS, recorded
 #   make deps       install every Debian package the above need
 #   make fmt        apply .clang-format;  make check-deps: module include rules
 
@@ -44,7 +45,8 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz deps fmt fmt-check check-deps clean help
+.PHONY: all run test unit integration bench fuzz fuzz-campaign deps fmt fmt-check check-deps \
+        clean help
 
 all: ofelia
 
@@ -141,6 +143,13 @@ $(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 	./tools/fuzz.sh $(FUZZ_SECONDS) $^
 
+# A long campaign of one target at nice 19, its corpus kept across campaigns
+# and its figures added to tests/fuzz/campaigns/<target>.md.
+FUZZ_TARGET ?= fuzz_http
+FUZZ_CAMPAIGN_SECONDS ?= 900
+fuzz-campaign: $(BUILD)/fuzz/bin/$(FUZZ_TARGET)
+	BUILD=$(BUILD) ./tools/fuzz-campaign.sh $< $(FUZZ_CAMPAIGN_SECONDS)
+
 deps:
 	./tools/deps.sh
 
@@ -157,6 +166,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
