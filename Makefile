@@ -3,6 +3,7 @@
 #   make            release build: ./ofelia
 #   make run        build, then start the daemon on the embedded default config
 #   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make abuse      the HTTP abuse suite, long form (make test runs a short one)
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make fuzz-campaign  one target (FUZZ_TARGET) for FUZZ_CAMPAIGN_SECONDS, recorded
@@ -45,7 +46,7 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz fuzz-campaign deps fmt fmt-check check-deps \
+.PHONY: all run test unit integration abuse bench fuzz fuzz-campaign deps fmt fmt-check check-deps \
         clean help
 
 all: ofelia
@@ -111,6 +112,10 @@ test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
+# The HTTP abuse suite, long form (make test runs the short one).
+abuse: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) tools/http-abuse.py --long
+
 integration: $(BUILD)/asan/ofelia
 	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) -m unittest discover -s tests/integration -t . -v
 
@@ -166,6 +171,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,12p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
