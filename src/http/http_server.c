@@ -219,41 +219,71 @@ static bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-static int listen_on(struct http *h, const struct config_web *w, char *err, size_t errlen)
+/* resolve finds the address to listen on; without auth (and without
+ * web.insecure) it must be loopback. The caller frees *ai. */
+static int resolve(const struct config_web *w, struct addrinfo **ai, char *err, size_t errlen)
 {
 	const char *address = w->address;
-	char host[256], port[16], shown[INET6_ADDRSTRLEN];
+	char host[256], port[16];
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof ss;
-	int fd = -1, on = 1, rc;
+	int rc;
 
+	*ai = NULL;
 	if (split_address(address, host, sizeof host, port, sizeof port) < 0) {
 		snprintf(err, errlen, "web address \"%s\" is not host:port", address);
 		return -1;
 	}
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0) {
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, ai)) != 0) {
 		snprintf(err, errlen, "web address \"%s\": %s", address, gai_strerror(rc));
+		*ai = NULL;
 		return -1;
 	}
-	if (!is_loopback(ai->ai_addr) && !w->auth_enabled && !w->insecure) {
+	if (!is_loopback((*ai)->ai_addr) && !w->auth_enabled && !w->insecure) {
 		snprintf(err, errlen,
 		         "web address \"%s\" is not a loopback address and web auth is off: "
 		         "anyone who reaches it could change jobs and run commands. Turn on "
 		         "web.auth (--web-auth-enabled), listen on 127.0.0.1, or accept the risk "
 		         "with web.insecure: true (--web-insecure)",
 		         address);
-		freeaddrinfo(ai);
+		freeaddrinfo(*ai);
+		*ai = NULL;
 		return -1;
 	}
+	return 0;
+}
+
+int http_config_check(const struct config *c, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	if (c->web.auth_enabled && c->web.nusers == 0) {
+		snprintf(err, errlen,
+		         "web auth is enabled but no user is configured (web.auth.users, or "
+		         "web-username and web-password-hash)");
+		return -1;
+	}
+	if (resolve(&c->web, &ai, err, errlen) < 0)
+		return -1;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int listen_on(struct http *h, const struct config_web *w, char *err, size_t errlen)
+{
+	char shown[INET6_ADDRSTRLEN];
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	int fd = -1, on = 1;
+
+	if (resolve(w, &ai, err, errlen) < 0)
+		return -1;
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", address, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s: %s", w->address, strerror(errno));
 		goto fail;
 	}
 	freeaddrinfo(ai);
@@ -282,12 +312,8 @@ fail:
 struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 {
 	const struct config *cfg = deps->config(deps->arg);
-	if (cfg->web.auth_enabled && cfg->web.nusers == 0) {
-		snprintf(err, errlen,
-		         "web auth is enabled but no user is configured (web.auth.users, or "
-		         "web-username and web-password-hash)");
+	if (http_config_check(cfg, err, errlen) < 0)
 		return NULL;
-	}
 	struct http *h = http_new(deps, err, errlen);
 	if (h == NULL)
 		return NULL;
