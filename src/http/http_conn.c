@@ -77,6 +77,7 @@ struct http_conn {
 	h2o_socket_cb h2o_write; /* h2o's write callback, which on_written wraps */
 	size_t seen;             /* what h2o has seen of the head so far */
 	size_t reqsize;          /* bytes of the request being answered */
+	bool head_done;          /* h2o has the head: what comes now is a body */
 	int rejected;            /* the status the stand-in request stands for */
 	int64_t active_ns;       /* its last read or answer (monotonic) */
 	bool idle;
@@ -140,7 +141,7 @@ int http_head_status(const char *buf, size_t len, size_t last_len)
 	int rc = phr_parse_request(buf, n, &method, &mlen, &path, &plen, &minor, headers, &nheaders,
 	                           last_len);
 	if (rc > 0)
-		return 0;
+		return 200;
 	if (rc == -2) {
 		if (n < H2O_MAX_REQLEN)
 			return 0; /* more to come */
@@ -252,9 +253,11 @@ static void on_close(void *data)
 static void on_read(h2o_socket_t *sock, const char *err)
 {
 	struct http_conn *c = sock->on_close.data;
-	if (err == NULL && c->rejected == 0) {
+	if (err == NULL && c->rejected == 0 && !c->head_done) {
 		int status = http_head_status(sock->input->bytes, sock->input->size, c->seen);
-		if (status) {
+		if (status == 200) {
+			c->head_done = true;
+		} else if (status) {
 			c->rejected = status;
 			stand_in(c, &sock->input, 0);
 		}
@@ -286,17 +289,22 @@ static void on_written(h2o_socket_t *sock, const char *err)
 	h2o_buffer_t *in = sock->input;
 	/* h2o parses a request pipelined behind the answered one as soon as
 	 * the answer is out, without a read: look at it first. */
+	c->head_done = false;
+	c->seen = 0; /* h2o starts the next head afresh */
 	if (err == NULL && c->rejected == 0 && in->size > c->reqsize) {
 		int status = http_head_status(in->bytes + c->reqsize, in->size - c->reqsize, 0);
-		if (status) {
+		if (status != 0 && status != 200) {
 			c->rejected = status;
-			c->seen = 0; /* h2o starts the next head afresh */
 			stand_in(c, &sock->input, c->reqsize);
 		}
 	}
-	c->seen = 0;
 	c->depth++;
 	c->h2o_write(sock, err);
+	if (!c->closed) {
+		/* what h2o looked at of the next head, if anything */
+		size_t n = sock->input->size;
+		c->seen = n < H2O_MAX_REQLEN ? n : H2O_MAX_REQLEN;
+	}
 	watch(c);
 	leave(c);
 }

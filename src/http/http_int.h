@@ -274,9 +274,10 @@ int http_conn_request(h2o_req_t *req);
  * to check the next request on it. */
 void http_conn_sent(h2o_req_t *req);
 /* http_head_status tells what h2o makes of the request head at the start
- * of buf, of which it saw last_len bytes before: 0 when it is whole or may
- * still be, else the status of its refusal: 400 (not HTTP/1.x), 414
- * (request line too long), 431 (too many or too long headers). */
+ * of buf, of which it saw last_len bytes before: 200 when it is whole and
+ * h2o takes it, 0 while more may come, else the status of its refusal: 400
+ * (not HTTP/1.x), 414 (request line too long), 431 (too many or too long
+ * headers). */
 int http_head_status(const char *buf, size_t len, size_t last_len);
 
 /* ---- http_limits.c ---- */

@@ -444,6 +444,11 @@ class MalformedRequests(ApiCase):
         out = s.recv(65536)
         s.close()
         self.assertTrue(out.startswith(b"HTTP/1.1 400"), out)
+        # a body longer than a head may be is no head: a 600 KB PUT is read
+        err = self.assertError(self.req("PUT", "/api/job/hello", {"command": "x" * 600000,
+                                                                   "bogus": 1}),
+                               400, "VALIDATION_ERROR")
+        self.assertIn("bogus", err["message"])
         # the daemon serves on
         self.assertEqual(self.req("GET", "/health/liveness").status, 200)
         err = self.assertError(self.req("GET", "/api/nope"), 404, "NOT_FOUND")

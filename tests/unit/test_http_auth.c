@@ -291,7 +291,8 @@ Test(http_conn, head_status)
 {
 	static char big[H2O_MAX_REQLEN + 100];
 #define STATUS(text) http_head_status(text, sizeof text - 1, 0)
-	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+	cr_expect_eq(STATUS("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), 200);
 	cr_expect_eq(STATUS("GET / HTTP/1.1\r\nHost: x\r\n"), 0); /* more to come */
 	cr_expect_eq(STATUS("GET /"), 0);
 	cr_expect_eq(STATUS(""), 0);
