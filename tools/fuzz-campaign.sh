@@ -7,6 +7,8 @@
 # crash inputs go to $BUILD/fuzz/campaign/<target>-crashes, and one line per
 # campaign (executions, corpus, crashes) is added to
 # tests/fuzz/campaigns/<target>.md. Exits non-zero when a crash was found.
+# To keep what a campaign learned in the repository, minimize it into the
+# seeds: BIN -merge=1 tests/fuzz/corpus/<target> $BUILD/fuzz/campaign/<target>
 set -eu
 cd "$(dirname "$0")/.."
 bin=$1
@@ -22,6 +24,7 @@ mkdir -p "$corpus" "$crashes" "$(dirname "$record")"
 seeds="tests/fuzz/corpus/$name"
 [ -d "$seeds" ] || seeds=""
 
+commit=$(git rev-parse --short HEAD)
 echo "== $name: ${seconds}s at nice 19, corpus $corpus"
 status=0
 # -fork keeps fuzzing past a crash, so one campaign finds all it can.
@@ -48,7 +51,7 @@ found=$(find "$crashes" -type f | wc -l)
 	echo "| date (UTC) | commit | seconds | executions | coverage | corpus | crash inputs | notes |"
 	echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 } >"$record"
-echo "| $(date -u +%Y-%m-%dT%H:%MZ) | $(git rev-parse --short HEAD) | $seconds | ${execs:-?} |" \
+echo "| $(date -u +%Y-%m-%dT%H:%MZ) | $commit | $seconds | ${execs:-?} |" \
 	"${cov:-?} | $corp | $found | |" >>"$record"
 tail -1 "$record"
 if [ "$found" -gt 0 ] || [ $status -ne 0 ]; then
