@@ -94,13 +94,31 @@ static struct config *load(const char *insecure, const char *auth, const char *h
 	return c;
 }
 
+static char dir[] = "/tmp/fuzz-http-XXXXXX";
+
+/* remove_dir takes the store's files away at exit (a campaign forks a
+ * process per job, each with its own folder); they are open still, which
+ * Linux allows. */
+static void remove_dir(void)
+{
+	static const char *const files[] = {"ofelia.db", "ofelia.db-wal", "ofelia.db-shm",
+	                                    "ofelia.db-journal"};
+	char path[64];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void setup(void)
 {
-	char dir[] = "/tmp/fuzz-http-XXXXXX", path[64], err[512], salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	char path[64], err[512], salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data cd = {0};
 
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(remove_dir);
 	snprintf(path, sizeof path, "%s/ofelia.db", dir);
 	struct store_options so = {.path = path};
 	F.store = store_open(&so, err, sizeof err);
@@ -131,8 +149,7 @@ static void setup(void)
 	F.h = http_new(&deps, err, sizeof err);
 	if (F.h == NULL)
 		abort();
-	/* Everything above lives for the whole run; the store's files are
-	 * small and go with the temp dir's owner. */
+	/* Everything above lives for the whole run. */
 }
 
 static void on_done(struct http_req *r)
