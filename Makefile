@@ -4,8 +4,10 @@
 #   make run        build, then start the daemon on the embedded default config
 #   make test       sanitizer build (ASan + UBSan), unit and integration tests
 #   make test-image build the container image for real and test it (root)
+#   make abuse      the HTTP abuse suite, long form (make test runs a short one)
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make fuzz-campaign  one target (FUZZ_TARGET) for FUZZ_CAMPAIGN_SECONDS, recorded
 #   make deps       install every Debian package the above need
 #   make fmt        apply .clang-format;  make check-deps: module include rules
 
@@ -45,7 +47,8 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test test-image unit integration bench fuzz deps fmt fmt-check check-deps clean help
+.PHONY: all run test test-image unit integration abuse bench fuzz fuzz-campaign deps fmt fmt-check \
+        check-deps clean help
 
 all: ofelia
 
@@ -120,6 +123,10 @@ test-image:
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
+# The HTTP abuse suite, long form (make test runs the short one).
+abuse: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) tools/http-abuse.py --long
+
 integration: $(BUILD)/asan/ofelia
 	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) -m unittest discover -s tests/integration -t . -v
 
@@ -152,6 +159,13 @@ $(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 	./tools/fuzz.sh $(FUZZ_SECONDS) $^
 
+# A long campaign of one target at nice 19, its corpus kept across campaigns
+# and its figures added to tests/fuzz/campaigns/<target>.md.
+FUZZ_TARGET ?= fuzz_http
+FUZZ_CAMPAIGN_SECONDS ?= 900
+fuzz-campaign: $(BUILD)/fuzz/bin/$(FUZZ_TARGET)
+	BUILD=$(BUILD) ./tools/fuzz-campaign.sh $< $(FUZZ_CAMPAIGN_SECONDS)
+
 deps:
 	./tools/deps.sh
 
@@ -168,6 +182,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,14p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -37,4 +37,7 @@ echo "== unit tests"
 echo "== integration tests"
 "$PYTHON" -m unittest discover -s tests/integration -t . -v || status=1
 
+echo "== HTTP abuse suite (short; make abuse for the long one)"
+"$PYTHON" tools/http-abuse.py || status=1
+
 exit $status

@@ -55,7 +55,7 @@ struct cli_settings {
 	struct strv docker_filters;
 	char *poll_interval;
 	int docker_events, docker_no_poll, docker_include_stopped;
-	int enable_web, web_auth_enabled;
+	int enable_web, web_auth_enabled, web_insecure;
 	char *web_address, *web_username, *web_password_hash, *web_secret_key;
 	char *web_token_expiry, *web_attempts;
 	struct strv web_trusted_proxies;

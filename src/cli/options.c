@@ -26,7 +26,7 @@ void cli_settings_init(struct cli_settings *s)
 {
 	memset(s, 0, sizeof *s);
 	s->docker = s->docker_events = s->docker_no_poll = s->docker_include_stopped = -1;
-	s->enable_web = s->web_auth_enabled = s->enable_pprof = -1;
+	s->enable_web = s->web_auth_enabled = s->web_insecure = s->enable_pprof = -1;
 }
 
 void cli_settings_fini(struct cli_settings *s)
@@ -83,6 +83,9 @@ size_t cli_settings_options(struct cli_settings *s, struct cli_opt *out)
 	     "address to listen on (default 127.0.0.1:8080)", NULL, &s->notes},
 	    {"web-auth-enabled", 0, "OFELIA_WEB_AUTH_ENABLED", CLI_BOOL, &s->web_auth_enabled,
 	     "require a login for the API", NULL, &s->notes},
+	    {"web-insecure", 0, "OFELIA_WEB_INSECURE", CLI_BOOL, &s->web_insecure,
+	     "without auth: allow changes through the API and a non-loopback address", NULL,
+	     &s->notes},
 	    {"web-username", 0, "OFELIA_WEB_USERNAME", CLI_STRING, &s->web_username,
 	     "an admin user's name", NULL, &s->notes},
 	    {"web-password-hash", 0, "OFELIA_WEB_PASSWORD_HASH", CLI_STRING, &s->web_password_hash,
@@ -168,6 +171,7 @@ int cli_apply_settings(const struct cli_settings *s, struct config *c, struct co
 	set_bool(c, false, "enable-web", s->enable_web, "--enable-web", diag);
 	set(c, false, "web-address", s->web_address, "--web-address", diag);
 	set_bool(c, false, "web-auth-enabled", s->web_auth_enabled, "--web-auth-enabled", diag);
+	set_bool(c, false, "web-insecure", s->web_insecure, "--web-insecure", diag);
 	set(c, false, "web-secret-key", s->web_secret_key, "--web-secret-key", diag);
 	set(c, false, "web-token-expiry", s->web_token_expiry, "--web-token-expiry", diag);
 	set(c, false, "web-max-login-attempts", s->web_attempts, "--web-max-login-attempts", diag);

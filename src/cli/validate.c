@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "config/config.h"
+#include "http/http.h"
 #include "cron/cron.h"
 
 static const char usage[] =
@@ -192,6 +193,11 @@ int cli_validate(int argc, char **argv)
 	struct config *c = cli_config_load(&opts, &diag, &path);
 	if (c) {
 		cli_apply_settings(&opts, c, &diag);
+		char err[512];
+		/* What http_start would refuse, so a config that cannot start
+		 * the web server fails here too. */
+		if (c->web.enabled && http_config_check(c, err, sizeof err) < 0)
+			strv_push(&diag.errors, err);
 		if (path == NULL)
 			strv_push(&opts.notes, cli_no_config_note(&opts));
 	}

@@ -71,10 +71,15 @@ struct config_web {
 	bool enabled;
 	char *address; /* default 127.0.0.1:8080 */
 	bool auth_enabled;
+	/* Without auth the API is read-only and listens on loopback only;
+	 * insecure lifts both (anyone who reaches it may run commands). */
+	bool insecure;
 	struct config_user *users;
 	size_t nusers;
-	char *secret;             /* JWT signing key; NULL = generated once, kept in the store */
-	int64_t token_expiry_ns;  /* default 24h */
+	char *secret;            /* JWT signing key; NULL = generated once, kept in the store */
+	int64_t token_expiry_ns; /* default 24h */
+	/* a login's session ends after this, refreshes or not; 0 = never */
+	int64_t max_session_age_ns;
 	int max_login_attempts;   /* failed logins per client per minute */
 	bool metrics_auth;        /* /metrics needs a token too */
 	struct strv cors_origins; /* empty = no CORS headers */
@@ -85,6 +90,9 @@ struct config_web {
 	int rate_burst;
 	int64_t max_body_bytes;
 	struct strv trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+	/* Host header names accepted besides IP literals and localhost:
+	 * "name", "*.domain" or "*" (see docs/api.md) */
+	struct strv allowed_hosts;
 };
 
 struct config {

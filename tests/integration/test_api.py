@@ -64,9 +64,9 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_token(claims, secret=SECRET, alg="HS256"):
+def make_token(claims, secret=SECRET, alg="HS256", header=None):
     """A JWT made here, to feed the server tokens it did not issue."""
-    head = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    head = b64u(json.dumps(dict({"alg": alg, "typ": "JWT"}, **(header or {}))).encode())
     body = b64u(json.dumps(claims).encode())
     signing = head + "." + body
     if alg == "none":
@@ -105,16 +105,18 @@ class Response:
 class WebSocket:
     """A minimal RFC 6455 client: masked frames out, unmasked frames in."""
 
-    def __init__(self, port, path="/api/ws", rcvbuf=None):
+    def __init__(self, port, path="/api/ws", rcvbuf=None, host="127.0.0.1", origin=None):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect(("127.0.0.1", port))
         self.sock.settimeout(15)
         key = b64u(os.urandom(16)) + "=="
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        extra = "Origin: %s\r\n" % origin if origin else ""
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+                           "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, host, key, extra)
+                           ).encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)
@@ -178,12 +180,18 @@ class WebSocket:
 
 
 class ApiCase(DaemonTest):
-    """Starts daemons with the web server on a free port and talks to them."""
+    """Starts daemons with the web server on a free port and talks to them.
+    Without auth the API is read-only unless --web-insecure: the cases that
+    change things without logging in pass it (INSECURE)."""
 
-    def start_web(self, config_text, args=(), env=None, config_path=None):
-        d = self.daemon(config_text, config_path=config_path,
-                        args=["--enable-web", "--web-address", "127.0.0.1:0"] + list(args),
-                        env=env)
+    INSECURE = True
+
+    def start_web(self, config_text, args=(), env=None, config_path=None, preexec_fn=None):
+        flags = ["--enable-web", "--web-address", "127.0.0.1:0"]
+        if self.INSECURE:
+            flags.append("--web-insecure")
+        d = self.daemon(config_text, config_path=config_path, args=flags + list(args),
+                        env=env, preexec_fn=preexec_fn)
         d.start(wait_started=False)
         m = d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)", timeout=20)
         self.port = int(m.group(1))
@@ -194,8 +202,9 @@ class ApiCase(DaemonTest):
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + token
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
             h.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, path, body=body, headers=h)
@@ -479,6 +488,10 @@ web:
         self.assertEqual((head.status, head.body), (200, b""))
         self.assertEqual(self.req("OPTIONS", "/api/jobs").status, 204)
 
+        # the session without auth: nobody, and (auth off) changes allowed
+        self.assertEqual(self.ok("GET", "/api/session"),
+                         {"authEnabled": False, "user": None, "role": None, "canWrite": True})
+
         # 413: announced too large, answered before the body is sent
         s = socket.create_connection(("127.0.0.1", self.port))
         s.sendall(b"PUT /api/job/hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
@@ -639,6 +652,8 @@ web:
 class ApiWithAuth(ApiCase):
     """Auth on: tokens, roles, failed logins; everything under /api/ needs a token."""
 
+    INSECURE = False
+
     def config(self, extra=""):
         return """web:
   auth:
@@ -679,10 +694,18 @@ class ApiWithAuth(ApiCase):
         self.assertAlmostEqual(parse_time(tok["expires"]), t0 + 24 * 3600, delta=30)
         claims = token_claims(tok["token"])
         self.assertEqual((claims["sub"], claims["role"]), ("admin", "admin"))
-        self.assertEqual(set(claims), {"sub", "role", "iat", "exp"})
+        self.assertEqual(set(claims), {"sub", "role", "iat", "exp", "sid", "auth_time"})
         self.assertEqual(json.loads(base64.urlsafe_b64decode(
             tok["token"].split(".")[0] + "==="))["alg"], "HS256")
         admin = tok["token"]
+        # the session: public, and what the token allows
+        self.assertEqual(self.ok("GET", "/api/session", token=admin),
+                         {"authEnabled": True, "user": "admin", "role": "admin",
+                          "canWrite": True})
+        anonymous = {"authEnabled": True, "user": None, "role": None, "canWrite": False}
+        self.assertEqual(self.ok("GET", "/api/session"), anonymous)
+        self.assertEqual(self.ok("GET", "/api/session", token="not.a.token"), anonymous)
+        self.assertIn("x-ratelimit-limit", self.req("GET", "/api/session").headers)
         jobs = self.ok("GET", "/api/jobs", token=admin)
         self.assertEqual(jobs["total"], 3)
         eid = self.run_job("hello", token=admin)
@@ -718,6 +741,9 @@ class ApiWithAuth(ApiCase):
 
         # viewer: reads, and 403 on every change
         viewer = self.login("viewer", "viewer-pw")["token"]
+        self.assertEqual(self.ok("GET", "/api/session", token=viewer),
+                         {"authEnabled": True, "user": "viewer", "role": "viewer",
+                          "canWrite": False})
         self.assertEqual(self.req("GET", "/api/jobs", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/job/hello", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/config", token=viewer).status, 200)

@@ -138,7 +138,8 @@ class DockerCase(DaemonTest):
             self.assertIn(p, error)
 
     def web_daemon(self, config_text):
-        d = self.daemon(config_text, args=["--enable-web", "--web-address", "127.0.0.1:0"])
+        d = self.daemon(config_text, args=["--enable-web", "--web-address", "127.0.0.1:0",
+                                           "--web-insecure"])
         d.start(wait_started=False)
         self.port = int(d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)",
                                    timeout=20).group(1))

@@ -570,3 +570,12 @@ Test(config, messages_in_file_order)
 	cr_expect(strncmp(diag.errors.v[0], "ofelia.yaml:5:5:", 16) == 0, "%s", diag.errors.v[0]);
 	cr_expect(strncmp(diag.errors.v[1], "ofelia.yaml:10:5:", 17) == 0, "%s", diag.errors.v[1]);
 }
+
+Test(config, job_names_with_nul_are_refused)
+{
+	support_expect_error(load, &diag,
+	                     "jobs:\n  \"hello\\0x\":\n    type: local\n    schedule: '@daily'\n"
+	                     "    command: x\n",
+	                     "ofelia.yaml:2:3: jobs: a key must be text, not text with a NUL "
+	                     "character");
+}

@@ -369,3 +369,11 @@ Test(ini, comment_that_cuts_a_quoted_command_is_explained)
 	cr_expect_str_eq(only_job(c)->command, "sh -c \"date; echo done\"");
 	config_free(c);
 }
+
+Test(ini, job_names_must_be_utf8)
+{
+	support_expect_error(load, &diag,
+	                     "[job-local \"b\xff"
+	                     "ad\"]\nschedule = @daily\ncommand = x\n",
+	                     "ofelia.ini:1:1: job name \"b?ad\" is not valid UTF-8");
+}

@@ -268,3 +268,30 @@ Test(labels, other_labels)
 	                      "ofelia.job-exec.NAME.KEY (ignored)"));
 	cr_expect_eq(diag.errors.n, 1);
 }
+
+Test(labels, names_and_commands_checked_as_in_files)
+{
+	/* a name that is not UTF-8, and a command that cannot be split, leave
+	 * their job out with an error; the good job stays */
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-run.b\xff"
+	                   "ad.schedule",
+	                   "@daily"},
+	                  {"ofelia.job-run.b\xff"
+	                   "ad.image",
+	                   "busybox"},
+	                  {"ofelia.job-run.quote.schedule", "@daily"},
+	                  {"ofelia.job-run.quote.image", "busybox"},
+	                  {"ofelia.job-run.quote.command", "sh -c 'oops"},
+	                  {"ofelia.job-run.fine.schedule", "@daily"},
+	                  {"ofelia.job-run.fine.image", "busybox"}),
+	             1);
+	cr_expect_eq(njobs, 1);
+	cr_expect_str_eq(jobs[0]->name, "fine");
+	cr_expect(support_has(&diag.errors, "container \"ofelia\": label "
+	                                    "\"ofelia.job-run.b\xff"
+	                                    "ad.*\": job name "
+	                                    "\"b?ad\" is not valid UTF-8 (job left out)"));
+	cr_expect_eq(diag.errors.n, 2);
+	support_dump(&diag);
+}
