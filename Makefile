@@ -2,7 +2,8 @@
 #
 #   make            release build: ./ofelia
 #   make run        build, then start the daemon on the embedded default config
-#   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make test       sanitizer build (ASan + UBSan), unit, integration and browser tests
+#   make test-ui    the browser tests alone; make test-ui-long: 10-minute session
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make deps       install every Debian package the above need
@@ -44,7 +45,7 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz deps fmt fmt-check check-deps clean help
+.PHONY: all run test test-ui test-ui-long unit integration bench fuzz deps fmt fmt-check check-deps clean help
 
 all: ofelia
 
@@ -106,6 +107,16 @@ run: ofelia
 test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
 	BUILD=$(BUILD) PYTHON=$(PYTHON) ./tools/test.sh
 
+# The web UI in Debian's Chromium (tests/ui): screenshots go to
+# $(BUILD)/ui-screenshots. The long form keeps the page open 10 minutes over
+# 200 jobs, 20 of them firing every second (BENCHMARKS.md).
+test-ui: $(BUILD)/asan/ofelia
+	BUILD=$(BUILD) ./tools/test-ui.sh
+
+test-ui-long: $(BUILD)/release/ofelia
+	BUILD=$(BUILD) OFELIA_BIN=$(CURDIR)/$(BUILD)/release/ofelia OFELIA_UI_SESSION_SECONDS=600 \
+		OFELIA_UI_FAST_JOBS=20 ./tools/test-ui.sh
+
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
@@ -157,6 +168,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

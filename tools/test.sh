@@ -37,4 +37,7 @@ echo "== unit tests"
 echo "== integration tests"
 "$PYTHON" -m unittest discover -s tests/integration -t . -v || status=1
 
+echo "== web UI in Chromium (screenshots in $BUILD/ui-screenshots)"
+./tools/test-ui.sh || status=1
+
 exit $status

@@ -41,11 +41,11 @@ export async function runSession(seconds, fast) {
       async (n) => {
         const name = slowName(n + 7);
         await page.goto(d.url + "/#/jobs");
-        await page.waitForSelector(`tr[data-name="${name}"]`);
-        await page.click(`tr[data-name="${name}"] button:has-text("Disable")`);
-        await page.waitForSelector(`tr[data-name="${name}"][data-enabled="no"]`);
-        await page.click(`tr[data-name="${name}"] button:has-text("Enable")`);
-        await page.waitForSelector(`tr[data-name="${name}"][data-enabled="yes"]`);
+        await page.waitForSelector(`#job-rows [data-name="${name}"]`);
+        await page.click(`#job-rows [data-name="${name}"] button:has-text("Disable")`);
+        await page.waitForSelector(`#job-rows [data-name="${name}"][data-enabled="no"]`);
+        await page.click(`#job-rows [data-name="${name}"] button:has-text("Enable")`);
+        await page.waitForSelector(`#job-rows [data-name="${name}"][data-enabled="yes"]`);
       },
       async () => { await page.click("nav a[href='#/scheduler']"); await page.waitForSelector("text=Configuration in force"); },
       async () => { await page.click("#tz"); await sleep(300); await page.click("#tz"); },
