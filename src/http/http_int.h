@@ -306,8 +306,12 @@ char *http_token_sign(struct http *h, const char *user, const char *role, int64_
                       int64_t ttl_ns, int64_t *expires_ns);
 /* http_secret_equal compares in time independent of where they differ. */
 bool http_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
+/* http_can_write tells whether a request as r->user / r->role (NULL when
+ * no valid token came) may change anything. */
+bool http_can_write(const struct http_req *r);
 void http_on_login(struct http_req *r);
 void http_on_refresh(struct http_req *r);
+void http_on_session(struct http_req *r);
 
 /* ---- handlers ---- */
 

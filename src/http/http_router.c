@@ -21,6 +21,7 @@ static const struct http_route routes[] = {
     {"/api/login", .on = {[HTTP_POST] = http_on_login}, .is_public = true, .rate_limited = true},
     {"/api/refresh", .on = {[HTTP_POST] = http_on_refresh}, .is_public = true,
      .rate_limited = true},
+    {"/api/session", GET_ON(http_on_session), .is_public = true, .rate_limited = true},
     {"/api/jobs", GET_ON(http_on_jobs), .rate_limited = true},
     {"/api/job/{}",
      .on = {[HTTP_GET] = http_on_job_get,

@@ -479,6 +479,10 @@ web:
         self.assertEqual((head.status, head.body), (200, b""))
         self.assertEqual(self.req("OPTIONS", "/api/jobs").status, 204)
 
+        # the session without auth: nobody, and (auth off) changes allowed
+        self.assertEqual(self.ok("GET", "/api/session"),
+                         {"authEnabled": False, "user": None, "role": None, "canWrite": True})
+
         # 413: announced too large, answered before the body is sent
         s = socket.create_connection(("127.0.0.1", self.port))
         s.sendall(b"PUT /api/job/hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
@@ -683,6 +687,14 @@ class ApiWithAuth(ApiCase):
         self.assertEqual(json.loads(base64.urlsafe_b64decode(
             tok["token"].split(".")[0] + "==="))["alg"], "HS256")
         admin = tok["token"]
+        # the session: public, and what the token allows
+        self.assertEqual(self.ok("GET", "/api/session", token=admin),
+                         {"authEnabled": True, "user": "admin", "role": "admin",
+                          "canWrite": True})
+        anonymous = {"authEnabled": True, "user": None, "role": None, "canWrite": False}
+        self.assertEqual(self.ok("GET", "/api/session"), anonymous)
+        self.assertEqual(self.ok("GET", "/api/session", token="not.a.token"), anonymous)
+        self.assertIn("x-ratelimit-limit", self.req("GET", "/api/session").headers)
         jobs = self.ok("GET", "/api/jobs", token=admin)
         self.assertEqual(jobs["total"], 3)
         eid = self.run_job("hello", token=admin)
@@ -718,6 +730,9 @@ class ApiWithAuth(ApiCase):
 
         # viewer: reads, and 403 on every change
         viewer = self.login("viewer", "viewer-pw")["token"]
+        self.assertEqual(self.ok("GET", "/api/session", token=viewer),
+                         {"authEnabled": True, "user": "viewer", "role": "viewer",
+                          "canWrite": False})
         self.assertEqual(self.req("GET", "/api/jobs", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/job/hello", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/config", token=viewer).status, 200)
