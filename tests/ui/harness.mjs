@@ -163,9 +163,10 @@ export async function login(page, url, user) {
   await page.waitForSelector("#job-rows > [role=row]");
 }
 
-export async function shot(page, name) {
+// shot saves the whole page, or only the window when it is very long.
+export async function shot(page, name, fullPage = true) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, name + ".png"), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, name + ".png"), fullPage });
 }
 
 // listState reads what the job list shows, row by row.

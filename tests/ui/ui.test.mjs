@@ -386,7 +386,7 @@ describe("1,000 jobs", () => {
       assert.equal((await listState(page)).length, 1000);
       console.log("# 1000 jobs, from navigation start: first paint of the list " + times.map((t) => `${t.painted} ms (${t.wall} ms wall)`).join(", ") +
         "; all 1000 rows in the page " + times.map((t) => `${t.complete} ms`).join(", "));
-      await shot(page, "jobs-1000");
+      await shot(page, "jobs-1000", false);
       assert.deepEqual(seen.limited, []);
     } finally {
       await closeBrowser(ctx);
