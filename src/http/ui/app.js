@@ -285,7 +285,8 @@ function drawHeader() {
   sched.textContent = st ? (st.running ? "scheduler running" : "scheduler stopped") + ` · ${st.totalJobs} jobs · ${st.runningJobs} running` : "";
   sched.className = "sched " + (st && !st.running ? "stopped" : "");
   for (const a of document.querySelectorAll("nav a")) {
-    const cur = location.hash.startsWith(a.getAttribute("href")) || (a.getAttribute("href") === "#/jobs" && location.hash.startsWith("#/job"));
+    const scheduler = location.hash.startsWith("#/scheduler");
+    const cur = a.getAttribute("href") === "#/scheduler" ? scheduler : !scheduler && !location.hash.startsWith("#/login");
     if (cur) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
