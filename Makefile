@@ -2,7 +2,8 @@
 #
 #   make            release build: ./ofelia
 #   make run        build, then start the daemon on the embedded default config
-#   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make test       sanitizer build (ASan + UBSan), unit, integration and browser tests
+#   make test-ui    the browser tests alone; make test-ui-long: 10-minute session
 #   make test-image build the container image for real and test it (root)
 #   make abuse      the HTTP abuse suite, long form (make test runs a short one)
 #   make bench      release build, benchmarks that print figures
@@ -47,8 +48,8 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test test-image unit integration abuse bench fuzz fuzz-campaign deps fmt fmt-check \
-        check-deps clean help
+.PHONY: all run test test-ui test-ui-long test-image unit integration abuse bench fuzz \
+        fuzz-campaign deps fmt fmt-check check-deps clean help
 
 all: ofelia
 
@@ -120,6 +121,16 @@ test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
 test-image:
 	./tools/image/test.sh
 
+# The web UI in Debian's Chromium (tests/ui): screenshots go to
+# $(BUILD)/ui-screenshots. The long form keeps the page open 10 minutes over
+# 200 jobs, 20 of them firing every second (BENCHMARKS.md).
+test-ui: $(BUILD)/asan/ofelia
+	BUILD=$(BUILD) ./tools/test-ui.sh
+
+test-ui-long: $(BUILD)/release/ofelia
+	BUILD=$(BUILD) OFELIA_BIN=$(CURDIR)/$(BUILD)/release/ofelia OFELIA_UI_SESSION_SECONDS=600 \
+		OFELIA_UI_FAST_JOBS=20 ./tools/test-ui.sh
+
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
@@ -182,6 +193,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,15p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -11,16 +11,22 @@ libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
 "
 # tests: criterion, the cron oracle (Go + robfig/cron), a Docker engine and
 # the busybox image it imports, promtool, sqlite3, a registry for the pull
-# credentials test, debootstrap for the image test's base; fuzzing: clang's
-# libFuzzer; benchmarks: wrk; formatting: clang-format.
+# credentials test, debootstrap for the image test's base, Chromium for the
+# browser tests of the web UI; fuzzing: clang's libFuzzer; benchmarks: wrk;
+# formatting: clang-format.
 TEST_PKGS="
 libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
 docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
 docker-registry debootstrap e2fsprogs
-clang libclang-rt-14-dev clang-format wrk
+clang libclang-rt-14-dev clang-format wrk chromium
 "
+# playwright-core (tests/ui, installed by `npm ci`) drives Chromium from
+# Node.js: Debian's nodejs and npm unless a node is already on the PATH
+# (tests/ui pins playwright-core 1.61, the last to run on Debian 12's 18).
+NODE_PKGS=""
+command -v node >/dev/null 2>&1 || NODE_PKGS="nodejs npm"
 PKGS="$BUILD_PKGS"
-[ "${1:-all}" = build ] || PKGS="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-all}" = build ] || PKGS="$BUILD_PKGS $TEST_PKGS $NODE_PKGS"
 
 missing=""
 for p in $PKGS; do

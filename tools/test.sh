@@ -40,4 +40,7 @@ echo "== integration tests"
 echo "== HTTP abuse suite (short; make abuse for the long one)"
 "$PYTHON" tools/http-abuse.py || status=1
 
+echo "== web UI in Chromium (screenshots in $BUILD/ui-screenshots)"
+./tools/test-ui.sh || status=1
+
 exit $status

@@ -173,6 +173,11 @@ struct http {
 	uint64_t jobs_version;
 	char *jobs_body;
 	size_t jobs_len;
+	json_t *jobs_list; /* the summaries in jobs_body, for ?recent= and jobs.changed */
+	int jobs_running;
+	/* the summaries last announced as jobs.changed, by name (json_t *) */
+	struct map jobs_sent;
+	bool jobs_sent_ready;
 	struct http_page *pages; /* HTTP_PAGES of them, reused in turn */
 	size_t next_page;
 
@@ -180,6 +185,8 @@ struct http {
 	struct http_ws *ws;
 	int nws;
 	struct loop_timer *ping_timer;
+	struct loop_timer *state_timer; /* looks for changes to announce as jobs.changed */
+	uint64_t state_version;         /* the scheduler's version last looked at */
 
 	/* global settings changed through the API (http_config.c) */
 	json_t *saved_global;
@@ -376,6 +383,12 @@ void http_on_job_toggle(struct http_req *r);
 /* http_job_view returns the API form of a stored job (definition and
  * lastRun, nextRun, status). */
 json_t *http_job_view(struct http *h, const struct store_job *row);
+/* http_jobs_changes returns the payload of a jobs.changed event: the
+ * summaries (with "recent") of the jobs that changed since the last call and
+ * the names of those that went, or NULL when nothing changed. The first
+ * call only takes the snapshot later ones compare with. The caller owns the
+ * reference. */
+json_t *http_jobs_changes(struct http *h);
 
 /* http_valid_id tells whether id looks like an execution id (a UUID), so
  * anything else is a 404 without a query. */
@@ -386,6 +399,9 @@ void http_on_execution_logs(struct http_req *r);
 /* http_exec_on_event answers the stops that waited for this execution. */
 void http_exec_on_event(struct http *h, const struct event *ev);
 
+/* http_scheduler_view returns GET /api/scheduler/status's body (caller
+ * owns it). */
+json_t *http_scheduler_view(struct http *h, int64_t now_ns);
 void http_on_scheduler_status(struct http_req *r);
 void http_on_scheduler_start(struct http_req *r);
 void http_on_scheduler_stop(struct http_req *r);

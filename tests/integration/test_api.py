@@ -1113,3 +1113,98 @@ jobs:
                 ws.frame()
         ws.close()
         idle.close()
+
+
+class ApiForTheUi(ApiCase):
+    """What the web UI reads besides the spec: the strips of GET
+    /api/jobs?recent=, a job's zone, next runs and override flag, and the
+    jobs.changed events that carry every change of a job's summary, those of
+    slots that announce nothing else (a stopped scheduler's skipped slots)
+    included."""
+
+    CONFIG = """global:
+  timezone: Europe/Berlin
+web:
+%s
+jobs:
+  fast:
+    type: local
+    schedule: "@every 1s"
+    command: sh -c 'exit 0'
+  ny:
+    type: local
+    schedule: "CRON_TZ=America/New_York 30 2 * * *"
+    command: echo ny
+  idle:
+    type: local
+    schedule: "0 3 * * *"
+    command: echo idle
+    enabled: false
+""" % HIGH_LIMIT
+
+    def test_strips_schedule_and_changes(self):
+        d = self.start_web(self.CONFIG)
+        ws = WebSocket(self.port)
+        self.assertEqual(ws.message()["type"], "connected")
+        wait_for(lambda: self.ok("GET", "/api/job/fast?limit=3")["metrics"]["totalRuns"] >= 3,
+                 20, 0.2, "three runs of fast")
+
+        # the strips: statuses only, newest first, as many as asked
+        body = self.ok("GET", "/api/jobs?recent=2")
+        jobs = {j["name"]: j for j in body["jobs"]}
+        self.assertEqual(jobs["fast"]["recent"], ["success", "success"])
+        self.assertEqual(jobs["idle"]["recent"], [])
+        plain = self.ok("GET", "/api/jobs")
+        self.assertNotIn("recent", plain["jobs"][0])
+        for bad in ("51", "-1", "x"):
+            self.assertError(self.req("GET", "/api/jobs?recent=" + bad), 400, "VALIDATION_ERROR")
+
+        # a job's zone, next runs and override flag
+        ny = self.ok("GET", "/api/job/ny")
+        self.assertEqual(ny["zone"], "America/New_York")
+        self.assertEqual(len(ny["nextRuns"]), 5)
+        self.assertEqual(ny["nextRuns"][0], ny["nextRun"])
+        times = [parse_time(t) for t in ny["nextRuns"]]
+        self.assertTrue(all(86400 - 3600 <= b - a <= 86400 + 3600 for a, b in zip(times, times[1:])),
+                        ny["nextRuns"])
+        self.assertEqual(time.gmtime(times[0]).tm_min, 30)
+        self.assertFalse(ny["overridden"])
+        self.assertEqual(self.ok("GET", "/api/job/fast")["zone"], "Europe/Berlin")
+        self.assertEqual(self.ok("GET", "/api/job/idle")["nextRuns"], [])
+        # what GET gave can be sent back; the change is an override
+        self.ok("PUT", "/api/job/ny", dict(ny, command="echo changed"))
+        ny2 = self.ok("GET", "/api/job/ny")
+        self.assertTrue(ny2["overridden"])
+        self.assertEqual(ny2["command"], "echo changed")
+
+        # jobs.changed: the summary of each job that changed, with its strip
+        # and the scheduler's status
+        ev = ws.message("jobs.changed")["payload"]
+        self.assertEqual(set(ev), {"jobs", "removed", "scheduler"})
+        fast = [j for j in ev["jobs"] if j["name"] == "fast"]
+        self.assertTrue(fast, ev)
+        self.assertEqual(len(fast[0]["recent"]) > 0, True)
+        self.assertEqual(set(ev["scheduler"]) >= {"running", "totalJobs", "runningJobs"}, True)
+        # a stopped scheduler records skipped slots: nextRun moves, and says so
+        self.ok("POST", "/api/scheduler/stop")
+        wait_for(lambda: self.ok("GET", "/api/job/fast?limit=1")["history"][0]["status"] ==
+                 "skipped", 20, 0.2, "a skipped slot")
+        seen = None
+        for _ in range(20):
+            ev = ws.message("jobs.changed")["payload"]
+            fast = [j for j in ev["jobs"] if j["name"] == "fast"]
+            if fast and fast[0]["recent"][0] == "skipped":
+                seen = fast[0]
+                break
+        self.assertIsNotNone(seen, "no jobs.changed for a skipped slot")
+        self.assertFalse(ev["scheduler"]["running"])
+        self.ok("POST", "/api/scheduler/start")
+        # a job that goes is named in removed
+        self.ok("DELETE", "/api/job/idle")
+        for _ in range(20):
+            ev = ws.message("jobs.changed")["payload"]
+            if ev["removed"]:
+                break
+        self.assertEqual(ev["removed"], ["idle"])
+        ws.close()
+        self.assertCleanExit(d)
