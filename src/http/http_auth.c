@@ -535,35 +535,6 @@ void http_on_session(struct http_req *r)
 	                          http_can_write(r)));
 }
 
-/* ---- who is asking ---- */
-
-bool http_can_write(const struct http_req *r)
-{
-	if (!r->cfg->web.auth_enabled)
-		return true;
-	return r->role && strcmp(r->role, "admin") == 0;
-}
-
-/* GET /api/session tells the UI what the request's token (or its lack)
- * allows, so it shows only the controls that work. It is public: a missing,
- * invalid or expired token is an anonymous session, not a 401. */
-void http_on_session(struct http_req *r)
-{
-	const struct config_web *w = &r->cfg->web;
-	h2o_iovec_t token = bearer(r);
-	if (w->auth_enabled && token.len &&
-	    http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &r->user, &r->role) <
-	        0) {
-		r->user = NULL;
-		r->role = NULL;
-	}
-	http_reply_json(r, 200,
-	                json_pack("{s:b,s:o,s:o,s:b}", "authEnabled", w->auth_enabled, "user",
-	                          r->user ? http_string(r->user) : json_null(), "role",
-	                          r->role ? json_string(r->role) : json_null(), "canWrite",
-	                          http_can_write(r)));
-}
-
 /* ---- set-up ---- */
 
 /* load_secret picks the signing key: the config's (which the daemon fills
