@@ -2,10 +2,14 @@
 #
 #   make            release build: ./ofelia
 #   make run        build, then start the daemon on the embedded default config
-#   make test       sanitizer build (ASan + UBSan), unit and integration tests
+#   make test       sanitizer build (ASan + UBSan), unit, integration and browser tests
+#   make test-ui    the browser tests alone; make test-ui-long: 10-minute session
+#   make test-image build the container image for real and test it (root)
+#   make abuse      the HTTP abuse suite, long form (make test runs a short one)
 #   make bench      release build, benchmarks that print figures
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make campaign   long kill -9 loop and fault matrix (figures: CAMPAIGNS.md)
+#   make fuzz-campaign  one target (FUZZ_TARGET) for FUZZ_CAMPAIGN_SECONDS, recorded
 #   make deps       install every Debian package the above need
 #   make fmt        apply .clang-format;  make check-deps: module include rules
 
@@ -45,7 +49,8 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test unit integration bench fuzz campaign deps fmt fmt-check check-deps clean help
+.PHONY: all run test test-ui test-ui-long test-image unit integration abuse bench fuzz \
+        fuzz-campaign campaign deps fmt fmt-check check-deps clean help
 
 all: ofelia
 
@@ -99,16 +104,40 @@ $(BUILD)/asan/unit: $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/libofelia.a
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs criterion)
 
+# The demo jobs, by name: without --config the daemon reads
+# /etc/ofelia/config.ini, or runs label jobs only.
 run: ofelia
-	./ofelia daemon --enable-web
+	@if [ "$$(id -u)" -eq 0 ]; then db=/var/lib/ofelia/ofelia.db; \
+	 else db=$${XDG_STATE_HOME:-$$HOME/.local/state}/ofelia/ofelia.db; fi; \
+	 echo "make run: the database is $$db (ofelia daemon --db FILE to choose)"
+	./ofelia daemon --config builtin:demo --enable-web
 
 # The whole suite under ASan + UBSan. tools/test.sh starts the services the
 # integration tests need (a private Docker engine) and stops them afterwards.
 test: $(BUILD)/asan/ofelia $(BUILD)/asan/unit
 	BUILD=$(BUILD) PYTHON=$(PYTHON) ./tools/test.sh
 
+# The Dockerfile built on a private engine (base image made with debootstrap,
+# cached in /var/cache/ofelia-image), then tests/image against the image.
+test-image:
+	./tools/image/test.sh
+
+# The web UI in Debian's Chromium (tests/ui): screenshots go to
+# $(BUILD)/ui-screenshots. The long form keeps the page open 10 minutes over
+# 200 jobs, 20 of them firing every second (BENCHMARKS.md).
+test-ui: $(BUILD)/asan/ofelia
+	BUILD=$(BUILD) ./tools/test-ui.sh
+
+test-ui-long: $(BUILD)/release/ofelia
+	BUILD=$(BUILD) OFELIA_BIN=$(CURDIR)/$(BUILD)/release/ofelia OFELIA_UI_SESSION_SECONDS=600 \
+		OFELIA_UI_FAST_JOBS=20 ./tools/test-ui.sh
+
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
+
+# The HTTP abuse suite, long form (make test runs the short one).
+abuse: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) tools/http-abuse.py --long
 
 integration: $(BUILD)/asan/ofelia
 	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) -m unittest discover -s tests/integration -t . -v
@@ -146,6 +175,13 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 campaign: $(BUILD)/asan/ofelia
 	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia PYTHON=$(PYTHON) ./tools/campaign/run.sh long
 
+# A long campaign of one target at nice 19, its corpus kept across campaigns
+# and its figures added to tests/fuzz/campaigns/<target>.md.
+FUZZ_TARGET ?= fuzz_http
+FUZZ_CAMPAIGN_SECONDS ?= 900
+fuzz-campaign: $(BUILD)/fuzz/bin/$(FUZZ_TARGET)
+	BUILD=$(BUILD) ./tools/fuzz-campaign.sh $< $(FUZZ_CAMPAIGN_SECONDS)
+
 deps:
 	./tools/deps.sh
 
@@ -162,6 +198,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,14p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,6 +13,7 @@ static const struct command {
     {"daemon", cli_daemon, "run the scheduler (and the API with --enable-web)"},
     {"run", cli_run, "run one job once in the foreground and record it"},
     {"validate", cli_validate, "load a config file, check every job, print a summary"},
+    {"health", cli_health, "check a running daemon (for a container's HEALTHCHECK)"},
     {"next", cli_next, "print the next activation times of a schedule"},
     {"check", cli_check, "check the database for damage"},
     {"hash-password", cli_hash_password, "print a password hash for a web user"},

@@ -10,15 +10,23 @@ libh2o-evloop-dev libwslay-dev libssl-dev libsqlite3-dev libjansson-dev
 libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
 "
 # tests: criterion, the cron oracle (Go + robfig/cron), a Docker engine and
-# the busybox image it imports, promtool, sqlite3; fuzzing: clang's libFuzzer;
-# benchmarks: wrk; formatting: clang-format.
+# the busybox image it imports, promtool, sqlite3, a registry for the pull
+# credentials test, debootstrap for the image test's base, Chromium for the
+# browser tests of the web UI; fuzzing: clang's libFuzzer; benchmarks: wrk;
+# formatting: clang-format.
 TEST_PKGS="
 libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
 docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
-clang libclang-rt-14-dev clang-format wrk
+docker-registry debootstrap e2fsprogs
+clang libclang-rt-14-dev clang-format wrk chromium
 "
+# playwright-core (tests/ui, installed by `npm ci`) drives Chromium from
+# Node.js: Debian's nodejs and npm unless a node is already on the PATH
+# (tests/ui pins playwright-core 1.61, the last to run on Debian 12's 18).
+NODE_PKGS=""
+command -v node >/dev/null 2>&1 || NODE_PKGS="nodejs npm"
 PKGS="$BUILD_PKGS"
-[ "${1:-all}" = build ] || PKGS="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-all}" = build ] || PKGS="$BUILD_PKGS $TEST_PKGS $NODE_PKGS"
 
 missing=""
 for p in $PKGS; do
@@ -32,7 +40,7 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-# docker.io and prometheus would start system services (a dockerd with a
+# docker.io, docker-registry and prometheus would start system services (a dockerd with a
 # bridge, a Prometheus on all interfaces); the tests start their own, on a
 # private socket and on 127.0.0.1. Debian's policy-rc.d keeps the packages'
 # services from starting while they install.

@@ -24,6 +24,9 @@
 # OFELIA_TEST_SWARM=1 also turns the engine into a one-node swarm (advertised
 # on 127.0.0.1) for the opt-in service tests; swarm mode adds a bridge,
 # docker_gwbridge, to the host, which stop removes again.
+# OFELIA_DOCKER_KEEP_DATA=1 (for stop, and start, which stops leftovers) keeps
+# the data root DIR/data, so images and build layers outlive the engine
+# (make test-image caches its base image and build this way).
 # stop keeps DIR/dockerd.log for post-mortems; safe to run twice.
 set -eu
 
@@ -166,7 +169,10 @@ stop_engine()
 		sort -rn | cut -d' ' -f2); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "docker-engine: cannot unmount $m" >&2
 	done
-	rm -rf --one-file-system "$dir/data" "$dir/exec" "$dir/rootfs" "$dir/cli" "$dir/tls" \
+	keep=""
+	[ "${OFELIA_DOCKER_KEEP_DATA:-}" = 1 ] || keep="$dir/data"
+	# shellcheck disable=SC2086 # $keep is empty or one path
+	rm -rf --one-file-system $keep "$dir/exec" "$dir/rootfs" "$dir/cli" "$dir/tls" \
 		"$dir/daemon.json" "$sock" "$pidfile"
 }
 

@@ -37,6 +37,12 @@ echo "== unit tests"
 echo "== integration tests"
 "$PYTHON" -m unittest discover -s tests/integration -t . -v || status=1
 
+echo "== HTTP abuse suite (short; make abuse for the long one)"
+"$PYTHON" tools/http-abuse.py || status=1
+
+echo "== web UI in Chromium (screenshots in $BUILD/ui-screenshots)"
+./tools/test-ui.sh || status=1
+
 echo "== campaigns (short): kill -9 loop under load, fault matrix"
 PYTHON="$PYTHON" ./tools/campaign/run.sh short || status=1
 

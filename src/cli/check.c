@@ -21,26 +21,29 @@ static void print_problem(void *arg, const char *msg)
 
 int cli_check(int argc, char **argv)
 {
-	char *config_path = NULL, *db_path = NULL;
-	const struct cli_opt opts[] = {
-	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &config_path,
-	     "config file (for its database path); default: the embedded config"},
-	    {"db", 0, "OFELIA_DB", CLI_STRING, &db_path, "SQLite database file"},
-	};
-	const size_t nopts = sizeof opts / sizeof opts[0];
+	struct cli_settings opts;
+	struct cli_opt table[CLI_SETTINGS_MAX];
+	cli_settings_init(&opts);
+	size_t n = cli_settings_options(&opts, table);
 	int npos;
 	bool help;
-	int rc = cli_parse(argc, argv, opts, nopts, usage, &npos, &help);
+	int rc = cli_parse(argc, argv, table, n, usage, &npos, &help);
 	if (rc < 0 && npos > 0) {
 		fprintf(stderr, "ofelia check: unexpected argument \"%s\"\n", argv[0]);
 		rc = CLI_USAGE;
 	}
 	if (rc >= 0) {
-		cli_free_opts(opts, nopts);
+		cli_settings_fini(&opts);
 		return rc;
 	}
-	struct config *c = cli_load_config(config_path);
-	char *db = c ? cli_db_path(db_path, c) : NULL;
+	/* The config only says where the database is, as for the daemon. */
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char *path = NULL;
+	struct config *c = cli_config_load(&opts, &diag, &path);
+	cli_report(NULL, &diag, false);
+	config_diag_free(&diag);
+	free(path);
+	char *db = c ? cli_db_path(opts.db, c) : NULL;
 	char err[512];
 	struct store_options so = {.path = db, .read_only = true};
 	struct store *st = db ? store_open(&so, err, sizeof err) : NULL;
@@ -65,6 +68,6 @@ int cli_check(int argc, char **argv)
 	store_close(st);
 	free(db);
 	config_free(c);
-	cli_free_opts(opts, nopts);
+	cli_settings_fini(&opts);
 	return rc;
 }

@@ -16,6 +16,9 @@ int cli_daemon(int argc, char **argv);
 int cli_run(int argc, char **argv);
 /* cli_check verifies the database (integrity_check, foreign_key_check). */
 int cli_check(int argc, char **argv);
+/* cli_health checks a running daemon's heartbeat (and readiness): the
+ * image's HEALTHCHECK. */
+int cli_health(int argc, char **argv);
 /* cli_hash_password prints a crypt(3) hash of a password read from stdin. */
 int cli_hash_password(int argc, char **argv);
 

@@ -35,10 +35,17 @@ static const struct cli_opt *find_short(const struct cli_opt *opts, size_t n, ch
 
 static int set_value(const struct cli_opt *o, const char *value, const char *origin)
 {
+	if (o->noop && o->notes)
+		strv_push_owned(o->notes,
+		                xasprintf("%s has no effect%s (ignored)", origin, o->noop));
 	if (o->kind == CLI_STRING) {
 		char **dst = o->value;
 		free(*dst);
 		*dst = xstrdup(value);
+		return 0;
+	}
+	if (o->kind == CLI_LIST) {
+		strv_push(o->value, value);
 		return 0;
 	}
 	bool b;
@@ -54,21 +61,34 @@ static int set_value(const struct cli_opt *o, const char *value, const char *ori
 	return 0;
 }
 
+/* left_column writes "-c, --config VALUE" (or "    --db VALUE"). */
+static void left_column(const struct cli_opt *o, char *out, size_t outlen)
+{
+	const char *arg = o->kind == CLI_BOOL ? "" : " VALUE";
+	if (o->short_name)
+		snprintf(out, outlen, "-%c, --%s%s", o->short_name, o->name, arg);
+	else
+		snprintf(out, outlen, "    --%s%s", o->name, arg);
+}
+
 static void print_usage(FILE *out, const char *usage, const struct cli_opt *opts, size_t n)
 {
+	char left[96];
+	int width = (int)strlen("-h, --help");
+	for (size_t i = 0; i < n; i++) {
+		left_column(&opts[i], left, sizeof left);
+		if ((int)strlen(left) > width)
+			width = (int)strlen(left);
+	}
 	fprintf(out, "%s\noptions:\n", usage);
 	for (size_t i = 0; i < n; i++) {
-		char left[64];
-		snprintf(left, sizeof left, "%s%c%s--%s%s", opts[i].short_name ? "-" : "",
-		         opts[i].short_name ? opts[i].short_name : ' ',
-		         opts[i].short_name ? ", " : "  ", opts[i].name,
-		         opts[i].kind == CLI_STRING ? " VALUE" : "");
-		fprintf(out, "  %-34s %s", opts[i].short_name ? left : left + 2, opts[i].help);
+		left_column(&opts[i], left, sizeof left);
+		fprintf(out, "  %-*s  %s", width, left, opts[i].help);
 		if (opts[i].env)
 			fprintf(out, " [%s]", opts[i].env);
 		fputc('\n', out);
 	}
-	fprintf(out, "  %-34s %s\n", "-h, --help", "show this help");
+	fprintf(out, "  %-*s  %s\n", width, "-h, --help", "show this help");
 }
 
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, const char *usage,
@@ -81,7 +101,8 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
 		if (env && *env && set_value(&opts[i], env, opts[i].env) < 0)
 			return CLI_USAGE;
 	}
-	bool options_done = false;
+	bool options_done = false, flagged[nopts + 1];
+	memset(flagged, 0, sizeof flagged);
 	for (int i = 1; i < argc; i++) {
 		char *arg = argv[i];
 		if (options_done || arg[0] != '-' || arg[1] == '\0') {
@@ -112,13 +133,17 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
 			print_usage(stderr, usage, opts, nopts);
 			return CLI_USAGE;
 		}
-		if (o->kind == CLI_STRING && value == NULL) {
+		if (o->kind != CLI_BOOL && value == NULL) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "ofelia %s: %s needs a value\n", argv[0], arg);
 				return CLI_USAGE;
 			}
 			value = argv[++i];
 		}
+		/* A list from flags replaces the variable's value. */
+		if (o->kind == CLI_LIST && !flagged[o - opts])
+			strv_free(o->value);
+		flagged[o - opts] = true;
 		if (set_value(o, value, arg) < 0)
 			return CLI_USAGE;
 	}
@@ -132,6 +157,8 @@ void cli_free_opts(const struct cli_opt *opts, size_t nopts)
 			char **p = opts[i].value;
 			free(*p);
 			*p = NULL;
+		} else if (opts[i].kind == CLI_LIST) {
+			strv_free(opts[i].value);
 		}
 }
 
@@ -146,11 +173,25 @@ struct config *cli_load_config(const char *path)
 		const struct embedded_file *f = embedded_find(DEFAULT_CONFIG);
 		c = config_load_string(f->data, f->len, "(default config)", CONFIG_YAML, &diag);
 	}
-	for (size_t i = 0; i < diag.warnings.n; i++)
-		fprintf(stderr, "warning: %s\n", diag.warnings.v[i]);
-	for (size_t i = 0; i < diag.errors.n; i++)
-		fprintf(stderr, "error: %s\n", diag.errors.v[i]);
+	cli_report(NULL, &diag, false);
 	config_diag_free(&diag);
+	return c;
+}
+
+struct config *cli_config_load(const struct cli_settings *s, struct config_diag *diag, char **path)
+{
+	bool label_only;
+	*path = cli_config_path(s, &label_only);
+	if (*path && strcmp(*path, CLI_BUILTIN_CONFIG) == 0) {
+		const struct embedded_file *f = embedded_find(DEFAULT_CONFIG);
+		return config_load_string(f->data, f->len, CLI_BUILTIN_CONFIG, CONFIG_YAML, diag);
+	}
+	if (*path)
+		return config_load_file(*path, diag);
+	struct config *c = xmalloc(sizeof *c);
+	config_defaults(c);
+	free(c->path);
+	c->path = xstrdup("(no config file)");
 	return c;
 }
 

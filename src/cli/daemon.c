@@ -16,24 +16,19 @@
 #include "http/http.h"
 #include "labels/labels.h"
 #include "loop/loop.h"
-#include "util/duration.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
     "usage: ofelia daemon [options]\n\n"
-    "Runs the scheduler. Without --config it runs the embedded default config (a few\n"
-    "local jobs). Every option can also be given as the OFELIA_* variable shown;\n"
-    "a flag wins over the variable, which wins over the config file.\n";
-
-struct daemon_opts {
-	char *config, *db, *log_level, *log_format;
-	int enable_web, web_auth_enabled, init_db;
-	char *web_address, *web_username, *web_password_hash, *web_secret_key, *web_token_expiry;
-};
+    "Runs the scheduler. Without --config it reads /etc/ofelia/config.ini (else\n"
+    "/etc/ofelia.conf) when one exists, and otherwise runs the jobs of Docker labels\n"
+    "only. --config builtin:demo runs a few demo jobs. Every option can also be given\n"
+    "as the OFELIA_* variable shown; a flag wins over the variable, which wins over\n"
+    "the config file.\n";
 
 struct daemon {
-	struct daemon_opts opts;
+	struct cli_settings opts;
 	struct config *config;   /* as started: the scheduler's options point into it */
 	struct config *reloaded; /* the newest config a reload loaded, or NULL */
 	struct store *store;
@@ -42,86 +37,26 @@ struct daemon {
 	struct scheduler *scheduler;
 	struct http *http;
 	struct labels *labels; /* discovery of label jobs */
-	bool docker_ready;     /* docker_global_init done */
+	struct cli_heartbeat *heartbeat;
+	char *db;          /* the database's path */
+	bool docker_ready; /* docker_global_init done */
 	int signals_seen;
 };
 
 static const int handled_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
-/* apply_overrides puts flags and OFELIA_* variables over the config file. */
-static int apply_overrides(struct daemon_opts *o, struct config *c)
-{
-	char err[128];
-	if (o->log_level) {
-		free(c->global.log_level);
-		c->global.log_level = xstrdup(o->log_level);
-	}
-	if (o->log_format) {
-		free(c->global.log_format);
-		c->global.log_format = xstrdup(o->log_format);
-	}
-	if (o->enable_web >= 0)
-		c->web.enabled = o->enable_web;
-	if (o->web_address) {
-		free(c->web.address);
-		c->web.address = xstrdup(o->web_address);
-	}
-	if (o->web_auth_enabled >= 0)
-		c->web.auth_enabled = o->web_auth_enabled;
-	if (o->web_secret_key) {
-		free(c->web.secret);
-		c->web.secret = xstrdup(o->web_secret_key);
-	}
-	if (o->web_token_expiry) {
-		char *end;
-		long hours = strtol(o->web_token_expiry, &end, 10);
-		int64_t ns;
-		/* Bounded as every duration is (duration_check). */
-		if (*end == '\0' && hours > 0 && hours <= DURATION_MAX_NS / 3600000000000LL)
-			c->web.token_expiry_ns = hours * 3600 * 1000000000LL;
-		else if (duration_parse(o->web_token_expiry, &ns, err, sizeof err) == 0 && ns > 0 &&
-		         duration_check(ns, err, sizeof err) == 0)
-			c->web.token_expiry_ns = ns;
-		else {
-			fprintf(stderr,
-			        "ofelia daemon: web-token-expiry: \"%s\" is not a number of "
-			        "hours\n",
-			        o->web_token_expiry);
-			return -1;
-		}
-	}
-	if (o->web_username || o->web_password_hash) {
-		if (!o->web_username || !o->web_password_hash) {
-			fprintf(stderr, "ofelia daemon: web-username and web-password-hash go "
-			                "together\n");
-			return -1;
-		}
-		c->web.users = xreallocarray(c->web.users, c->web.nusers + 1, sizeof *c->web.users);
-		c->web.users[c->web.nusers++] = (struct config_user){
-		    xstrdup(o->web_username), xstrdup(o->web_password_hash), xstrdup("admin")};
-	}
-	return 0;
-}
-
 /* prepare_config puts over a loaded config what wins over the file: the
  * global settings changed through the API, then flags and OFELIA_*
- * variables; and takes the JWT key from OFELIA_JWT_SECRET when nothing else
- * gives one. */
-static int prepare_config(struct daemon *d, struct config *c)
+ * variables (cli_apply_settings, which also checks what would stop the
+ * start). Errors go to diag. */
+static int prepare_config(struct daemon *d, struct config *c, struct config_diag *diag)
 {
 	char err[512];
 	if (http_config_apply_saved(d->store, c, err, sizeof err) < 0) {
-		fprintf(stderr, "ofelia daemon: %s\n", err);
+		strv_push(&diag->errors, err);
 		return -1;
 	}
-	if (apply_overrides(&d->opts, c) < 0)
-		return -1;
-	const char *jwt = getenv("OFELIA_JWT_SECRET");
-	if ((c->web.secret == NULL || *c->web.secret == '\0') && jwt && *jwt) {
-		free(c->web.secret);
-		c->web.secret = xstrdup(jwt);
-	}
-	return 0;
+	return cli_apply_settings(&d->opts, c, diag);
 }
 
 /* current_config is the web server's view of the config in force. */
@@ -178,18 +113,23 @@ static int setup_logging(const struct config *c)
 }
 
 /* reload_load reads the config file again, on the scheduler's reload
- * thread (a big file takes seconds): nothing else of d is touched there. A
- * config that does not load changes nothing. */
+ * thread (a big file takes seconds): d->opts is only read there, nothing
+ * else of d is touched. A config that does not load changes nothing. */
 static void *reload_load(void *arg, char *err, size_t errlen)
 {
 	struct daemon *d = arg;
-	struct config *c = cli_load_config(d->opts.config);
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char *path = NULL;
+	struct config *c = cli_config_load(&d->opts, &diag, &path);
+	cli_report(NULL, &diag, true);
+	config_diag_free(&diag);
 	if (c == NULL) {
 		snprintf(err, errlen,
 		         "the config %s has errors (see the log); the jobs are unchanged",
-		         d->opts.config ? d->opts.config : "(default)");
+		         path ? path : "(none)");
 		log_errorx("reload: %s", err);
 	}
+	free(path);
 	return c;
 }
 
@@ -205,14 +145,17 @@ static int reload_apply(void *arg, void *config, struct scheduler_changes *out, 
 {
 	struct daemon *d = arg;
 	struct config *c = config;
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
-	if (rc == 0 && prepare_config(d, c) == 0) {
+	if (rc == 0 && prepare_config(d, c, &diag) == 0) {
 		/* The API serves the newest config from now on (users, CORS, rate
 		 * limits); the scheduler keeps the options it started with. */
 		config_free(d->reloaded);
 		d->reloaded = c;
 		c = NULL;
 	}
+	cli_report(NULL, &diag, true);
+	config_diag_free(&diag);
 	if (rc == 0) {
 		/* Label jobs are listed again too, so the counts are the sums of
 		 * both origins; an unreachable engine leaves them as they are. */
@@ -265,6 +208,42 @@ static void on_signal(int signo, void *arg)
 	}
 }
 
+/* start_up loads the config, opens the store and sets up logging; every
+ * message of those steps goes out once logging is set up. CLI_FAIL when the
+ * daemon cannot start. */
+static int start_up(struct daemon *d)
+{
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char *path = NULL, *db = NULL;
+	int rc = CLI_FAIL;
+
+	d->config = cli_config_load(&d->opts, &diag, &path);
+	if (d->config == NULL)
+		goto out;
+	/* The store comes first: settings changed through the API are in it. */
+	db = cli_db_path(d->opts.db, d->config);
+	d->store = cli_open_store(db, d->config, true, d->opts.init_db == 1);
+	if (d->store == NULL)
+		goto out;
+	if (prepare_config(d, d->config, &diag) == 0 && setup_logging(d->config) == 0)
+		rc = CLI_OK;
+out:;
+	bool json = cli_wants_json(&d->opts, d->config);
+	if (rc != CLI_OK && json)
+		log_setup(LOG_INFO, LOG_JSON);
+	cli_report(&d->opts.notes, &diag, json);
+	if (rc == CLI_OK) {
+		if (path == NULL)
+			log_kv(LOG_INFO, cli_no_config_note(&d->opts), NULL);
+		log_kv(LOG_INFO, "starting", "version", OFELIA_VERSION, "config",
+		       path ? path : "(none)", "database", db, NULL);
+	}
+	config_diag_free(&diag);
+	free(path);
+	d->db = db;
+	return rc;
+}
+
 static int run(struct daemon *d)
 {
 	struct scheduler_options so;
@@ -274,24 +253,8 @@ static int run(struct daemon *d)
 	 * thread inherits the mask, so only the loop's signalfd sees these. */
 	loop_block_signals(handled_signals, sizeof handled_signals / sizeof handled_signals[0]);
 
-	d->config = cli_load_config(d->opts.config);
-	if (d->config == NULL)
+	if (start_up(d) != CLI_OK || cli_scheduler_options(d->config, &so) < 0)
 		return CLI_FAIL;
-	/* The store comes first: settings changed through the API are in it. */
-	char *db = cli_db_path(d->opts.db, d->config);
-	d->store = cli_open_store(db, d->config, true, d->opts.init_db == 1);
-	if (d->store == NULL) {
-		free(db);
-		return CLI_FAIL;
-	}
-	if (prepare_config(d, d->config) < 0 || setup_logging(d->config) < 0 ||
-	    cli_scheduler_options(d->config, &so) < 0) {
-		free(db);
-		return CLI_FAIL;
-	}
-	log_kv(LOG_INFO, "starting", "version", OFELIA_VERSION, "config",
-	       d->opts.config ? d->opts.config : "(default)", "database", db, NULL);
-	free(db);
 	/* libcurl's global state, before any thread can use it. */
 	if (docker_global_init() < 0) {
 		log_errorx("cannot initialize libcurl");
@@ -305,76 +268,48 @@ static int run(struct daemon *d)
 	d->scheduler = scheduler_new(d->loop, d->store, d->events, &so);
 	struct scheduler_reloader reloader = {reload_load, reload_apply, reload_discard, d};
 	scheduler_set_reload(d->scheduler, &reloader);
-	if (scheduler_start(d->scheduler, d->config->jobs, d->config->njobs, err, sizeof err) < 0) {
-		log_errorx("cannot start the scheduler: %s", err);
-		return CLI_FAIL;
-	}
-	d->labels = labels_start(d->loop, d->scheduler, d->config);
-	int rc = CLI_OK;
+	/* The web server binds before anything is scheduled: a port in use
+	 * stops the start at once, before a job could run. */
 	if (d->config->web.enabled) {
 		struct http_deps deps = {
 		    d->loop, d->store, d->scheduler, d->events, current_config, docker_state, d};
 		d->http = http_start(&deps, err, sizeof err);
 		if (d->http == NULL) {
 			log_errorx("cannot start the web server: %s", err);
-			/* The scheduler has started: stop it the usual way. */
-			d->signals_seen = 1;
-			labels_stop(d->labels);
-			scheduler_shutdown(d->scheduler, on_shutdown_done, d);
-			rc = CLI_FAIL;
+			return CLI_FAIL;
 		}
 	}
+	if (scheduler_start(d->scheduler, d->config->jobs, d->config->njobs, err, sizeof err) < 0) {
+		log_errorx("cannot start the scheduler: %s", err);
+		return CLI_FAIL;
+	}
+	d->labels = labels_start(d->loop, d->scheduler, d->config);
+	d->heartbeat =
+	    cli_heartbeat_start(d->loop, d->store, d->db, d->http ? d->config->web.address : NULL);
 	loop_on_signals(d->loop, handled_signals,
 	                sizeof handled_signals / sizeof handled_signals[0], on_signal, d);
 	loop_run(d->loop);
 	log_kv(LOG_INFO, "stopped", NULL);
-	return rc;
+	return CLI_OK;
 }
 
 int cli_daemon(int argc, char **argv)
 {
 	struct daemon d = {0};
-	d.opts.enable_web = d.opts.web_auth_enabled = d.opts.init_db = -1;
-	const struct cli_opt opts[] = {
-	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &d.opts.config,
-	     "config file (YAML or Ofelia INI); default: the embedded config"},
-	    {"db", 0, "OFELIA_DB", CLI_STRING, &d.opts.db, "SQLite database file"},
-	    {"init-db", 0, "OFELIA_INIT_DB", CLI_BOOL, &d.opts.init_db,
-	     "create an empty database even where one was deleted"},
-	    {"log-level", 0, "OFELIA_LOG_LEVEL", CLI_STRING, &d.opts.log_level,
-	     "debug, info, warn or error"},
-	    {"log-format", 0, "OFELIA_LOG_FORMAT", CLI_STRING, &d.opts.log_format,
-	     "logfmt or json"},
-	    {"enable-web", 0, "OFELIA_ENABLE_WEB", CLI_BOOL, &d.opts.enable_web,
-	     "serve the API and web UI"},
-	    {"web-address", 0, "OFELIA_WEB_ADDRESS", CLI_STRING, &d.opts.web_address,
-	     "address to listen on (default 127.0.0.1:8080)"},
-	    {"web-auth-enabled", 0, "OFELIA_WEB_AUTH_ENABLED", CLI_BOOL, &d.opts.web_auth_enabled,
-	     "require a login for the API"},
-	    {"web-username", 0, "OFELIA_WEB_USERNAME", CLI_STRING, &d.opts.web_username,
-	     "an admin user's name"},
-	    {"web-password-hash", 0, "OFELIA_WEB_PASSWORD_HASH", CLI_STRING,
-	     &d.opts.web_password_hash, "that user's password hash (ofelia hash-password)"},
-	    {"web-secret-key", 0, "OFELIA_WEB_SECRET_KEY", CLI_STRING, &d.opts.web_secret_key,
-	     "JWT signing key (default: generated once, kept in the database)"},
-	    {"web-token-expiry", 0, "OFELIA_WEB_TOKEN_EXPIRY", CLI_STRING, &d.opts.web_token_expiry,
-	     "token lifetime in hours"},
-	};
-	const size_t nopts = sizeof opts / sizeof opts[0];
+	struct cli_opt opts[CLI_SETTINGS_MAX];
+	cli_settings_init(&d.opts);
+	size_t nopts = cli_settings_options(&d.opts, opts);
 	int npos;
 	bool help;
 	int rc = cli_parse(argc, argv, opts, nopts, usage, &npos, &help);
-	if (rc >= 0) {
-		cli_free_opts(opts, nopts);
-		return rc;
-	}
-	if (npos > 0) {
+	if (rc < 0 && npos > 0) {
 		fprintf(stderr, "ofelia daemon: unexpected argument \"%s\"\n", argv[0]);
-		cli_free_opts(opts, nopts);
-		return CLI_USAGE;
+		rc = CLI_USAGE;
 	}
-	rc = run(&d);
+	if (rc < 0)
+		rc = run(&d);
 
+	cli_heartbeat_free(d.heartbeat);
 	http_free(d.http);
 	labels_free(d.labels);
 	scheduler_free(d.scheduler);
@@ -385,6 +320,7 @@ int cli_daemon(int argc, char **argv)
 	config_free(d.reloaded);
 	if (d.docker_ready)
 		docker_global_cleanup();
-	cli_free_opts(opts, nopts);
+	cli_settings_fini(&d.opts);
+	free(d.db);
 	return rc;
 }

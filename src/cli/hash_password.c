@@ -83,7 +83,8 @@ int cli_hash_password(int argc, char **argv)
 	char pw[MAX_PASSWORD + 2], salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data cd;
 	const struct cli_opt opts[] = {
-	    {"bcrypt", 0, NULL, CLI_BOOL, &bcrypt, "bcrypt ($2b$) instead of yescrypt ($y$)"},
+	    {"bcrypt", 0, NULL, CLI_BOOL, &bcrypt, "bcrypt ($2b$) instead of yescrypt ($y$)", NULL,
+	     NULL},
 	};
 
 	int prc = cli_parse(argc, argv, opts, 1, usage, &npos, &help);

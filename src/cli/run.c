@@ -73,7 +73,7 @@ static struct store_job *stored_job(struct store *st, const char *name)
 	return NULL;
 }
 
-static int run_job(const char *config_path, const char *db_path, bool init, const char *name)
+static int run_job(const struct cli_settings *opts, const char *name)
 {
 	static const int sigs[] = {SIGINT, SIGTERM};
 	struct scheduler_options so;
@@ -84,9 +84,17 @@ static int run_job(const char *config_path, const char *db_path, bool init, cons
 	char err[512];
 	int rc = CLI_FAIL;
 
-	struct config *c = cli_load_config(config_path);
-	if (c == NULL || cli_scheduler_options(c, &so) < 0) {
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char *config_path = NULL;
+	struct config *c = cli_config_load(opts, &diag, &config_path);
+	if (c)
+		cli_apply_settings(opts, c, &diag);
+	cli_report(&opts->notes, &diag, false);
+	bool bad = c == NULL || diag.errors.n > 0;
+	config_diag_free(&diag);
+	if (bad || cli_scheduler_options(c, &so) < 0) {
 		config_free(c);
+		free(config_path);
 		return CLI_FAIL;
 	}
 	/* Before the store starts its thread, so only the loop sees them;
@@ -95,10 +103,11 @@ static int run_job(const char *config_path, const char *db_path, bool init, cons
 	if (docker_global_init() < 0) {
 		fprintf(stderr, "ofelia run: cannot initialise libcurl\n");
 		config_free(c);
+		free(config_path);
 		return CLI_FAIL;
 	}
-	char *db = cli_db_path(db_path, c);
-	st = cli_open_store(db, c, false, init);
+	char *db = cli_db_path(opts->db, c);
+	st = cli_open_store(db, c, false, opts->init_db == 1);
 	free(db);
 	if (st == NULL)
 		goto out;
@@ -107,7 +116,7 @@ static int run_job(const char *config_path, const char *db_path, bool init, cons
 		def = row->def;
 	if (def == NULL) {
 		fprintf(stderr, "ofelia run: no job \"%s\" in %s or in the database\n", name,
-		        config_path ? config_path : "the default config");
+		        config_path ? config_path : "the config (there is none)");
 		goto out;
 	}
 	log_setup(LOG_WARN, LOG_LOGFMT);
@@ -135,30 +144,25 @@ out:
 	store_close(st);
 	docker_global_cleanup();
 	config_free(c);
+	free(config_path);
 	return rc;
 }
 
 int cli_run(int argc, char **argv)
 {
-	char *config = NULL, *db = NULL;
-	int init = -1;
-	const struct cli_opt opts[] = {
-	    {"config", 'c', "OFELIA_CONFIG", CLI_STRING, &config,
-	     "config file; default: the embedded config"},
-	    {"db", 0, "OFELIA_DB", CLI_STRING, &db, "SQLite database file"},
-	    {"init-db", 0, "OFELIA_INIT_DB", CLI_BOOL, &init,
-	     "create an empty database even where one was deleted"},
-	};
-	const size_t nopts = sizeof opts / sizeof opts[0];
+	struct cli_settings opts;
+	struct cli_opt table[CLI_SETTINGS_MAX];
+	cli_settings_init(&opts);
+	size_t n = cli_settings_options(&opts, table);
 	int npos;
 	bool help;
-	int rc = cli_parse(argc, argv, opts, nopts, usage, &npos, &help);
+	int rc = cli_parse(argc, argv, table, n, usage, &npos, &help);
 	if (rc < 0 && npos != 1) {
 		fprintf(stderr, "%s", usage);
 		rc = CLI_USAGE;
 	}
 	if (rc < 0)
-		rc = run_job(config, db, init == 1, argv[0]);
-	cli_free_opts(opts, nopts);
+		rc = run_job(&opts, argv[0]);
+	cli_settings_fini(&opts);
 	return rc;
 }

@@ -14,7 +14,6 @@
 
 #include "config/config_int.h"
 #include "cron/cron.h"
-#include "util/argv.h"
 #include "util/duration.h"
 #include "util/words.h"
 #include "util/xalloc.h"
@@ -100,6 +99,7 @@ const struct config_key config_global_keys[] = {
     K("enable-web", CK_BOOL, W(enabled)),
     K("web-address", CK_ADDRESS, W(address)),
     K("web-auth-enabled", CK_BOOL, W(auth_enabled)),
+    K("web-insecure", CK_BOOL, W(insecure)),
     K("web-username", CK_WEB_USER, 0),
     K("web-password-hash", CK_WEB_HASH, 0),
     K("web-secret-key", CK_STRING, W(secret)),
@@ -137,6 +137,7 @@ static const struct config_key auth_keys[] = {
     K("enabled", CK_BOOL, W(auth_enabled)),
     K("secret", CK_STRING, W(secret)),
     KR("token-expiry", CK_DURATION, W(token_expiry_ns), SEC, 0),
+    K("max-session-age", CK_DURATION, W(max_session_age_ns)),
     KR("max-login-attempts", CK_INT, W(max_login_attempts), 1, 100),
     K("users", CK_USERS, W(users)),
     {NULL, 0, 0, 0, 0, NULL},
@@ -159,11 +160,13 @@ static const struct config_key rate_keys[] = {
 const struct config_key config_web_keys[] = {
     K("enabled", CK_BOOL, W(enabled)),
     K("address", CK_ADDRESS, W(address)),
+    K("insecure", CK_BOOL, W(insecure)),
     KX("auth", CK_MAP, 0, auth_keys),
     K("metrics-auth", CK_BOOL, W(metrics_auth)),
     KX("cors", CK_MAP, 0, cors_keys),
     KX("rate-limit", CK_MAP, 0, rate_keys),
     K("trusted-proxies", CK_CIDRS, W(trusted_proxies)),
+    K("allowed-hosts", CK_LIST, W(allowed_hosts)),
     KR("max-body", CK_BYTES, W(max_body_bytes), 1, MAX_BYTES),
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -259,7 +262,7 @@ void config_defaults(struct config *c)
 	g->max_log_lines = 100000;
 	g->max_log_bytes = 32 * MIB;
 	g->shutdown_grace_ns = 10 * SEC;
-	g->default_user = xstrdup("nobody");
+	g->default_user = xstrdup("root");
 	g->job_exec_label_scope = xstrdup("service");
 	g->smtp_port = 587;
 
@@ -269,6 +272,7 @@ void config_defaults(struct config *c)
 	struct config_web *w = &c->web;
 	w->address = xstrdup("127.0.0.1:8080");
 	w->token_expiry_ns = 24 * HOUR;
+	w->max_session_age_ns = 7 * 24 * HOUR;
 	w->max_login_attempts = 5;
 	w->cors_max_age = 86400;
 	w->rate_limit = 100;
@@ -299,6 +303,7 @@ void config_fini(struct config *c)
 	strv_free(&c->web.cors_methods);
 	strv_free(&c->web.cors_headers);
 	strv_free(&c->web.trusted_proxies);
+	strv_free(&c->web.allowed_hosts);
 	for (size_t i = 0; i < c->njobs; i++)
 		job_free(c->jobs[i]);
 	free(c->jobs);
@@ -445,18 +450,20 @@ static void word_list(const struct config_word *w, char *out, size_t outlen)
 			                         used ? ", " : "", w->word);
 }
 
-static bool valid_port(const char *s)
+/* valid_port reads a port; 0 (any free port, which the log then names)
+ * only where zero_ok. */
+static bool valid_port(const char *s, bool zero_ok)
 {
 	int64_t port;
-	return *s && parse_int(s, 1, 65535, &port) == 0;
+	return *s && parse_int(s, zero_ok ? 0 : 1, 65535, &port) == 0;
 }
 
 /* valid_address checks host:port, where host may be empty (all interfaces),
  * a name, an IPv4 address or a bracketed IPv6 address. */
-static bool valid_address(const char *s)
+static bool valid_address(const char *s, bool zero_ok)
 {
 	const char *colon = strrchr(s, ':');
-	if (colon == NULL || !valid_port(colon + 1))
+	if (colon == NULL || !valid_port(colon + 1, zero_ok))
 		return false;
 	if (s[0] == '[')
 		return colon > s + 1 && colon[-1] == ']';
@@ -524,7 +531,7 @@ static int set_docker_host(struct config_ld *ld, const struct config_key *k, con
                            const char *value, struct config_pos pos)
 {
 	if ((strncmp(value, "unix://", 7) == 0 && value[7] == '/') ||
-	    (strncmp(value, "tcp://", 6) == 0 && valid_address(value + 6))) {
+	    (strncmp(value, "tcp://", 6) == 0 && valid_address(value + 6, false))) {
 		set_string(AT(ld->c, k, char *), value);
 		return 0;
 	}
@@ -599,21 +606,14 @@ static int set_checked_string(struct config_ld *ld, const struct config_key *k, 
 		}
 		break;
 	case CK_ADDRESS:
-		if (!valid_address(value)) {
+		if (!valid_address(value, true)) {
 			config_error(ld, pos, "%s: %s: \"%s\" is not host:port", where, k->key,
 			             value);
 			return -1;
 		}
 		break;
 	case CK_WEB_HASH:
-		if (!config_hash_ok(value)) {
-			config_error(
-			    ld, pos,
-			    "%s: %s: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); make one "
-			    "with `ofelia hash-password`",
-			    where, k->key);
-			return -1;
-		}
+		/* Checked in finish_web_user: with web auth off it is unused. */
 		set_string(&ld->web_hash, value);
 		ld->web_hash_pos = pos;
 		return 0;
@@ -753,7 +753,6 @@ void config_job_add(struct config_ld *ld, struct job *j, struct config_pos pos,
 int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 {
 	const char *code = NULL;
-	char why[128];
 
 	*sched = false;
 	if (job_validate(j, &code, err, errlen) < 0) {
@@ -764,28 +763,32 @@ int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 		}
 		return -1;
 	}
-	if (j->command && *j->command) {
-		struct strv words = STRV_INIT;
-		int rc = argv_split(j->command, &words, why, sizeof why);
-		strv_free(&words);
-		if (rc < 0) {
-			snprintf(err, errlen, "job \"%s\": bad command: %s", j->name, why);
-			return -1;
-		}
-	}
 	return 0;
 }
 
 /* ---- loading ---- */
 
+/* finish_web_user joins Ofelia's web-username and web-password-hash into an
+ * admin user. With web auth off they are unused, as in Ofelia: a bad or
+ * lone one is then a warning. */
 static void finish_web_user(struct config_ld *ld)
 {
-	if (ld->web_user && ld->web_hash)
+	void (*report)(struct config_ld *, struct config_pos, const char *, ...) =
+	    ld->c->web.auth_enabled ? config_error : config_warning;
+	const char *unused = ld->c->web.auth_enabled ? "" : " (unused: web-auth-enabled is false)";
+	if (ld->web_hash && !config_hash_ok(ld->web_hash))
+		report(ld, ld->web_hash_pos,
+		       "global: web-password-hash: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); "
+		       "make one with `ofelia hash-password`%s",
+		       unused);
+	else if (ld->web_user && ld->web_hash)
 		config_user_add(ld->c, ld->web_user, ld->web_hash, "admin");
 	else if (ld->web_user)
-		config_error(ld, ld->web_user_pos, "global: web-username needs web-password-hash");
+		report(ld, ld->web_user_pos, "global: web-username needs web-password-hash%s",
+		       unused);
 	else if (ld->web_hash)
-		config_error(ld, ld->web_hash_pos, "global: web-password-hash needs web-username");
+		report(ld, ld->web_hash_pos, "global: web-password-hash needs web-username%s",
+		       unused);
 
 	const struct config_web *w = &ld->c->web;
 	for (size_t i = 0; i < w->nusers; i++)
@@ -794,6 +797,12 @@ static void finish_web_user(struct config_ld *ld)
 				config_error(ld, (struct config_pos){0, 0},
 				             "web: user \"%s\" is configured twice",
 				             w->users[i].username);
+}
+
+/* check_web finds what would keep the web server from starting. */
+static void check_web(struct config_ld *ld)
+{
+	const struct config_web *w = &ld->c->web;
 	if (w->enabled && w->auth_enabled && w->nusers == 0)
 		config_error(ld, (struct config_pos){0, 0},
 		             "web: auth is enabled but no user is configured (web.auth.users, or "
@@ -899,6 +908,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 		else
 			config_yaml_load(&ld, copy, len);
 		finish_web_user(&ld);
+		check_web(&ld);
 		check_jobs(&ld);
 	}
 	free(copy);
@@ -956,4 +966,57 @@ done:
 	free(data);
 	config_diag_free(&local);
 	return c;
+}
+
+/* ---- settings from flags and variables ---- */
+
+int config_set(struct config *c, bool docker, const char *key, const char *value,
+               const char *origin, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = origin, .c = c, .diag = diag};
+	const char *where = docker ? "docker" : "global";
+	const struct config_key *k =
+	    config_key_find(docker ? config_docker_keys : config_global_keys, key);
+	size_t before = diag->errors.n;
+
+	if (k == NULL || k->kind == CK_WEB_USER || k->kind == CK_WEB_HASH) {
+		config_error(&ld, (struct config_pos){0, 0}, "%s: no setting \"%s\"", where, key);
+		return -1;
+	}
+	/* A list from a flag replaces the file's (-f adds: the caller says). */
+	config_key_set(&ld, k, where, value, (struct config_pos){0, 0});
+	return diag->errors.n > before ? -1 : 0;
+}
+
+int config_add_web_user(struct config *c, const char *username, const char *hash,
+                        const char *origin, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = origin, .c = c, .diag = diag};
+	if (username == NULL || hash == NULL || *username == '\0' || *hash == '\0') {
+		config_error(&ld, (struct config_pos){0, 0},
+		             "web-username and web-password-hash go together");
+		return -1;
+	}
+	if (!config_hash_ok(hash)) {
+		config_error(&ld, (struct config_pos){0, 0},
+		             "web-password-hash: not a crypt(3) hash ($y$, $2b$, $6$ or $5$); make "
+		             "one with `ofelia hash-password`");
+		return -1;
+	}
+	for (size_t i = 0; i < c->web.nusers; i++)
+		if (strcmp(c->web.users[i].username, username) == 0) {
+			config_error(&ld, (struct config_pos){0, 0},
+			             "web: user \"%s\" is configured twice", username);
+			return -1;
+		}
+	config_user_add(c, username, hash, "admin");
+	return 0;
+}
+
+int config_check(struct config *c, struct config_diag *diag)
+{
+	struct config_ld ld = {.name = c->path, .c = c, .diag = diag};
+	size_t before = diag->errors.n;
+	check_web(&ld);
+	return diag->errors.n > before ? -1 : 0;
 }

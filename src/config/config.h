@@ -72,10 +72,15 @@ struct config_web {
 	bool enabled;
 	char *address; /* default 127.0.0.1:8080 */
 	bool auth_enabled;
+	/* Without auth the API is read-only and listens on loopback only;
+	 * insecure lifts both (anyone who reaches it may run commands). */
+	bool insecure;
 	struct config_user *users;
 	size_t nusers;
-	char *secret;             /* JWT signing key; NULL = generated once, kept in the store */
-	int64_t token_expiry_ns;  /* default 24h */
+	char *secret;            /* JWT signing key; NULL = generated once, kept in the store */
+	int64_t token_expiry_ns; /* default 24h */
+	/* a login's session ends after this, refreshes or not; 0 = never */
+	int64_t max_session_age_ns;
 	int max_login_attempts;   /* failed logins per client per minute */
 	bool metrics_auth;        /* /metrics needs a token too */
 	struct strv cors_origins; /* empty = no CORS headers */
@@ -86,6 +91,9 @@ struct config_web {
 	int rate_burst;
 	int64_t max_body_bytes;
 	struct strv trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+	/* Host header names accepted besides IP literals and localhost:
+	 * "name", "*.domain" or "*" (see docs/api.md) */
+	struct strv allowed_hosts;
 };
 
 struct config {
@@ -118,6 +126,20 @@ struct config *config_load_file(const char *path, struct config_diag *diag);
  * messages ("ofelia.yaml:3:1: ..."). */
 struct config *config_load_string(const char *text, size_t len, const char *name,
                                   enum config_format format, struct config_diag *diag);
+/* config_set puts one value over c as a flag or variable gives it: key is
+ * spelled as in the INI file's [global] (or, with docker, [docker])
+ * section and read like the file's values; a list key appends. origin
+ * ("--log-level") starts the messages. Returns 0, or -1 with an error in
+ * diag. */
+int config_set(struct config *c, bool docker, const char *key, const char *value,
+               const char *origin, struct config_diag *diag);
+/* config_add_web_user adds an admin user (Ofelia's web-username and
+ * web-password-hash) after checking the hash; -1 with an error in diag. */
+int config_add_web_user(struct config *c, const char *username, const char *hash,
+                        const char *origin, struct config_diag *diag);
+/* config_check finds what would keep the daemon from starting with c once
+ * flags are applied (web auth without users); -1 with errors in diag. */
+int config_check(struct config *c, struct config_diag *diag);
 /* config_free releases a config from config_load_* (NULL is fine). */
 void config_free(struct config *c);
 /* config_diag_free releases the messages, leaving d empty. */
@@ -141,9 +163,10 @@ struct config_container {
  * ofelia.enabled=true, ofelia.job-exec.NAME.KEY=VALUE, JSON arrays for
  * lists) into job definitions with origin DOCKER_LABEL, appended to *jobs.
  * exec jobs are named per global->job_exec_label_scope and target this
- * container; run, local and service-run jobs are read only from the container
- * marked ofelia.service=true (local ones only with
- * allow_host_jobs_from_labels). Bad labels become diag errors naming the
+ * container; run jobs come from any such container, local and service-run
+ * jobs only from the one marked ofelia.service=true. Local jobs, and jobs
+ * that reach the host (host bind mounts, volumes-from, privileged, network
+ * host), need allow_host_jobs_from_labels. Bad labels become diag errors naming the
  * label; the job they belong to is left out, the others are kept.
  * Returns the number of jobs added. */
 size_t config_labels_jobs(const struct config_global *global, const struct config_container *ct,

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "config/config_int.h"
+#include "util/argv.h"
 #include "util/buf.h"
 #include "util/map.h"
 #include "util/words.h"
@@ -32,6 +33,9 @@ struct ini_entry {
 	char *key; /* lowercased, as go-ini keeps it */
 	char *value;
 	struct config_pos pos;
+	bool bare; /* a key alone on its line: gcfg's true for a boolean */
+	int cut;   /* column of the "#" or ";" that cut the value, or 0 */
+	char cut_char;
 };
 
 struct ini_section {
@@ -154,8 +158,10 @@ static bool surrounded(const char *s, size_t n, char q)
 	return n >= 2 && s[0] == q && s[n - 1] == q && memchr(s + 1, q, n - 2) == NULL;
 }
 
-static int read_value(struct ini *in, const char *s, size_t n, int col, struct buf *val)
+static int read_value(struct ini *in, const char *s, size_t n, int col, struct buf *val,
+                      const char **cut)
 {
+	*cut = NULL;
 	while (n && is_space(*s))
 		s++, n--;
 	if (n == 0)
@@ -183,6 +189,7 @@ static int read_value(struct ini *in, const char *s, size_t n, int col, struct b
 	}
 	size_t comment = span(s, n, "#;");
 	if (comment < n) {
+		*cut = s + comment;
 		n = comment;
 		s = trim(s, &n);
 	}
@@ -263,13 +270,38 @@ static long key_name(struct ini *in, const char *s, size_t n, int col, char **ke
 	return (long)(delim + at + 1 - s);
 }
 
+/* bare_key tells whether s[0..n) is a key name alone on its line (gcfg reads
+ * it as a boolean set to true). */
+static bool bare_key(const char *s, size_t n)
+{
+	s = trim(s, &n);
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '-' || s[i] == '_' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9') ||
+		      ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z')))
+			return false;
+	return true;
+}
+
 static int key_line(struct ini *in, const char *s, size_t n, int col)
 {
 	struct buf val = BUF_INIT;
 	char *key = NULL;
+	const char *cut = NULL;
 	int line = in->line;
-	long off = key_name(in, s, n, col, &key);
-	if (off < 0 || read_value(in, s + off, n - (size_t)off, col, &val) < 0) {
+	bool bare = span(s, n, "=:") == n && bare_key(s, n);
+	long off = 0;
+	if (bare) {
+		size_t klen = n;
+		const char *k = trim(s, &klen);
+		key = xstrndup(k, klen);
+		for (char *c = key; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c + 32);
+		buf_append(&val, "true", 4);
+	} else if ((off = key_name(in, s, n, col, &key)) < 0 ||
+	           read_value(in, s + off, n - (size_t)off, col, &val, &cut) < 0) {
 		free(key);
 		buf_free(&val);
 		return -1;
@@ -278,7 +310,9 @@ static int key_line(struct ini *in, const char *s, size_t n, int col)
 		in->cur = section(in, "DEFAULT", 7, (struct config_pos){line, col});
 	struct ini_section *sec = in->cur;
 	sec->e = xreallocarray(sec->e, sec->n + 1, sizeof *sec->e);
-	sec->e[sec->n++] = (struct ini_entry){key, buf_steal(&val), {line, col}};
+	sec->e[sec->n++] = (struct ini_entry){
+	    key,           buf_steal(&val), {line, col}, bare, cut ? col + (int)(cut - s) : 0,
+	    cut ? *cut : 0};
 	return 0;
 }
 
@@ -309,6 +343,7 @@ struct ini_key {
 	struct config_pos pos;
 	const struct ini_entry **v;
 	size_t n;
+	const struct ini_entry *bare; /* a bare occurrence, or NULL */
 };
 
 static size_t group(const struct ini_section *sec, struct ini_key **out)
@@ -326,11 +361,13 @@ static size_t group(const struct ini_section *sec, struct ini_key **out)
 		size_t k = (uintptr_t)map_get(&by_norm, norm);
 		if (k == 0) {
 			keys = xreallocarray(keys, nkeys + 1, sizeof *keys);
-			keys[nkeys++] = (struct ini_key){e->key, e->pos, NULL, 0};
+			keys[nkeys++] = (struct ini_key){e->key, e->pos, NULL, 0, NULL};
 			map_put(&by_norm, norm, (void *)(uintptr_t)nkeys);
 			k = nkeys;
 		}
 		struct ini_key *key = &keys[k - 1];
+		if (e->bare && key->bare == NULL)
+			key->bare = e;
 		char *id = xasprintf("%zu:%s", k, e->value);
 		if (e->value[0] && map_get(&seen, id) == NULL) {
 			map_put(&seen, id, key);
@@ -364,6 +401,14 @@ static bool one_value(struct ini *in, const struct ini_key *k, const char *where
 	return false;
 }
 
+static void bare_error(struct ini *in, const struct ini_key *k, const char *where)
+{
+	config_error(in->ld, k->bare->pos,
+	             "%s: key \"%s\" has no value: only a boolean key may stand alone (it "
+	             "means true); write %s = VALUE",
+	             where, k->key, k->key);
+}
+
 static bool list_kind(enum config_kind k)
 {
 	return k == CK_LIST || k == CK_FILTERS || k == CK_CIDRS;
@@ -384,6 +429,10 @@ static void settings(struct ini *in, const struct ini_section *sec, const struct
 			config_key_set(in->ld, k, where, "", keys[i].pos);
 			continue;
 		}
+		if (keys[i].bare && k->kind != CK_BOOL) {
+			bare_error(in, &keys[i], where);
+			continue;
+		}
 		if (config_key_claim(in->ld, k, where, keys[i].key, keys[i].pos) < 0 ||
 		    (!list_kind(k->kind) && !one_value(in, &keys[i], where)))
 			continue;
@@ -398,14 +447,39 @@ static void settings(struct ini *in, const struct ini_section *sec, const struct
 	keys_free(keys, n);
 }
 
+/* command_splits tells whether a command's quotes are balanced. */
+static bool command_splits(const char *command)
+{
+	struct strv words = STRV_INIT;
+	char why[128];
+	int rc = argv_split(command, &words, why, sizeof why);
+	strv_free(&words);
+	return rc == 0;
+}
+
 /* job_values sets one key of j; -1 after an error. */
 static int job_values(struct ini *in, struct job *j, const struct job_field *f,
                       const struct ini_key *k, const char *where)
 {
 	char err[512];
 	int rc = 0;
+	if (k->bare && f->kind != JOB_F_BOOL) {
+		bare_error(in, k, where);
+		return -1;
+	}
 	if (f->kind != JOB_F_LIST && !one_value(in, k, where))
 		return -1;
+	if (f->offset == offsetof(struct job, command) && k->n == 1 && k->v[0]->cut &&
+	    !command_splits(k->v[0]->value)) {
+		const struct ini_entry *e = k->v[0];
+		config_error(in->ld, e->pos,
+		             "%s: command: the \"%c\" at column %d starts a comment in an INI "
+		             "value, which cut the command to `%s` and left a quote open; to "
+		             "keep \"#\" and \";\" write the whole value in backquotes: %s = "
+		             "`...`",
+		             where, e->cut_char, e->cut, e->value, k->key);
+		return -1;
+	}
 	for (size_t v = 0; v < k->n; v++) {
 		char *value = config_envsubst(k->v[v]->value);
 		if (*value && job_field_set(j, f, value, err, sizeof err) < 0) {

@@ -164,7 +164,7 @@ static char *job_name(const struct scan *s, const struct part *p)
 static bool allowed(const struct scan *s, const struct part *p)
 {
 	const char *label = p->label->key;
-	if (p->type != JOB_EXEC && !s->ct->is_service) {
+	if ((p->type == JOB_LOCAL || p->type == JOB_SERVICE) && !s->ct->is_service) {
 		warning(s, label,
 		        "%s jobs are read only from the container labelled "
 		        "ofelia.service=true (ignored)",
@@ -180,6 +180,41 @@ static bool allowed(const struct scan *s, const struct part *p)
 		return false;
 	}
 	return true;
+}
+
+/* host_bind tells whether a volume spec binds a path of the host (a
+ * source that is a path, not a volume name). */
+static bool host_bind(const char *spec)
+{
+	return strchr(spec, ':') && (spec[0] == '/' || spec[0] == '.' || spec[0] == '~');
+}
+
+/* host_access names, in out, what of j reaches past its container to the
+ * host: bind mounts of host paths, volumes-from (it inherits another
+ * container's mounts, such as the engine's socket), privileged, the host's
+ * network. Returns false when there is nothing. */
+static bool host_access(const struct job *j, char *out, size_t outlen)
+{
+	size_t n = 0;
+	out[0] = '\0';
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (n < outlen)                                                                    \
+			n += (size_t)snprintf(out + n, outlen - n, "%s", n ? ", " : "");           \
+		if (n < outlen)                                                                    \
+			n += (size_t)snprintf(out + n, outlen - n, __VA_ARGS__);                   \
+	} while (0)
+	for (size_t i = 0; i < j->volume.n; i++)
+		if (host_bind(j->volume.v[i]))
+			ADD("volume %s", j->volume.v[i]);
+	for (size_t i = 0; i < j->volumes_from.n; i++)
+		ADD("volumes-from %s", j->volumes_from.v[i]);
+	if (j->privileged)
+		ADD("privileged");
+	if (j->network && strcmp(j->network, "host") == 0)
+		ADD("network host");
+#undef ADD
+	return n > 0;
 }
 
 /* set_key applies one label to j; -1 after an error. */
@@ -238,6 +273,17 @@ static struct job *build(const struct scan *s, const struct part *parts, size_t 
 		snprintf(all, sizeof all, PREFIX "%s.%.*s.*", types[parts[0].type].word,
 		         (int)parts[0].nlen, parts[0].name);
 		error(s, sched && sched_label ? sched_label : all, "%s (job left out)", msg);
+		bad = true;
+	}
+	char what[256];
+	if (!bad && !s->global->allow_host_jobs_from_labels && host_access(j, what, sizeof what)) {
+		char all[300];
+		snprintf(all, sizeof all, PREFIX "%s.%.*s.*", types[parts[0].type].word,
+		         (int)parts[0].nlen, parts[0].name);
+		error(s, all,
+		      "%s reaches the host; from labels that needs allow-host-jobs-from-labels: "
+		      "true in the config (job left out)",
+		      what);
 		bad = true;
 	}
 	if (bad) {

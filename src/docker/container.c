@@ -346,9 +346,22 @@ int docker_image_pull(struct docker *d, const char *ref)
 
 	struct pull p = {.d = d, .ref = ref, .lines = {.on_object = pull_line}};
 	p.lines.arg = &p;
-	struct docker_req r = {
-	    .method = "POST", .path = path, .is_long = true, .on_data = pull_data, .arg = &p};
+	char *auth = NULL, auth_err[512];
+	int auth_rc = docker_registry_auth(ref, &auth, auth_err, sizeof auth_err);
+	struct docker_req r = {.method = "POST",
+	                       .path = path,
+	                       .registry_auth = auth,
+	                       .is_long = true,
+	                       .on_data = pull_data,
+	                       .arg = &p};
 	int rc = docker_request(d, &r, NULL);
+	if (rc < 0 && auth_rc < 0) {
+		/* Say why no credentials went with the pull. */
+		size_t n = strlen(d->errmsg);
+		snprintf(d->errmsg + n, sizeof d->errmsg - n, " (registry credentials: %s)",
+		         auth_err);
+	}
+	free(auth);
 	if (rc == 0 && p.lines.pending.len)
 		rc = docker_jsonl_feed(d, &p.lines, "\n", 1);
 	buf_free(&p.lines.pending);

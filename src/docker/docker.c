@@ -334,6 +334,11 @@ int docker_request(struct docker *d, const struct docker_req *r, struct buf *res
 		headers = curl_slist_append(headers, "Expect:");
 		if (json)
 			headers = curl_slist_append(headers, "Content-Type: application/json");
+		if (r->registry_auth) {
+			char *h = xasprintf("X-Registry-Auth: %s", r->registry_auth);
+			headers = curl_slist_append(headers, h);
+			free(h);
+		}
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);

@@ -256,9 +256,16 @@ int docker_exec_inspect(struct docker *d, const char *id, struct docker_exec_inf
 /* docker_image_exists returns 1 when the engine has image ref, 0 when it has
  * not, -1 on failure. */
 int docker_image_exists(struct docker *d, const char *ref);
+/* docker_registry_auth finds the credentials for image's registry the way
+ * the Docker CLI does (config.json in $DOCKER_CONFIG or ~/.docker: auths,
+ * credHelpers, credsStore) and sets *header to the X-Registry-Auth value
+ * (caller frees), or NULL when there are none. -1 with the reason in err
+ * when a credential helper fails (*header is then NULL). */
+int docker_registry_auth(const char *image, char **header, char *err, size_t errlen);
 /* docker_image_pull pulls ref ("name", "name:tag", "name@sha256:...";
- * default tag latest) and fails with the engine's message, whether it comes
- * as an HTTP error or as an error line in the progress stream. A pull can
+ * default tag latest) with the registry's credentials (docker_registry_auth)
+ * and fails with the engine's message, whether it comes as an HTTP error or
+ * as an error line in the progress stream. A pull can
  * take long: set a deadline. */
 int docker_image_pull(struct docker *d, const char *ref);
 

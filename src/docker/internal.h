@@ -30,7 +30,8 @@ struct docker {
 struct docker_req {
 	const char *method;
 	const char *path;
-	json_t *body; /* borrowed; sent as application/json; NULL: no body */
+	json_t *body;              /* borrowed; sent as application/json; NULL: no body */
+	const char *registry_auth; /* X-Registry-Auth (pull, service create), or NULL */
 	bool unversioned;
 	bool is_long; /* streams, waits, stop, pull: no 60 s limit */
 	/* When set, a 2xx reply body goes here as it arrives instead of being

@@ -74,7 +74,20 @@ int docker_service_create(struct docker *d, const struct docker_service_spec *sp
 	if (spec->labels)
 		json_object_set_new(body, "Labels", docker_json_labels(spec->labels));
 
-	json_t *reply = docker_call_json(d, "POST", "/services/create", body);
+	/* The nodes pull the image with the credentials sent along. */
+	char *auth = NULL, auth_err[512];
+	docker_registry_auth(spec->image, &auth, auth_err, sizeof auth_err);
+	struct docker_req r = {
+	    .method = "POST", .path = "/services/create", .body = body, .registry_auth = auth};
+	struct buf resp = BUF_INIT;
+	json_t *reply = NULL;
+	if (docker_request(d, &r, &resp) == 0) {
+		reply = json_loadb(buf_cstr(&resp), resp.len, 0, NULL);
+		if (reply == NULL)
+			docker_fail(d, DOCKER_E_PROTOCOL, "service create: reply is not JSON");
+	}
+	buf_free(&resp);
+	free(auth);
 	int rc = -1;
 	if (reply) {
 		*id = docker_json_strdup(reply, "ID");

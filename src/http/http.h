@@ -28,6 +28,11 @@ struct http_deps {
 	void *arg;
 };
 
+/* http_config_check tells whether http_start would refuse c's web
+ * settings (auth without users; without auth, an address that is not
+ * loopback unless web.insecure), for `ofelia validate` too. Returns 0, or
+ * -1 with the reason in err. */
+int http_config_check(const struct config *c, char *err, size_t errlen);
 /* http_start listens on the config's web address (127.0.0.1:8080 by
  * default) and serves until http_stop. Returns NULL with the reason in err. */
 struct http *http_start(const struct http_deps *deps, char *err, size_t errlen);

@@ -9,14 +9,18 @@
  *
  * Password hashes are crypt(3) (yescrypt costs ~200 ms here), so they are
  * checked on a worker thread and the login answers when the result comes
- * back through a loop mailbox: the loop never waits for a hash. An unknown
- * user is hashed against a configured user's hash too, so the answer takes
- * as long as for a wrong password. A failed login is answered late, longer
- * for each recent failure of that client, and after max-login-attempts in a
- * minute the client gets 429 without a hash being tried. */
+ * back through a loop mailbox: the loop never waits for a hash. Every login
+ * hashes the password once per cost among the configured users (bcrypt 12,
+ * yescrypt, ...), the named user's own hash for its cost, so a bcrypt user,
+ * a yescrypt user and an unknown name take the same time. An attempt counts
+ * against the client when it starts (refunded when it succeeds): after
+ * max-login-attempts in a minute the client gets 429 without a hash being
+ * tried, parallel attempts included. A failed login is answered late,
+ * longer for each recent attempt of that client. */
 #include <crypt.h>
 #include <errno.h>
 #include <jwt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +42,20 @@
 #define HASHER_QUEUE   32
 #define FAIL_DELAY_NS  (250 * NS_PER_MS)
 #define FAIL_DELAY_MAX (2 * NS_PER_SEC)
+/* Clock skew forgiven on iat, nbf and auth_time. */
+#define TOKEN_LEEWAY_S 30
 
+/* One login for the worker: the password against one hash of each cost
+ * among the configured users (the user's own for its kind), so every login
+ * takes the same time whoever it names. */
 struct hash_job {
 	struct hash_job *next;
 	struct http_req *r; /* loop thread only: the worker never touches it */
+	int64_t attempt_ns; /* when the attempt was counted */
 	char *username;
 	char *password;
-	char *hash;
-	bool known; /* the user exists; otherwise the hash is a stand-in */
+	struct strv hashes;
+	int own;    /* index of the user's hash in hashes; -1: no such user */
 	bool match; /* set by the worker */
 };
 
@@ -87,11 +97,16 @@ static void *hasher_main(void *arg)
 			hs->tail = NULL;
 		pthread_mutex_unlock(&hs->lock);
 
-		memset(cd, 0, sizeof *cd);
-		const char *out = crypt_rn(job->password, job->hash, cd, sizeof *cd);
-		/* crypt_rn fails with NULL or a string starting with '*'. */
-		job->match = out && out[0] != '*' &&
-		             http_secret_equal(out, strlen(out), job->hash, strlen(job->hash));
+		for (size_t i = 0; i < job->hashes.n; i++) {
+			const char *hash = job->hashes.v[i];
+			memset(cd, 0, sizeof *cd);
+			const char *out = crypt_rn(job->password, hash, cd, sizeof *cd);
+			/* crypt_rn fails with NULL or a string starting with '*'. */
+			bool match = out && out[0] != '*' &&
+			             http_secret_equal(out, strlen(out), hash, strlen(hash));
+			if ((int)i == job->own)
+				job->match = match;
+		}
 		explicit_bzero(job->password, strlen(job->password));
 		loop_mailbox_post(hs->results, job);
 
@@ -108,7 +123,7 @@ static void hash_job_free(struct hash_job *job)
 {
 	free(job->username);
 	free(job->password);
-	free(job->hash);
+	strv_free(&job->hashes);
 	free(job);
 }
 
@@ -122,16 +137,28 @@ static const struct config_user *find_user(const struct config *cfg, const char 
 	return NULL;
 }
 
-char *http_token_sign(struct http *h, const char *user, const char *role, int64_t now_ns,
-                      int64_t ttl_ns, int64_t *expires_ns)
+/* session_end is when a session begun at auth_time must log in again;
+ * INT64_MAX without a max-session-age. */
+static int64_t session_end(const struct config *cfg, int64_t auth_time_ns)
+{
+	int64_t age = cfg->web.max_session_age_ns;
+	return age > 0 && auth_time_ns <= INT64_MAX - age ? auth_time_ns + age : INT64_MAX;
+}
+
+char *http_token_sign(struct http *h, const struct config *cfg, const struct http_claims *c,
+                      int64_t now_ns, int64_t *expires_ns)
 {
 	jwt_t *j = NULL;
 	char *token = NULL;
-	long now = (long)(now_ns / NS_PER_SEC), exp = (long)((now_ns + ttl_ns) / NS_PER_SEC);
+	int64_t ttl = cfg->web.token_expiry_ns, end = session_end(cfg, c->auth_time_ns);
+	int64_t exp_ns = now_ns <= end - ttl ? now_ns + ttl : end;
+	long now = (long)(now_ns / NS_PER_SEC), exp = (long)(exp_ns / NS_PER_SEC);
 
-	if (jwt_new(&j) != 0)
+	if (exp <= now || jwt_new(&j) != 0)
 		return NULL;
-	if (jwt_add_grant(j, "sub", user) == 0 && jwt_add_grant(j, "role", role) == 0 &&
+	if (jwt_add_grant(j, "sub", c->user) == 0 && jwt_add_grant(j, "role", c->role) == 0 &&
+	    jwt_add_grant(j, "sid", c->sid) == 0 &&
+	    jwt_add_grant_int(j, "auth_time", (long)(c->auth_time_ns / NS_PER_SEC)) == 0 &&
 	    jwt_add_grant_int(j, "iat", now) == 0 && jwt_add_grant_int(j, "exp", exp) == 0 &&
 	    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)h->secret, (int)h->secret_len) ==
 	        0)
@@ -141,11 +168,26 @@ char *http_token_sign(struct http *h, const char *user, const char *role, int64_
 	return token;
 }
 
-int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
-                      int64_t now_ns, const char **user, const char **role)
+/* int_claim reads a whole-number claim of claims: 1 when there, 0 when
+ * absent, -1 when it is something else ("123", 1.5). */
+static int int_claim(json_t *claims, const char *name, long *out)
 {
-	char text[MAX_TOKEN];
+	json_t *v = json_object_get(claims, name);
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > LONG_MAX)
+		return -1;
+	*out = (long)json_integer_value(v);
+	return 1;
+}
+
+int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
+                      int64_t now_ns, struct http_claims *out)
+{
+	char text[MAX_TOKEN], *crit = NULL, *grants = NULL;
 	jwt_t *j = NULL;
+	json_t *claims = NULL;
+	long now = (long)(now_ns / NS_PER_SEC), exp, iat, nbf = 0, auth_time;
 	int rc = -1;
 
 	if (len == 0 || len >= sizeof text)
@@ -154,22 +196,69 @@ int http_token_verify(struct http *h, const struct config *cfg, const char *toke
 	text[len] = '\0';
 	if (jwt_decode(&j, text, (const unsigned char *)h->secret, (int)h->secret_len) != 0)
 		return -1;
-	if (jwt_get_alg(j) != JWT_ALG_HS256)
+	/* RFC 7515 4.1.11: a "crit" header names extensions the reader must
+	 * understand; this one understands none. */
+	crit = jwt_get_headers_json(j, "crit");
+	if (jwt_get_alg(j) != JWT_ALG_HS256 || crit != NULL)
 		goto out;
-	errno = 0;
-	long exp = jwt_get_grant_int(j, "exp");
-	if (errno != 0 || exp <= now_ns / NS_PER_SEC)
+	/* libjwt reads a claim of another type as a number: read them here. */
+	grants = jwt_get_grants_json(j, NULL);
+	claims = grants ? json_loads(grants, 0, NULL) : NULL;
+	/* exp has to lie ahead; iat and nbf (optional) not, which they would
+	 * in a token made to outlive its expiry. auth_time is the session's
+	 * start, kept across refreshes (iat in tokens older than it). */
+	if (int_claim(claims, "exp", &exp) != 1 || exp <= now ||
+	    int_claim(claims, "iat", &iat) != 1 || iat > now + TOKEN_LEEWAY_S ||
+	    int_claim(claims, "nbf", &nbf) < 0 || nbf > now + TOKEN_LEEWAY_S)
+		goto out;
+	switch (int_claim(claims, "auth_time", &auth_time)) {
+	case 0:
+		auth_time = iat;
+		break;
+	case -1:
+		goto out;
+	}
+	if (auth_time > now + TOKEN_LEEWAY_S ||
+	    session_end(cfg, (int64_t)auth_time * NS_PER_SEC) <= now_ns)
 		goto out;
 	const char *sub = jwt_get_grant(j, "sub");
 	const struct config_user *u = sub ? find_user(cfg, sub) : NULL;
 	if (u == NULL)
 		goto out;
-	*user = u->username;
-	*role = u->role ? u->role : "viewer";
+	const char *sid = jwt_get_grant(j, "sid");
+	out->user = u->username;
+	out->role = u->role ? u->role : "viewer";
+	out->auth_time_ns = (int64_t)auth_time * NS_PER_SEC;
+	snprintf(out->sid, sizeof out->sid, "%s", sid && strlen(sid) < sizeof out->sid ? sid : "");
 	rc = 0;
 out:
+	json_decref(claims);
+	free(grants);
+	free(crit);
 	jwt_free(j);
 	return rc;
+}
+
+/* verify checks a token and, when it is good, makes its user and role the
+ * request's. */
+static bool verify(struct http_req *r, h2o_iovec_t token, struct http_claims *c)
+{
+	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, c) < 0)
+		return false;
+	r->user = c->user;
+	r->role = c->role;
+	return true;
+}
+
+/* new_session_id writes 32 random hex digits: the sid a login starts and
+ * refreshes keep. */
+static void new_session_id(char sid[static 33])
+{
+	unsigned char raw[16];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		memset(raw, 0, sizeof raw); /* an id for logs only; the token is signed */
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(sid + 2 * i, 3, "%02x", raw[i]);
 }
 
 /* bearer returns the token of "Authorization: Bearer <token>", or len 0. */
@@ -200,8 +289,20 @@ bool http_auth_check(struct http_req *r)
 	const struct http_route *rt = r->route;
 	const struct config_web *w = &r->cfg->web;
 	bool needed = rt->is_metrics ? w->metrics_auth : !rt->is_public && w->auth_enabled;
-	if (!needed)
+	bool change = r->method != HTTP_GET && r->method != HTTP_HEAD;
+	if (!needed) {
+		/* Without auth anything that reaches the port (a local user, a
+		 * web page through the browser) would be a shell: read-only
+		 * unless the operator says otherwise. */
+		if (change && !rt->is_public && !w->auth_enabled && !w->insecure) {
+			http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
+			                 "The API is read-only: changes need web.auth (a login "
+			                 "with role admin) or web.insecure: true (anyone who "
+			                 "reaches the API may change jobs and run commands)");
+			return false;
+		}
 		return true;
+	}
 
 	h2o_iovec_t token = bearer(r);
 	/* Browsers cannot set headers on a WebSocket: the token may come in
@@ -215,10 +316,10 @@ bool http_auth_check(struct http_req *r)
 		return unauthorized(r,
 		                    "Authentication required: send Authorization: Bearer <token> "
 		                    "(from POST /api/login)");
-	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &r->user, &r->role) <
-	    0)
+	struct http_claims claims;
+	if (!verify(r, token, &claims))
 		return unauthorized(r, "The token is invalid or expired");
-	if (r->method != HTTP_GET && r->method != HTTP_HEAD && strcmp(r->role, "admin") != 0) {
+	if (change && !http_can_write(r)) {
 		http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
 		                 "User '%s' has role '%s': changes need role 'admin'", r->user,
 		                 r->role);
@@ -227,13 +328,14 @@ bool http_auth_check(struct http_req *r)
 	return true;
 }
 
-static void reply_token(struct http_req *r, const char *user, const char *role)
+/* reply_token answers a new token of the session c; a session past
+ * max-session-age gets none. */
+static void reply_token(struct http_req *r, const struct http_claims *c)
 {
 	int64_t expires;
-	char *token =
-	    http_token_sign(r->h, user, role, r->now_ns, r->cfg->web.token_expiry_ns, &expires);
+	char *token = http_token_sign(r->h, r->cfg, c, r->now_ns, &expires);
 	if (token == NULL) {
-		http_reply_error(r, 500, "INTERNAL_ERROR", NULL, NULL, "Cannot sign a token");
+		unauthorized(r, "The session has reached web.auth.max-session-age: log in again");
 		return;
 	}
 	http_reply_json(r, 200,
@@ -248,11 +350,10 @@ static void finish_late(struct http_req *r)
 	http_req_finish(r);
 }
 
-/* login_failed answers 401, later the more this client failed lately. */
+/* login_failed answers 401, later the more this client tried lately. */
 static void login_failed(struct http_req *r, const char *username)
 {
-	int fails = http_login_failed(r);
-	int64_t delay = fails * FAIL_DELAY_NS;
+	int64_t delay = http_login_recent(r) * FAIL_DELAY_NS;
 	log_kv(LOG_WARN, "login failed", "user", username, "client", r->client, NULL);
 	http_reply_error(r, 401, "UNAUTHORIZED", NULL, NULL, "Invalid username or password");
 	http_req_defer(r, r->now_ns + (delay < FAIL_DELAY_MAX ? delay : FAIL_DELAY_MAX),
@@ -269,14 +370,58 @@ static void on_hashed(void *msg, void *arg)
 	r->cfg = http_config_now(r->h);
 	r->now_ns = clock_now_ns();
 	const struct config_user *u = find_user(r->cfg, job->username);
-	if (job->match && job->known && u) {
-		log_kv(LOG_INFO, "login", "user", u->username, "client", r->client, NULL);
-		reply_token(r, u->username, u->role ? u->role : "viewer");
+	if (job->match && u) {
+		http_login_refund(r, job->attempt_ns);
+		struct http_claims c = {u->username, u->role ? u->role : "viewer", "", r->now_ns};
+		new_session_id(c.sid);
+		log_kv(LOG_INFO, "login", "user", u->username, "client", r->client, "session",
+		       c.sid, NULL);
+		reply_token(r, &c);
 		http_req_finish(r);
 	} else {
 		login_failed(r, job->username);
 	}
 	hash_job_free(job);
+}
+
+/* setting_len is how much of a crypt(3) hash sets its cost: "$2b$12$" for
+ * bcrypt, what comes before the salt for the others ("$y$j9T$",
+ * "$6$rounds=9999$"). */
+static size_t setting_len(const char *hash)
+{
+	if (strncmp(hash, "$2", 2) == 0 && strlen(hash) > 7)
+		return 7;
+	const char *last = strrchr(hash, '$');
+	const char *salt = last;
+	while (salt && salt > hash && salt[-1] != '$')
+		salt--;
+	return salt && salt > hash ? (size_t)(salt - hash) : strlen(hash);
+}
+
+/* login_hashes fills hashes with one hash per cost among the configured
+ * users, username's own for its cost; returns the index of that one, or -1
+ * when no user has that name. Hashing against all of them, every login
+ * costs the same: a bcrypt user, a yescrypt user and no user at all. */
+static int login_hashes(const struct config *cfg, const char *username, struct strv *hashes)
+{
+	int own = -1;
+	for (size_t i = 0; i < cfg->web.nusers; i++) {
+		const struct config_user *u = &cfg->web.users[i];
+		size_t len = setting_len(u->password_hash), k = 0;
+		while (k < hashes->n && !(setting_len(hashes->v[k]) == len &&
+		                          strncmp(hashes->v[k], u->password_hash, len) == 0))
+			k++;
+		bool mine = strcmp(u->username, username) == 0;
+		if (k == hashes->n) {
+			strv_push(hashes, u->password_hash);
+		} else if (mine) {
+			free(hashes->v[k]);
+			hashes->v[k] = xstrdup(u->password_hash);
+		}
+		if (mine)
+			own = (int)k;
+	}
+	return own;
 }
 
 static const char *string_field(json_t *body, const char *key)
@@ -299,17 +444,15 @@ void http_on_login(struct http_req *r)
 		                 "username and password must be non-empty strings");
 		goto out;
 	}
-	if (http_login_blocked(r)) {
+	/* Counted now, not when the hash says no: parallel attempts would
+	 * all pass a check of past failures. */
+	if (!http_login_begin(r)) {
 		http_header(r, "retry-after", "60");
 		http_reply_error(r, 429, "RATE_LIMITED", NULL, NULL,
-		                 "Too many failed logins from this client; try again in a minute");
+		                 "Too many logins from this client; try again in a minute");
 		goto out;
 	}
-	const struct config_user *u = find_user(r->cfg, username);
-	const char *hash = u                    ? u->password_hash
-	                   : r->cfg->web.nusers ? r->cfg->web.users[0].password_hash
-	                                        : NULL;
-	if (hash == NULL) {
+	if (r->cfg->web.nusers == 0) {
 		/* No user at all: there is nothing whose existence to hide. */
 		r->pending = true;
 		login_failed(r, username);
@@ -320,10 +463,10 @@ void http_on_login(struct http_req *r)
 	if (!full) {
 		struct hash_job *job = xcalloc(1, sizeof *job);
 		job->r = r;
+		job->attempt_ns = r->now_ns;
 		job->username = xstrdup(username);
 		job->password = xstrdup(password);
-		job->hash = xstrdup(hash);
-		job->known = u != NULL;
+		job->own = login_hashes(r->cfg, username, &job->hashes);
 		if (hs->tail)
 			hs->tail->next = job;
 		else
@@ -334,6 +477,7 @@ void http_on_login(struct http_req *r)
 	}
 	pthread_mutex_unlock(&hs->lock);
 	if (full) {
+		http_login_refund(r, r->now_ns); /* no password was tried */
 		http_header(r, "retry-after", "1");
 		http_reply_error(r, 429, "RATE_LIMITED", NULL, NULL,
 		                 "Too many logins in progress; try again in a second");
@@ -351,16 +495,44 @@ out:
 void http_on_refresh(struct http_req *r)
 {
 	h2o_iovec_t token = bearer(r);
-	const char *user, *role;
+	struct http_claims c;
 	if (token.len == 0) {
 		unauthorized(r, "POST /api/refresh needs Authorization: Bearer <token>");
 		return;
 	}
-	if (http_token_verify(r->h, r->cfg, token.base, token.len, r->now_ns, &user, &role) < 0) {
+	if (!verify(r, token, &c)) {
 		unauthorized(r, "The token is invalid or expired");
 		return;
 	}
-	reply_token(r, user, role);
+	/* The new token keeps the session (sid, auth_time): refreshing never
+	 * takes it past max-session-age. */
+	reply_token(r, &c);
+}
+
+/* ---- who is asking ---- */
+
+bool http_can_write(const struct http_req *r)
+{
+	if (!r->cfg->web.auth_enabled)
+		return r->cfg->web.insecure;
+	return r->role && strcmp(r->role, "admin") == 0;
+}
+
+/* GET /api/session tells the UI what the request's token (or its lack)
+ * allows, so it shows only the controls that work. It is public: a missing,
+ * invalid or expired token is an anonymous session, not a 401. */
+void http_on_session(struct http_req *r)
+{
+	const struct config_web *w = &r->cfg->web;
+	h2o_iovec_t token = bearer(r);
+	struct http_claims c;
+	if (w->auth_enabled && token.len)
+		verify(r, token, &c);
+	http_reply_json(r, 200,
+	                json_pack("{s:b,s:o,s:o,s:b}", "authEnabled", w->auth_enabled, "user",
+	                          r->user ? http_string(r->user) : json_null(), "role",
+	                          r->role ? json_string(r->role) : json_null(), "canWrite",
+	                          http_can_write(r)));
 }
 
 /* ---- set-up ---- */

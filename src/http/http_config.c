@@ -388,10 +388,11 @@ static json_t *web_view(const struct config *c)
 	json_t *origins = json_array();
 	for (size_t i = 0; i < w->cors_origins.n; i++)
 		json_array_append_new(origins, http_string(w->cors_origins.v[i]));
-	return json_pack("{s:o,s:b,s:b,s:I,s:i,s:i,s:o}", "address", http_string(w->address),
-	                 "authEnabled", w->auth_enabled, "metricsAuth", w->metrics_auth,
-	                 "tokenExpiry", (json_int_t)w->token_expiry_ns, "rateLimit", w->rate_limit,
-	                 "rateBurst", w->rate_burst, "corsOrigins", origins);
+	return json_pack("{s:o,s:b,s:b,s:b,s:I,s:i,s:i,s:o}", "address", http_string(w->address),
+	                 "authEnabled", w->auth_enabled, "insecure", w->insecure, "metricsAuth",
+	                 w->metrics_auth, "tokenExpiry", (json_int_t)w->token_expiry_ns,
+	                 "rateLimit", w->rate_limit, "rateBurst", w->rate_burst, "corsOrigins",
+	                 origins);
 }
 
 void http_on_config(struct http_req *r)

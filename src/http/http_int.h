@@ -54,7 +54,7 @@ enum http_method {
 
 /* The status codes counted one by one in ofelia_http_requests_total; any
  * other lands in the last slot. */
-#define HTTP_CODE_SLOTS 17
+#define HTTP_CODE_SLOTS 20
 
 /* One route: a path pattern where "{}" stands for one segment (a job name,
  * an execution id), and a handler per method. */
@@ -64,6 +64,7 @@ struct http_route {
 	bool is_public;    /* no token even with auth on (login, health, UI) */
 	bool is_metrics;   /* public unless web.metrics-auth */
 	bool rate_limited; /* under /api/: counted per client */
+	bool job_param;    /* "{}" is a job name: checked as the config checks it */
 };
 
 struct http_req {
@@ -77,6 +78,7 @@ struct http_req {
 	h2o_iovec_t method_text;
 	h2o_iovec_t path;  /* percent-decoded and normalized */
 	h2o_iovec_t query; /* after '?', still encoded; len 0 when none */
+	h2o_iovec_t host;  /* the Host header; len 0 when none came */
 	const h2o_headers_t *headers;
 	h2o_iovec_t upgrade; /* the Upgrade header, which h2o keeps apart */
 	h2o_iovec_t body;
@@ -120,7 +122,7 @@ struct http_page {
 struct http_client {
 	double tokens;
 	int64_t refilled_ns;
-	int64_t *fails; /* ring of failed login times, NULL until the first */
+	int64_t *fails; /* ring of login attempt times (0: refunded), NULL until the first */
 	int nfails;     /* entries used in the ring */
 	int fail_at;    /* next slot */
 };
@@ -135,7 +137,17 @@ struct http {
 	bool ctx_ready;
 	h2o_socket_t *listener;
 	char address[128];
+	bool wildcard; /* listening on every interface */
 	bool stopping;
+
+	/* connections (http_conn.c) */
+	struct http_conn *conns;                 /* every open one */
+	struct http_conn *idle_head, *idle_tail; /* waiting for a request, oldest first */
+	int nconns, max_conns;
+	bool accept_paused;
+	struct loop_timer *accept_timer;
+	int64_t warned_ns;
+	uint64_t evicted, accept_pauses;
 
 	/* auth (http_auth.c) */
 	char *secret;
@@ -162,6 +174,11 @@ struct http {
 	uint64_t jobs_version;
 	char *jobs_body;
 	size_t jobs_len;
+	json_t *jobs_list; /* the summaries in jobs_body, for ?recent= and jobs.changed */
+	int jobs_running;
+	/* the summaries last announced as jobs.changed, by name (json_t *) */
+	struct map jobs_sent;
+	bool jobs_sent_ready;
 	struct http_page *pages; /* HTTP_PAGES of them, reused in turn */
 	size_t next_page;
 
@@ -169,6 +186,8 @@ struct http {
 	struct http_ws *ws;
 	int nws;
 	struct loop_timer *ping_timer;
+	struct loop_timer *state_timer; /* looks for changes to announce as jobs.changed */
+	uint64_t state_version;         /* the scheduler's version last looked at */
 
 	/* global settings changed through the API (http_config.c) */
 	json_t *saved_global;
@@ -248,6 +267,27 @@ const char *http_status_reason(int status);
 /* http_strdup copies len bytes of s into the request's pool. */
 char *http_strdup(struct http_req *r, const char *s, size_t len);
 
+/* ---- http_conn.c ---- */
+
+/* http_conn_init raises the soft descriptor limit and sets the connection
+ * cap below it; http_conn_listen accepts on h->listener within that cap;
+ * http_conn_fini forgets the connections still open. */
+void http_conn_init(struct http *h, const struct config *cfg);
+void http_conn_listen(struct http *h);
+void http_conn_fini(struct http *h);
+/* http_conn_request marks req's connection busy and returns the status
+ * (400, 414, 431) of the malformed request req stands in for, or 0. */
+int http_conn_request(h2o_req_t *req);
+/* http_conn_sent follows req's connection after its answer went to h2o,
+ * to check the next request on it. */
+void http_conn_sent(h2o_req_t *req);
+/* http_head_status tells what h2o makes of the request head at the start
+ * of buf, of which it saw last_len bytes before: 200 when it is whole and
+ * h2o takes it, 0 while more may come, else the status of its refusal: 400
+ * (not HTTP/1.x), 414 (request line too long), 431 (too many or too long
+ * headers). */
+int http_head_status(const char *buf, size_t len, size_t last_len);
+
 /* ---- http_limits.c ---- */
 
 struct http_cidr {
@@ -262,6 +302,18 @@ void http_limits_fini(struct http *h);
 /* http_resolve_client sets r->client from the peer and, when the peer is a
  * trusted proxy, from X-Forwarded-For. */
 void http_resolve_client(struct http_req *r);
+/* http_host_allowed checks the Host header against web.allowed-hosts (and
+ * IP literals and localhost); returns false when it answered 403. */
+bool http_host_allowed(struct http_req *r);
+/* http_host_name_allowed is that check on a host name without its port. */
+bool http_host_name_allowed(const struct strv *allowed, const char *name, size_t len);
+/* http_origin_allowed tells whether the request's Origin (a browser page)
+ * may act here: none, the same as Host, or one of web.cors.allowed-origins.
+ * Otherwise it answers 403 and returns false. */
+bool http_origin_allowed(struct http_req *r);
+/* http_json_only refuses (415) a change whose body or Content-Type is not
+ * application/json, which no cross-site form or simple request can send. */
+bool http_json_only(struct http_req *r);
 /* http_security_headers adds the headers every response carries. */
 void http_security_headers(struct http_req *r);
 /* http_cors adds the CORS headers of an allowed origin; returns true when
@@ -270,11 +322,14 @@ bool http_cors(struct http_req *r);
 /* http_rate_limit takes one request from the client's allowance and sets
  * the X-RateLimit headers; returns false when it answered 429. */
 bool http_rate_limit(struct http_req *r);
-/* http_login_blocked tells whether the client has used its failed logins
- * for the last minute; http_login_failed records one and returns how many
- * the client has in the window. */
-bool http_login_blocked(struct http_req *r);
-int http_login_failed(struct http_req *r);
+/* http_login_begin counts a login attempt of the client as it starts, so
+ * attempts made in parallel count before any fails; false (nothing
+ * counted) when the client has had max-login-attempts in the last minute.
+ * http_login_refund takes back the attempt begun at at_ns when it
+ * succeeded; http_login_recent is the client's attempts in the window. */
+bool http_login_begin(struct http_req *r);
+void http_login_refund(struct http_req *r, int64_t at_ns);
+int http_login_recent(struct http_req *r);
 /* http_cidr_parse reads "10.0.0.0/8", "::1" or "192.168.1.7"; 0 or -1. */
 int http_cidr_parse(const char *text, struct http_cidr *out);
 /* http_cidr_match tells whether the address text falls in the range. */
@@ -291,17 +346,31 @@ void http_auth_fini(struct http *h);
 /* http_auth_check verifies the request's token when the route needs one
  * and the role for a change; returns false when it answered 401 or 403. */
 bool http_auth_check(struct http_req *r);
-/* http_token_verify checks a token (HS256, our key, not expired, a user
- * that still exists) and returns its user and current role. */
+/* A token's session. */
+struct http_claims {
+	const char *user;     /* the config's strings */
+	const char *role;     /* the config's role, not the token's */
+	char sid[33];         /* session id: a login makes it, refreshes keep it */
+	int64_t auth_time_ns; /* when the session's login was */
+};
+/* http_token_verify checks a token (HS256, our key, no "crit" header, exp
+ * ahead, iat and nbf not ahead, its session younger than max-session-age, a
+ * user that still exists) and fills out with its user and current role. */
 int http_token_verify(struct http *h, const struct config *cfg, const char *token, size_t len,
-                      int64_t now_ns, const char **user, const char **role);
-/* http_token_sign returns a token the caller frees and its expiry. */
-char *http_token_sign(struct http *h, const char *user, const char *role, int64_t now_ns,
-                      int64_t ttl_ns, int64_t *expires_ns);
+                      int64_t now_ns, struct http_claims *out);
+/* http_token_sign returns a token of session c (the caller frees it),
+ * valid for token-expiry but not past the session's max-session-age, and
+ * its expiry; NULL when the session has ended. */
+char *http_token_sign(struct http *h, const struct config *cfg, const struct http_claims *c,
+                      int64_t now_ns, int64_t *expires_ns);
 /* http_secret_equal compares in time independent of where they differ. */
 bool http_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
+/* http_can_write tells whether a request as r->user / r->role (NULL when
+ * no valid token came) may change anything. */
+bool http_can_write(const struct http_req *r);
 void http_on_login(struct http_req *r);
 void http_on_refresh(struct http_req *r);
+void http_on_session(struct http_req *r);
 
 /* ---- handlers ---- */
 
@@ -315,6 +384,12 @@ void http_on_job_toggle(struct http_req *r);
 /* http_job_view returns the API form of a stored job (definition and
  * lastRun, nextRun, status). */
 json_t *http_job_view(struct http *h, const struct store_job *row);
+/* http_jobs_changes returns the payload of a jobs.changed event: the
+ * summaries (with "recent") of the jobs that changed since the last call and
+ * the names of those that went, or NULL when nothing changed. The first
+ * call only takes the snapshot later ones compare with. The caller owns the
+ * reference. */
+json_t *http_jobs_changes(struct http *h);
 
 /* http_valid_id tells whether id looks like an execution id (a UUID), so
  * anything else is a 404 without a query. */
@@ -325,6 +400,9 @@ void http_on_execution_logs(struct http_req *r);
 /* http_exec_on_event answers the stops that waited for this execution. */
 void http_exec_on_event(struct http *h, const struct event *ev);
 
+/* http_scheduler_view returns GET /api/scheduler/status's body (caller
+ * owns it). */
+json_t *http_scheduler_view(struct http *h, int64_t now_ns);
 void http_on_scheduler_status(struct http_req *r);
 void http_on_scheduler_start(struct http_req *r);
 void http_on_scheduler_stop(struct http_req *r);

@@ -15,13 +15,21 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "cron/cron.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 #define HISTORY_DEFAULT 20
 #define HISTORY_MAX     1000
 /* History items carry the tail of their output; the execution has it all. */
 #define HISTORY_OUTPUT_MAX 4096
+/* ?recent= of GET /api/jobs: statuses of the newest runs per job. */
+#define RECENT_MAX 50
+/* Runs in the strips that jobs.changed carries. */
+#define STRIP_RUNS 20
+/* Times in a job's "nextRuns". */
+#define NEXT_RUNS 5
 
 json_t *http_job_view(struct http *h, const struct store_job *row)
 {
@@ -56,7 +64,8 @@ static json_t *summary(json_t *view)
 	return o;
 }
 
-/* render_jobs builds the body of GET /api/jobs into h->jobs_body. */
+/* render_jobs builds the body of GET /api/jobs into h->jobs_body and keeps
+ * its summaries in h->jobs_list. */
 static int render_jobs(struct http *h)
 {
 	struct store_job **rows;
@@ -74,7 +83,7 @@ static int render_jobs(struct http *h)
 		json_array_append_new(jobs, view);
 	}
 	store_jobs_free(rows, n);
-	json_t *body = json_pack("{s:o,s:I,s:i}", "jobs", jobs, "total",
+	json_t *body = json_pack("{s:O,s:I,s:i}", "jobs", jobs, "total",
 	                         (json_int_t)json_array_size(jobs), "running", running);
 	char *dumped = json_dumps(body, JSON_COMPACT);
 	size_t len = strlen(dumped);
@@ -84,26 +93,139 @@ static int render_jobs(struct http *h)
 	json_decref(body);
 	if (h->jobs_body)
 		h2o_mem_release_shared(h->jobs_body);
+	json_decref(h->jobs_list);
 	h->jobs_body = text;
 	h->jobs_len = len;
+	h->jobs_list = jobs;
+	h->jobs_running = running;
 	return 0;
 }
+
+/* jobs_current renders the list when the scheduler's version moved. */
+static int jobs_current(struct http *h)
+{
+	uint64_t version = scheduler_version(h->deps.scheduler);
+	if (h->jobs_cached && h->jobs_version == version)
+		return 0;
+	if (render_jobs(h) < 0)
+		return -1;
+	h->jobs_cached = true;
+	h->jobs_version = version;
+	return 0;
+}
+
+/* recent returns the statuses of a job's newest runs, newest first. */
+static json_t *recent(struct http *h, const char *name, int limit)
+{
+	enum job_status st[RECENT_MAX];
+	size_t n;
+	if (store_execution_recent(h->deps.store, name, limit, st, &n) < 0)
+		return NULL;
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(job_status_name(st[i])));
+	return a;
+}
+
+/* with_recent returns a copy of a summary with its "recent" runs. */
+static json_t *with_recent(struct http *h, json_t *job, int limit)
+{
+	json_t *runs = recent(h, json_string_value(json_object_get(job, "name")), limit);
+	if (runs == NULL)
+		return NULL;
+	json_t *o = json_copy(job);
+	json_object_set_new(o, "recent", runs);
+	return o;
+}
+
+static char *page_key(struct http_req *r);
+static bool page_serve(struct http_req *r, const char *key);
+static void page_keep(struct http_req *r, char *key);
 
 void http_on_jobs(struct http_req *r)
 {
 	struct http *h = r->h;
-	uint64_t version = scheduler_version(h->deps.scheduler);
-	if (!h->jobs_cached || h->jobs_version != version) {
-		if (render_jobs(h) < 0) {
-			http_reply_error(r, 500, "INTERNAL_ERROR", NULL, NULL,
-			                 "Cannot read the jobs: %s", store_errmsg(h->deps.store));
-			return;
-		}
-		h->jobs_cached = true;
-		h->jobs_version = version;
+	int64_t limit;
+	if (http_query_int(r, "recent", 0, 0, RECENT_MAX, &limit) < 0)
+		return;
+	if (jobs_current(h) < 0)
+		goto store_error;
+	if (limit == 0) {
+		h2o_mem_link_shared(r->pool, h->jobs_body);
+		http_reply_bytes(r, 200, "application/json", h->jobs_body, h->jobs_len);
+		return;
 	}
-	h2o_mem_link_shared(r->pool, h->jobs_body);
-	http_reply_bytes(r, 200, "application/json", h->jobs_body, h->jobs_len);
+	/* With the strips it costs a query per job: kept per version too. */
+	char *key = page_key(r);
+	if (page_serve(r, key)) {
+		free(key);
+		return;
+	}
+	json_t *jobs = json_array();
+	for (size_t i = 0; i < json_array_size(h->jobs_list); i++) {
+		json_t *o = with_recent(h, json_array_get(h->jobs_list, i), (int)limit);
+		if (o == NULL) {
+			json_decref(jobs);
+			free(key);
+			goto store_error;
+		}
+		json_array_append_new(jobs, o);
+	}
+	http_reply_json(r, 200,
+	                json_pack("{s:o,s:I,s:i}", "jobs", jobs, "total",
+	                          (json_int_t)json_array_size(jobs), "running", h->jobs_running));
+	if (r->status == 200 && key)
+		page_keep(r, key);
+	else
+		free(key);
+	return;
+store_error:
+	http_reply_error(r, 500, "INTERNAL_ERROR", NULL, NULL, "Cannot read the jobs: %s",
+	                 store_errmsg(h->deps.store));
+}
+
+json_t *http_jobs_changes(struct http *h)
+{
+	if (jobs_current(h) < 0) {
+		log_kv(LOG_WARN, "cannot read the jobs for jobs.changed", "error",
+		       store_errmsg(h->deps.store), NULL);
+		return NULL;
+	}
+	bool first = !h->jobs_sent_ready;
+	if (first)
+		map_init(&h->jobs_sent);
+	struct map now;
+	map_init(&now);
+	json_t *changed = json_array(), *removed = json_array();
+	for (size_t i = 0; i < json_array_size(h->jobs_list); i++) {
+		json_t *job = json_array_get(h->jobs_list, i);
+		const char *name = json_string_value(json_object_get(job, "name"));
+		json_t *before = map_remove(&h->jobs_sent, name);
+		if (!first && (before == NULL || !json_equal(before, job))) {
+			json_t *o = with_recent(h, job, STRIP_RUNS);
+			json_array_append_new(changed, o ? o : json_incref(job));
+		}
+		json_decref(before);
+		map_put(&now, name, json_incref(job));
+	}
+	/* What is left was announced and is gone. */
+	struct map_iter it;
+	const char *name;
+	void *v;
+	map_iter_init(&h->jobs_sent, &it);
+	while (map_iter_next(&h->jobs_sent, &it, &name, &v)) {
+		json_array_append_new(removed, http_string(name));
+		json_decref(v);
+	}
+	map_fini(&h->jobs_sent);
+	h->jobs_sent = now;
+	h->jobs_sent_ready = true;
+	if (json_array_size(changed) == 0 && json_array_size(removed) == 0) {
+		json_decref(changed);
+		json_decref(removed);
+		return NULL;
+	}
+	return json_pack("{s:o,s:o}", "jobs", changed, "removed", removed);
 }
 
 void http_jobs_fini(struct http *h)
@@ -111,6 +233,18 @@ void http_jobs_fini(struct http *h)
 	if (h->jobs_body)
 		h2o_mem_release_shared(h->jobs_body);
 	h->jobs_body = NULL;
+	json_decref(h->jobs_list);
+	h->jobs_list = NULL;
+	if (h->jobs_sent_ready) {
+		struct map_iter it;
+		const char *name;
+		void *v;
+		map_iter_init(&h->jobs_sent, &it);
+		while (map_iter_next(&h->jobs_sent, &it, &name, &v))
+			json_decref(v);
+		map_fini(&h->jobs_sent);
+		h->jobs_sent_ready = false;
+	}
 	for (size_t i = 0; h->pages && i < HTTP_PAGES; i++) {
 		free(h->pages[i].key);
 		if (h->pages[i].body)
@@ -206,6 +340,39 @@ static json_t *metrics_view(const struct store_job_metrics *m)
 	    http_time(m->last_success_ns), "lastFailure", http_time(m->last_failure_ns));
 }
 
+/* schedule_view adds what the job page shows of the schedule: the zone it
+ * runs in ("zone": its CRON_TZ= or the global timezone), the next
+ * NEXT_RUNS times from the planned nextRun ("nextRuns": none when disabled
+ * or manual) and whether the API overrides its source ("overridden"). */
+static void schedule_view(struct http_req *r, json_t *body, const struct store_job *row)
+{
+	const char *spec = row->def->schedule ? row->def->schedule : "";
+	const char *global = r->cfg->global.timezone ? r->cfg->global.timezone : "Local";
+	char zone[128], err[256];
+	size_t skip = strncmp(spec, "CRON_TZ=", 8) == 0 ? 8 : strncmp(spec, "TZ=", 3) == 0 ? 3 : 0;
+	if (skip)
+		snprintf(zone, sizeof zone, "%.*s", (int)strcspn(spec + skip, " \t"), spec + skip);
+	else
+		snprintf(zone, sizeof zone, "%s", global);
+
+	json_t *runs = json_array();
+	const struct tz *tz = tz_load(global, err, sizeof err);
+	struct cron *c = NULL;
+	if (row->next_run_ns && tz && cron_parse(spec, tz, &c, err, sizeof err) == 0) {
+		int64_t t = row->next_run_ns / NS_PER_SEC;
+		json_array_append_new(runs, http_time(row->next_run_ns));
+		while (json_array_size(runs) < NEXT_RUNS && (t = cron_next(c, t)) != CRON_NEVER)
+			json_array_append_new(runs, http_time(t * NS_PER_SEC));
+	}
+	cron_free(c);
+	json_object_set_new(body, "zone", http_string(zone));
+	json_object_set_new(body, "nextRuns", runs);
+	json_object_set_new(body, "overridden", json_boolean(row->overridden));
+}
+
+/* The keys schedule_view adds, which a client may send back with PUT. */
+static const char *const view_keys[] = {"zone", "nextRuns", "overridden", "recent"};
+
 static bool job_exists(struct http_req *r)
 {
 	if (scheduler_job_live(r->h->deps.scheduler, r->param))
@@ -260,6 +427,7 @@ void http_on_job_get(struct http_req *r)
 		goto store_error;
 
 	json_t *body = http_job_view(r->h, row);
+	schedule_view(r, body, row);
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, history_item(hist[i]));
@@ -289,6 +457,8 @@ void http_on_job_put(struct http_req *r)
 	json_t *body = http_body_object(r);
 	if (body == NULL)
 		return;
+	for (size_t i = 0; i < sizeof view_keys / sizeof view_keys[0]; i++)
+		json_object_del(body, view_keys[i]);
 	enum scheduler_rc rc = scheduler_put_job(r->h->deps.scheduler, r->param, body, &created,
 	                                         &code, err, sizeof err);
 	json_decref(body);

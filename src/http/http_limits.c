@@ -146,6 +146,85 @@ void http_resolve_client(struct http_req *r)
 	}
 }
 
+/* ---- the Host header ---- */
+
+/* A DNS rebinding page (http://attacker.example:8080, its name pointed at
+ * 127.0.0.1 once loaded) talks to us as same-origin; only the Host header
+ * gives it away. An IP literal cannot be rebound (the page's origin is that
+ * address itself) and localhost never leaves the machine, so those pass;
+ * any other name must be listed. */
+static bool is_ip_literal(const char *name, size_t len)
+{
+	char text[64];
+	unsigned char a[16];
+	if (len >= sizeof text)
+		return false;
+	memcpy(text, name, len);
+	text[len] = '\0';
+	return inet_pton(AF_INET, text, a) == 1 || inet_pton(AF_INET6, text, a) == 1;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
+}
+
+bool http_host_name_allowed(const struct strv *allowed, const char *name, size_t len)
+{
+	if (len && name[len - 1] == '.')
+		len--; /* "localhost." is "localhost" */
+	if (len == 0)
+		return false;
+	if (is_ip_literal(name, len) || (len == 9 && strncasecmp(name, "localhost", 9) == 0) ||
+	    ends_with(name, len, ".localhost"))
+		return true;
+	for (size_t i = 0; i < allowed->n; i++) {
+		const char *a = allowed->v[i];
+		size_t alen = strlen(a);
+		if (strcmp(a, "*") == 0 || (alen == len && strncasecmp(a, name, len) == 0) ||
+		    (alen > 2 && a[0] == '*' && a[1] == '.' && len > alen - 1 &&
+		     ends_with(name, len, a + 1)))
+			return true;
+	}
+	return false;
+}
+
+bool http_host_allowed(struct http_req *r)
+{
+	const struct config_web *w = &r->cfg->web;
+	h2o_iovec_t host = r->host;
+
+	/* Only browsers rebind, and they always send Host. With auth on every
+	 * interface the token is the guard and names are not known: open
+	 * unless allowed-hosts lists them. */
+	if (host.len == 0 || (r->h->wildcard && w->auth_enabled && w->allowed_hosts.n == 0))
+		return true;
+	const char *name = host.base, *end = host.base + host.len;
+	if (*name == '[') {
+		const char *close = memchr(name, ']', host.len);
+		if (close && (close + 1 == end || close[1] == ':')) {
+			name++;
+			end = close;
+		}
+	} else {
+		const char *colon = memchr(name, ':', host.len);
+		if (colon)
+			end = colon;
+	}
+	size_t len = (size_t)(end - name);
+	if (http_host_name_allowed(&w->allowed_hosts, name, len))
+		return true;
+	/* The name the address was given with ("myhost:8080") is allowed too. */
+	const char *bound = w->address, *colon = bound ? strrchr(bound, ':') : NULL;
+	if (colon && (size_t)(colon - bound) == len && strncasecmp(bound, name, len) == 0)
+		return true;
+	http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
+	                 "Host \"%.*s\" is not allowed: list it in web.allowed-hosts",
+	                 (int)(end - name), name);
+	return false;
+}
+
 /* ---- headers on every response ---- */
 
 void http_security_headers(struct http_req *r)
@@ -165,6 +244,48 @@ static bool origin_allowed(const struct strv *origins, h2o_iovec_t origin)
 		    (strlen(origins->v[i]) == origin.len &&
 		     strncasecmp(origins->v[i], origin.base, origin.len) == 0))
 			return true;
+	return false;
+}
+
+/* ---- cross-site requests ---- */
+
+/* same_origin compares the host[:port] of an Origin ("http://h:8080")
+ * with the Host header: a page of this server. */
+static bool same_origin(h2o_iovec_t origin, h2o_iovec_t host)
+{
+	const char *sep = origin.len > 3 ? memmem(origin.base, origin.len, "://", 3) : NULL;
+	if (sep == NULL || host.len == 0)
+		return false;
+	const char *auth = sep + 3;
+	size_t len = (size_t)(origin.base + origin.len - auth);
+	return len == host.len && strncasecmp(auth, host.base, len) == 0;
+}
+
+bool http_origin_allowed(struct http_req *r)
+{
+	h2o_iovec_t origin = http_find_header(r, "origin");
+	if (origin.len == 0 || same_origin(origin, r->host) ||
+	    origin_allowed(&r->cfg->web.cors_origins, origin))
+		return true;
+	http_reply_error(r, 403, "FORBIDDEN", NULL, NULL,
+	                 "Origin \"%.*s\" is not this server nor in web.cors.allowed-origins",
+	                 (int)(origin.len < 200 ? origin.len : 200), origin.base);
+	return false;
+}
+
+bool http_json_only(struct http_req *r)
+{
+	h2o_iovec_t type = http_find_header(r, "content-type");
+	if (r->body.len == 0 && type.len == 0)
+		return true;
+	/* "application/json", any case, parameters (charset) allowed */
+	size_t n = 0;
+	while (n < type.len && type.base[n] != ';' && type.base[n] != ' ' && type.base[n] != '\t')
+		n++;
+	if (n == 16 && strncasecmp(type.base, "application/json", 16) == 0)
+		return true;
+	http_reply_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL, NULL,
+	                 "A request body must be JSON sent as Content-Type: application/json");
 	return false;
 }
 
@@ -332,22 +453,34 @@ bool http_rate_limit(struct http_req *r)
 	return false;
 }
 
-/* ---- failed logins ---- */
+/* ---- login attempts ---- */
 
-bool http_login_blocked(struct http_req *r)
-{
-	struct http_client *c = map_get(&r->h->clients, r->client);
-	return c && c->fails && recent_fails(c, r->now_ns) >= r->cfg->web.max_login_attempts;
-}
-
-int http_login_failed(struct http_req *r)
+bool http_login_begin(struct http_req *r)
 {
 	struct http_client *c = client_get(r);
+	if (c->fails && recent_fails(c, r->now_ns) >= r->cfg->web.max_login_attempts)
+		return false;
 	if (c->fails == NULL)
 		c->fails = xcalloc(FAIL_RING, sizeof *c->fails);
 	c->fails[c->fail_at] = r->now_ns;
 	c->fail_at = (c->fail_at + 1) % FAIL_RING;
 	if (c->nfails < FAIL_RING)
 		c->nfails++;
-	return recent_fails(c, r->now_ns);
+	return true;
+}
+
+void http_login_refund(struct http_req *r, int64_t at_ns)
+{
+	struct http_client *c = map_get(&r->h->clients, r->client);
+	for (int i = 0; c && c->fails && i < c->nfails; i++)
+		if (c->fails[i] == at_ns) {
+			c->fails[i] = 0;
+			return;
+		}
+}
+
+int http_login_recent(struct http_req *r)
+{
+	struct http_client *c = map_get(&r->h->clients, r->client);
+	return c && c->fails ? recent_fails(c, r->now_ns) : 0;
 }

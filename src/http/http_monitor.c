@@ -18,7 +18,7 @@
 #include "util/clock.h"
 
 static const int counted_codes[HTTP_CODE_SLOTS - 1] = {
-    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503,
+    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 414, 415, 429, 431, 500, 503,
 };
 
 void http_on_liveness(struct http_req *r)
@@ -222,6 +222,20 @@ void http_on_metrics(struct http_req *r)
 	buf_printf(&b, "ofelia_build_info{version=\"%s\",commit=\"%s\"} 1\n", OFELIA_VERSION,
 	           OFELIA_COMMIT);
 	http_series(&b, h);
+	family(&b, "ofelia_http_connections", "gauge",
+	       "Open HTTP connections, WebSockets included");
+	buf_printf(&b, "ofelia_http_connections %d\n", h->nconns);
+	family(&b, "ofelia_http_connections_max", "gauge",
+	       "Connections accepted at most: the descriptor limit less a reserve for jobs");
+	buf_printf(&b, "ofelia_http_connections_max %d\n", h->max_conns);
+	family(&b, "ofelia_http_connections_evicted_total", "counter",
+	       "Idle connections closed to make room for new ones at the limit");
+	buf_printf(&b, "ofelia_http_connections_evicted_total %llu\n",
+	           (unsigned long long)h->evicted);
+	family(&b, "ofelia_http_accept_pauses_total", "counter",
+	       "Times accepting paused: at the limit with nothing idle, or out of descriptors");
+	buf_printf(&b, "ofelia_http_accept_pauses_total %llu\n",
+	           (unsigned long long)h->accept_pauses);
 	store_metrics_free(rows, n);
 
 	char *text = http_strdup(r, b.data ? b.data : "", b.len);

@@ -1,8 +1,9 @@
 /* The router: every request goes through the same steps, in this order,
  * so each rule is checked once and in one place:
- *   security headers, client address (trusted proxies), CORS (a preflight
- *   ends here), rate limit (/api/ only), route and method, token and role,
- *   handler.
+ *   security headers, client address (trusted proxies), Host (DNS
+ *   rebinding), CORS (a preflight ends here), rate limit (/api/ only),
+ *   route and method, Origin and Content-Type of changes and of the
+ *   WebSocket, token and role, handler.
  * A request ends in http_req_finish, which counts it and hands the answer to
  * whoever sends it. Answers that wait (a slowed failed login, a stop waiting
  * for the execution's end) sit in one list ordered by due time behind one
@@ -21,15 +22,18 @@ static const struct http_route routes[] = {
     {"/api/login", .on = {[HTTP_POST] = http_on_login}, .is_public = true, .rate_limited = true},
     {"/api/refresh", .on = {[HTTP_POST] = http_on_refresh}, .is_public = true,
      .rate_limited = true},
+    {"/api/session", GET_ON(http_on_session), .is_public = true, .rate_limited = true},
     {"/api/jobs", GET_ON(http_on_jobs), .rate_limited = true},
     {"/api/job/{}",
      .on = {[HTTP_GET] = http_on_job_get,
             [HTTP_HEAD] = http_on_job_get,
             [HTTP_PUT] = http_on_job_put,
             [HTTP_DELETE] = http_on_job_delete},
-     .rate_limited = true},
-    {"/api/job/{}/run", .on = {[HTTP_POST] = http_on_job_run}, .rate_limited = true},
-    {"/api/job/{}/toggle", .on = {[HTTP_PATCH] = http_on_job_toggle}, .rate_limited = true},
+     .rate_limited = true, .job_param = true},
+    {"/api/job/{}/run", .on = {[HTTP_POST] = http_on_job_run}, .rate_limited = true,
+     .job_param = true},
+    {"/api/job/{}/toggle", .on = {[HTTP_PATCH] = http_on_job_toggle}, .rate_limited = true,
+     .job_param = true},
     {"/api/execution/{}", GET_ON(http_on_execution), .rate_limited = true},
     {"/api/execution/{}/stop", .on = {[HTTP_POST] = http_on_execution_stop}, .rate_limited = true},
     {"/api/execution/{}/logs", GET_ON(http_on_execution_logs), .rate_limited = true},
@@ -137,6 +141,30 @@ static void allow(struct http_req *r, const struct http_route *route)
 	http_header(r, "allow", text);
 }
 
+/* checked_origin keeps other sites' pages out: a change (and the
+ * WebSocket, which streams everything) from a foreign Origin is refused, and
+ * a change's body must be JSON, which a form or a simple request (no CORS
+ * preflight) cannot send. */
+static bool checked_origin(struct http_req *r)
+{
+	bool change = r->method != HTTP_GET && r->method != HTTP_HEAD;
+	if (!change && r->route->on[HTTP_GET] != http_on_ws)
+		return true;
+	return http_origin_allowed(r) && (!change || http_json_only(r));
+}
+
+/* checked_param refuses a job name the config would refuse (bytes that are
+ * not UTF-8, control characters), so the API serves no name it could not
+ * have created. */
+static bool checked_param(struct http_req *r)
+{
+	char err[512];
+	if (!r->route->job_param || job_name_valid(r->param, err, sizeof err) == 0)
+		return true;
+	http_reply_error(r, 400, "VALIDATION_ERROR", "job", r->param, "%s", err);
+	return false;
+}
+
 void http_req_init(struct http_req *r, struct http *h, h2o_mem_pool_t *pool)
 {
 	memset(r, 0, sizeof *r);
@@ -150,13 +178,18 @@ void http_dispatch(struct http_req *r)
 {
 	http_security_headers(r);
 	http_resolve_client(r);
-	if (http_cors(r))
+	if (!http_host_allowed(r) || http_cors(r))
 		goto done;
 	r->route = find_route(r);
 	bool limited = r->route ? r->route->rate_limited : is_api_path(r->path);
 	if (limited && !http_rate_limit(r))
 		goto done;
-	if (r->route == NULL) {
+	if (memchr(r->path.base, '\0', r->path.len)) {
+		/* %00: C strings downstream would end there ("hello%00x" would
+		 * name "hello"). */
+		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL,
+		                 "The path holds a NUL byte (%%00)");
+	} else if (r->route == NULL) {
 		http_reply_error(r, 404, "NOT_FOUND", NULL, NULL, "No route for %.*s %.*s",
 		                 (int)r->method_text.len, r->method_text.base, (int)r->path.len,
 		                 r->path.base);
@@ -168,7 +201,7 @@ void http_dispatch(struct http_req *r)
 		http_reply_error(r, 405, "METHOD_NOT_ALLOWED", NULL, NULL,
 		                 "Method %.*s is not allowed on %s", (int)r->method_text.len,
 		                 r->method_text.base, r->route->pattern);
-	} else if (http_auth_check(r)) {
+	} else if (checked_origin(r) && http_auth_check(r) && checked_param(r)) {
 		r->route->on[r->method](r);
 	}
 done:

@@ -11,20 +11,24 @@
  * answered 202 (the reload goes on). */
 #define RELOAD_WAIT_NS (120 * NS_PER_SEC)
 
-void http_on_scheduler_status(struct http_req *r)
+json_t *http_scheduler_view(struct http *h, int64_t now_ns)
 {
 	struct scheduler_status st;
-	scheduler_status(r->h->deps.scheduler, &st);
+	scheduler_status(h->deps.scheduler, &st);
 	json_t *next = json_null();
 	if (st.next_job[0])
 		next = json_pack("{s:o,s:o}", "name", http_string(st.next_job), "scheduledTime",
 		                 http_time(st.next_ns));
-	http_reply_json(r, 200,
-	                json_pack("{s:b,s:o,s:I,s:i,s:i,s:i,s:o}", "running", st.running,
-	                          "startTime", http_time(st.start_ns), "uptime",
-	                          (json_int_t)((r->now_ns - st.start_ns) / NS_PER_SEC), "totalJobs",
-	                          st.total_jobs, "activeJobs", st.active_jobs, "runningJobs",
-	                          st.running_executions, "nextJob", next));
+	return json_pack("{s:b,s:o,s:I,s:i,s:i,s:i,s:o}", "running", st.running, "startTime",
+	                 http_time(st.start_ns), "uptime",
+	                 (json_int_t)((now_ns - st.start_ns) / NS_PER_SEC), "totalJobs",
+	                 st.total_jobs, "activeJobs", st.active_jobs, "runningJobs",
+	                 st.running_executions, "nextJob", next);
+}
+
+void http_on_scheduler_status(struct http_req *r)
+{
+	http_reply_json(r, 200, http_scheduler_view(r->h, r->now_ns));
 }
 
 static void reply_running(struct http_req *r, const char *message)

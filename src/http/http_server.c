@@ -7,6 +7,9 @@
  * filter on the fallback path, where h2o sends those, puts them in the
  * error envelope too.
  *
+ * Connections are counted and capped, and the requests h2o would refuse
+ * in plain text are answered in the envelope: http_conn.c.
+ *
  * Shutdown: http_stop closes the listener and the WebSocket clients,
  * answers what waits, and makes idle keep-alive connections time out at
  * once; http_free turns the loop until they are gone, so nothing is left
@@ -87,6 +90,27 @@ static void send_response(struct http_req *r)
 		h2o_send(req, &r->res_body, 1, H2O_SEND_STATE_FINAL);
 	else
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+	http_conn_sent(req);
+}
+
+/* reject answers the stand-in of a request h2o would have refused in
+ * plain text (see http_conn.c). */
+static void reject(struct http_req *r, int status)
+{
+	http_security_headers(r);
+	if (status == 414)
+		http_reply_error(r, 414, "URI_TOO_LONG", NULL, NULL,
+		                 "The request line is longer than %d bytes", H2O_MAX_REQLEN);
+	else if (status == 431)
+		http_reply_error(r, 431, "HEADERS_TOO_LARGE", NULL, NULL,
+		                 "The request has more than %d headers or a head longer than %d "
+		                 "bytes",
+		                 H2O_MAX_HEADERS, H2O_MAX_REQLEN);
+	else
+		http_reply_error(r, 400, "VALIDATION_ERROR", NULL, NULL,
+		                 "The request is not HTTP/1.x (a control character in the URL, or "
+		                 "no version)");
+	http_req_finish(r);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -101,13 +125,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (req->query_at != SIZE_MAX)
 		r->query = h2o_iovec_init(req->path.base + req->query_at + 1,
 		                          req->path.len - req->query_at - 1);
+	r->host = req->input.authority;
 	r->headers = &req->headers;
 	r->upgrade = req->upgrade;
 	r->body = req->entity;
 	peer_text(req->conn, r->peer, sizeof r->peer);
 	r->glue = req;
 	r->on_done = send_response;
-	http_dispatch(r);
+	int rejected = http_conn_request(req);
+	if (rejected)
+		reject(r, rejected);
+	else
+		http_dispatch(r);
 	return 0;
 }
 
@@ -157,20 +186,6 @@ static void on_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 
 /* ---- listening ---- */
 
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-	struct http *h = listener->data;
-	if (err != NULL)
-		return;
-	/* Take what the backlog holds, in bounded rounds. */
-	for (int i = 0; i < 64; i++) {
-		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-		if (sock == NULL)
-			break;
-		h2o_accept(&h->accept_ctx, sock);
-	}
-}
-
 /* split_address reads "host:port", "[v6]:port" or ":port" (every
  * interface). */
 static int split_address(const char *address, char *host, size_t hostlen, char *port,
@@ -192,33 +207,89 @@ static int split_address(const char *address, char *host, size_t hostlen, char *
 	return 0;
 }
 
-static int listen_on(struct http *h, const char *address, char *err, size_t errlen)
+static bool is_loopback(const struct sockaddr *sa)
 {
-	char host[256], port[16], shown[INET6_ADDRSTRLEN];
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* resolve finds the address to listen on; without auth (and without
+ * web.insecure) it must be loopback. The caller frees *ai. */
+static int resolve(const struct config_web *w, struct addrinfo **ai, char *err, size_t errlen)
+{
+	const char *address = w->address;
+	char host[256], port[16];
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof ss;
-	int fd = -1, on = 1, rc;
+	int rc;
 
+	*ai = NULL;
 	if (split_address(address, host, sizeof host, port, sizeof port) < 0) {
 		snprintf(err, errlen, "web address \"%s\" is not host:port", address);
 		return -1;
 	}
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0) {
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, ai)) != 0) {
 		snprintf(err, errlen, "web address \"%s\": %s", address, gai_strerror(rc));
+		*ai = NULL;
 		return -1;
 	}
+	if (!is_loopback((*ai)->ai_addr) && !w->auth_enabled && !w->insecure) {
+		snprintf(err, errlen,
+		         "web address \"%s\" is not a loopback address and web auth is off: "
+		         "anyone who reaches it could change jobs and run commands. Turn on "
+		         "web.auth (--web-auth-enabled), listen on 127.0.0.1, or accept the risk "
+		         "with web.insecure: true (--web-insecure)",
+		         address);
+		freeaddrinfo(*ai);
+		*ai = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int http_config_check(const struct config *c, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	if (c->web.auth_enabled && c->web.nusers == 0) {
+		snprintf(err, errlen,
+		         "web auth is enabled but no user is configured (web.auth.users, or "
+		         "web-username and web-password-hash)");
+		return -1;
+	}
+	if (resolve(&c->web, &ai, err, errlen) < 0)
+		return -1;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int listen_on(struct http *h, const struct config_web *w, char *err, size_t errlen)
+{
+	char shown[INET6_ADDRSTRLEN];
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	int fd = -1, on = 1;
+
+	if (resolve(w, &ai, err, errlen) < 0)
+		return -1;
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", address, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s: %s", w->address, strerror(errno));
 		goto fail;
 	}
 	freeaddrinfo(ai);
+	h->wildcard = ss.ss_family == AF_INET6
+	                  ? IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+	                  : ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
 	if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, shown, sizeof shown);
 		snprintf(h->address, sizeof h->address, "[%s]:%u", shown,
@@ -229,8 +300,7 @@ static int listen_on(struct http *h, const char *address, char *err, size_t errl
 		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	}
 	h->listener = h2o_evloop_socket_create(h->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-	h->listener->data = h;
-	h2o_socket_read_start(h->listener, on_accept);
+	http_conn_listen(h);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -242,12 +312,8 @@ fail:
 struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 {
 	const struct config *cfg = deps->config(deps->arg);
-	if (cfg->web.auth_enabled && cfg->web.nusers == 0) {
-		snprintf(err, errlen,
-		         "web auth is enabled but no user is configured (web.auth.users, or "
-		         "web-username and web-password-hash)");
+	if (http_config_check(cfg, err, errlen) < 0)
 		return NULL;
-	}
 	struct http *h = http_new(deps, err, errlen);
 	if (h == NULL)
 		return NULL;
@@ -255,6 +321,9 @@ struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 	h2o_config_init(&h->globalconf);
 	h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ofelia"));
 	h->globalconf.max_request_entity_size = (size_t)cfg->web.max_body_bytes;
+	/* HTTP/1.1 only: http_conn.c watches HTTP/1 connections, and the API
+	 * has no use for h2c. */
+	h->globalconf.http1.upgrade_to_http2 = 0;
 	h2o_hostconf_t *host =
 	    h2o_config_register_host(&h->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -269,13 +338,15 @@ struct http *http_start(const struct http_deps *deps, char *err, size_t errlen)
 	h->ctx_ready = true;
 	h->accept_ctx.ctx = &h->ctx;
 	h->accept_ctx.hosts = h->globalconf.hosts;
+	http_conn_init(h, cfg);
 
-	if (listen_on(h, cfg->web.address, err, errlen) < 0) {
+	if (listen_on(h, &cfg->web, err, errlen) < 0) {
 		http_free(h);
 		return NULL;
 	}
 	log_kv(LOG_INFO, "listening", "address", h->address, "auth",
-	       cfg->web.auth_enabled ? "on" : "off", NULL);
+	       cfg->web.auth_enabled ? "on" : "off", "api",
+	       cfg->web.auth_enabled || cfg->web.insecure ? "read-write" : "read-only", NULL);
 	return h;
 }
 
@@ -288,6 +359,9 @@ void http_stop(struct http *h)
 		h2o_socket_close(h->listener);
 		h->listener = NULL;
 	}
+	h->accept_paused = false;
+	if (h->accept_timer)
+		loop_timer_stop(h->accept_timer);
 	http_ws_close_all(h);
 	http_flush_deferred(h);
 	/* Keep-alive connections wait for their next request under this
@@ -311,6 +385,7 @@ void http_free(struct http *h)
 			h2o_evloop_run(h->ctx.loop, 10);
 		if (!h2o_linklist_is_empty(&h->ctx.http1._conns))
 			log_kv(LOG_WARN, "HTTP connections still open at exit", NULL);
+		http_conn_fini(h);
 		h2o_context_dispose(&h->ctx);
 		/* h2o destroys the queue it made but leaves its memory to us. */
 		free(h->ctx.queue);

@@ -6,6 +6,13 @@
  * /api/config/global, and "log.line" ({executionId, job, seq, timestamp,
  * level, message}) for the executions the client subscribed to.
  *
+ * "jobs.changed" ({jobs, removed, scheduler}) carries the summaries, as in
+ * GET /api/jobs?recent=20, of the jobs whose summary changed since the last
+ * one: next runs, statuses and strips move with slots that announce nothing
+ * else (a skipped slot, a paused scheduler). A client that connects, then
+ * reads GET /api/jobs, misses no change: the snapshot the changes are
+ * measured against is taken no later than its connection.
+ *
  * Client to server, one JSON object per text frame:
  *   {"subscribe": "<executionId>"}    answered {"type": "subscribed", ...}
  *   {"unsubscribe": "<executionId>"}  answered {"type": "unsubscribed", ...}
@@ -34,6 +41,9 @@
 #define WS_MAX_IN      4096
 #define WS_MAX_QUEUED  (1024 * 1024)
 #define WS_PING_NS     (30 * NS_PER_SEC)
+/* How often the scheduler's version is looked at for jobs.changed: the
+ * most a job's nextRun, status or strip lags behind on a client. */
+#define WS_STATE_NS (500 * 1000000LL)
 
 struct http_ws {
 	struct http_ws *next;
@@ -214,6 +224,10 @@ bool http_ws_upgrade(struct http *h, h2o_req_t *req, const char *client)
 	h->ws = c;
 	h->nws++;
 	http_events_update(h);
+	if (!h->jobs_sent_ready) {
+		json_decref(http_jobs_changes(h));
+		h->state_version = scheduler_version(h->deps.scheduler);
+	}
 	reply(c, "connected", json_pack("{s:s}", "client", c->client));
 	return true;
 }
@@ -279,10 +293,29 @@ static void on_ping(void *arg)
 	loop_timer_after(h->ping_timer, WS_PING_NS);
 }
 
+/* on_state announces jobs.changed when the scheduler's version moved. */
+static void on_state(void *arg)
+{
+	struct http *h = arg;
+	uint64_t version = scheduler_version(h->deps.scheduler);
+	if (h->ws && h->jobs_sent_ready && version != h->state_version) {
+		h->state_version = version;
+		json_t *payload = http_jobs_changes(h);
+		if (payload) {
+			json_object_set_new(payload, "scheduler",
+			                    http_scheduler_view(h, clock_now_ns()));
+			http_ws_broadcast(h, "jobs.changed", payload);
+		}
+	}
+	loop_timer_after(h->state_timer, WS_STATE_NS);
+}
+
 void http_ws_init(struct http *h)
 {
 	h->ping_timer = loop_timer_new(h->deps.loop, on_ping, h);
 	loop_timer_after(h->ping_timer, WS_PING_NS);
+	h->state_timer = loop_timer_new(h->deps.loop, on_state, h);
+	loop_timer_after(h->state_timer, WS_STATE_NS);
 }
 
 void http_ws_close_all(struct http *h)
@@ -300,4 +333,6 @@ void http_ws_fini(struct http *h)
 		log_kv(LOG_WARN, "WebSocket clients still in their handshake at exit", NULL);
 	loop_timer_free(h->ping_timer);
 	h->ping_timer = NULL;
+	loop_timer_free(h->state_timer);
+	h->state_timer = NULL;
 }

@@ -5,7 +5,9 @@
 
 #include "cron/cron.h"
 #include "job/job.h"
+#include "util/argv.h"
 #include "util/duration.h"
+#include "util/lines.h"
 #include "util/words.h"
 #include "util/xalloc.h"
 
@@ -423,12 +425,30 @@ int job_name_valid(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "job name \"%s\" starts or ends with a space", name);
 		return -1;
 	}
+	/* Names go into URLs, JSON and logs: text only. The message shows the
+	 * name with its bad bytes as '?', since they may be anything. */
+	char shown[201];
+	bool utf8 = true;
+	for (size_t i = 0; i < len;) {
+		size_t ok = lines_utf8_valid_prefix(name + i, len - i);
+		for (size_t k = 0; k < ok; k++, i++)
+			shown[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
+		if (i < len) {
+			shown[i++] = '?';
+			utf8 = false;
+		}
+	}
+	shown[len] = '\0';
+	if (!utf8) {
+		snprintf(err, errlen, "job name \"%s\" is not valid UTF-8", shown);
+		return -1;
+	}
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\') {
 			snprintf(err, errlen,
 			         "job name \"%s\" has a character that is not allowed (control "
 			         "characters, '/' and '\\' are not)",
-			         name);
+			         shown);
 			return -1;
 		}
 	return 0;
@@ -494,6 +514,19 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 		snprintf(err, errlen, "job \"%s\": %s %s job needs %s", j->name,
 		         j->type == JOB_EXEC ? "an" : "a", job_type_name(j->type), missing);
 		return -1;
+	}
+	/* The runners split these when the job runs; a job whose command
+	 * cannot be split (an unterminated quote) would only ever fail. */
+	const char *const words[][2] = {{"command", j->command}, {"entrypoint", j->entrypoint}};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		struct strv argv = STRV_INIT;
+		char why[128];
+		int rc = empty(words[i][1]) ? 0 : argv_split(words[i][1], &argv, why, sizeof why);
+		strv_free(&argv);
+		if (rc < 0) {
+			snprintf(err, errlen, "job \"%s\": bad %s: %s", j->name, words[i][0], why);
+			return -1;
+		}
 	}
 	return 0;
 }

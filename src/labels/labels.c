@@ -34,6 +34,7 @@
 #include "labels/labels.h"
 #include "loop/loop.h"
 #include "scheduler/scheduler.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/map.h"
@@ -70,7 +71,10 @@ struct labels {
 	struct scheduler *s;
 	const struct config *c;
 	struct loop_mailbox *mailbox;
-	struct strv label_filters; /* for the engine: ofelia.enabled=true, label= filters */
+	struct strv label_filters; /* for the events: ofelia.enabled=true, label= filters */
+	/* for the listing: the label= filters only, so that containers with job
+	 * labels but without ofelia.enabled=true can be named in the log */
+	struct strv list_filters;
 	struct filter *filters;
 	size_t nfilters;
 	json_t *event_filters;
@@ -134,18 +138,26 @@ static bool contains(const struct strv *sv, const char *s)
 	return false;
 }
 
-/* report logs the messages of a listing that the previous one did not have. */
-static void report(struct labels *l, const struct config_diag *diag)
+/* report logs the messages of a listing that the previous one did not
+ * have: diag's as warnings, info's at level info. */
+static void report(struct labels *l, const struct config_diag *diag, const struct strv *info)
 {
 	struct strv now = STRV_INIT;
 	for (size_t i = 0; i < diag->errors.n; i++)
 		strv_push(&now, diag->errors.v[i]);
 	for (size_t i = 0; i < diag->warnings.n; i++)
 		strv_push(&now, diag->warnings.v[i]);
+	for (size_t i = 0; i < info->n; i++)
+		strv_push(&now, info->v[i]);
 	pthread_mutex_lock(&l->diag_lock);
-	for (size_t i = 0; i < now.n; i++)
-		if (!contains(&l->logged, now.v[i]))
+	for (size_t i = 0; i < now.n; i++) {
+		if (contains(&l->logged, now.v[i]))
+			continue;
+		if (i < diag->errors.n + diag->warnings.n)
 			log_warnx("label discovery: %s", now.v[i]);
+		else
+			log_kv(LOG_INFO, "label discovery", "note", now.v[i], NULL);
+	}
 	strv_free(&l->logged);
 	l->logged = now;
 	pthread_mutex_unlock(&l->diag_lock);
@@ -213,6 +225,31 @@ static bool matches(const struct labels *l, const struct docker_container_summar
 	return true;
 }
 
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool label_true(const struct docker_container_summary *c, const char *key)
+{
+	const char *v = json_string_value(json_object_get(c->labels, key));
+	bool yes = false;
+	return v && job_bool_parse(v, &yes) == 0 && yes;
+}
+
+/* has_job_labels tells whether a container carries ofelia.job-* labels. */
+static bool has_job_labels(const struct docker_container_summary *c)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(c->labels, key, value)
+	{
+		if (strncmp(key, "ofelia.job-", 11) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* container_jobs appends the jobs of one container's labels to *jobs. */
 static void container_jobs(const struct labels *l, const struct docker_container_summary *c,
                            struct job ***jobs, size_t *n, struct config_diag *diag)
@@ -228,14 +265,11 @@ static void container_jobs(const struct labels *l, const struct docker_container
 	}
 	const char *swarm =
 	    json_string_value(json_object_get(c->labels, "com.docker.swarm.service.name"));
-	const char *svc = json_string_value(json_object_get(c->labels, "ofelia.service"));
-	bool yes = false;
-	bool is_service = svc && job_bool_parse(svc, &yes) == 0 && yes;
 	struct config_container ct = {
 	    .name = name_of(c),
 	    .service = c->compose_service ? c->compose_service : swarm,
 	    .running = is_running(c),
-	    .is_service = is_service,
+	    .is_service = label_true(c, "ofelia.service"),
 	};
 	config_labels_jobs(&l->c->global, &ct, cl, k, jobs, n, diag);
 	free(cl);
@@ -247,7 +281,7 @@ static struct labels_set *discover(struct labels *l, struct docker *d)
 {
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
 	struct docker_container_list list;
-	if (docker_container_list(d, &l->label_filters, l->c->docker.include_stopped, &list) < 0) {
+	if (docker_container_list(d, &l->list_filters, l->c->docker.include_stopped, &list) < 0) {
 		if (docker_status(d) != DOCKER_E_CANCELLED)
 			engine_state(l, LABELS_ENGINE_DISCONNECTED, d);
 		return NULL;
@@ -255,14 +289,42 @@ static struct labels_set *discover(struct labels *l, struct docker *d)
 	engine_state(l, LABELS_ENGINE_CONNECTED, d);
 
 	const struct docker_container_summary **order = xcalloc(list.n + 1, sizeof *order);
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	struct strv info = STRV_INIT, services = STRV_INIT;
 	size_t n = 0;
-	for (size_t i = 0; i < list.n; i++)
-		if (matches(l, &list.v[i]))
-			order[n++] = &list.v[i];
+	for (size_t i = 0; i < list.n; i++) {
+		const struct docker_container_summary *c = &list.v[i];
+		if (!matches(l, c))
+			continue;
+		if (!label_true(c, "ofelia.enabled")) {
+			if (has_job_labels(c))
+				strv_push_owned(&info,
+				                xasprintf("container \"%s\" has ofelia.job-* "
+				                          "labels but not ofelia.enabled=true: "
+				                          "its jobs are skipped",
+				                          name_of(c)));
+			continue;
+		}
+		if (label_true(c, "ofelia.service"))
+			strv_push(&services, name_of(c));
+		order[n++] = c;
+	}
 	qsort(order, n, sizeof *order, by_preference);
+	if (services.n > 1) {
+		struct buf names = BUF_INIT;
+		qsort(services.v, services.n, sizeof *services.v, by_string);
+		for (size_t i = 0; i < services.n; i++)
+			buf_printf(&names, "%s\"%s\"", i ? ", " : "", services.v[i]);
+		strv_push_owned(&diag.warnings,
+		                xasprintf("%zu containers claim ofelia.service=true (%s): each may "
+		                          "define local and service-run jobs; only ofelia's own "
+		                          "container should carry it (docs/docker.md, trust)",
+		                          services.n, names.data));
+		buf_free(&names);
+	}
+	strv_free(&services);
 
 	struct labels_set *set = xcalloc(1, sizeof *set);
-	struct config_diag diag = {STRV_INIT, STRV_INIT};
 	struct map owner; /* job name -> the container that won it */
 	set->seq = seq;
 	map_init(&owner);
@@ -288,7 +350,8 @@ static struct labels_set *discover(struct labels *l, struct docker *d)
 		}
 		free(jobs);
 	}
-	report(l, &diag);
+	report(l, &diag, &info);
+	strv_free(&info);
 	map_fini(&owner);
 	config_diag_free(&diag);
 	free(order);
@@ -452,6 +515,7 @@ static void add_filter(struct labels *l, const char *entry)
 
 	if (klen == 5 && strncmp(entry, "label", 5) == 0) {
 		strv_push(&l->label_filters, value);
+		strv_push(&l->list_filters, value);
 		free(f.value);
 		return;
 	}
@@ -584,6 +648,7 @@ void labels_free(struct labels *l)
 	}
 	free(l->filters);
 	strv_free(&l->label_filters);
+	strv_free(&l->list_filters);
 	strv_free(&l->logged);
 	json_decref(l->event_filters);
 	pthread_mutex_destroy(&l->lock);

@@ -210,6 +210,12 @@ int store_execution_history(struct store *s, const char *job, int64_t before_ns,
  * An unknown last_id gives an empty page. */
 int store_execution_history_after(struct store *s, const char *job, const char *last_id, int limit,
                                   struct store_execution ***out, size_t *n);
+/* store_execution_recent writes the statuses of job's newest executions
+ * (slots that did not run included), newest first, into out (room for
+ * limit) and their number into *n: what a status strip needs, without the
+ * rows' output. */
+int store_execution_recent(struct store *s, const char *job, int limit, enum job_status *out,
+                           size_t *n);
 /* store_executions_running returns the executions whose status is running
  * (at start: those a previous process left behind). */
 int store_executions_running(struct store *s, struct store_execution ***out, size_t *n);

@@ -363,6 +363,25 @@ int store_execution_history_after(struct store *s, const char *job, const char *
 	return exec_rows(s, q, "execution history", out, n);
 }
 
+int store_execution_recent(struct store *s, const char *job, int limit, enum job_status *out,
+                           size_t *n)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_RECENT];
+	size_t count = 0;
+	int rc;
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && count < (size_t)limit)
+		if (job_status_parse((const char *)sqlite3_column_text(q, 0), &out[count]) == 0)
+			count++;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		store_fail(s, "recent executions");
+	sqlite3_reset(q);
+	*n = count;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
 int store_executions_running(struct store *s, struct store_execution ***out, size_t *n)
 {
 	return exec_rows(s, s->stmt[ST_EXEC_RUNNING], "executions running", out, n);

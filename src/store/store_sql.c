@@ -95,6 +95,10 @@ const char *const store_sql[ST_COUNT] = {
                               "WHERE job_name = ?1 AND (created_at, rowid) < "
                               "(SELECT created_at, rowid FROM executions WHERE id = ?2) "
                               "ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+    /* Only the status: the strips of the UI's job list read it for every
+     * job, and the output column can be megabytes. */
+    [ST_EXEC_RECENT] = "SELECT status FROM executions WHERE job_name = ?1 "
+                       "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     [ST_EXEC_RUNNING] = "SELECT " EXEC_COLUMNS " FROM executions "
                         "WHERE status = 'running' ORDER BY created_at",
 

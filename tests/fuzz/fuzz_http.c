@@ -8,9 +8,12 @@
  *   Content-Type: application/json\n
  *   \n
  *   {"schedule": "@every 2h"}
- * A first byte '!' selects the config with auth on (else auth is off). The
- * header "Authorization: Bearer @admin" (or @viewer) is replaced by a valid
- * token for that user, so the fuzzer reaches what lies behind the login.
+ * A first byte '!' selects the config with auth on, '?' the one without
+ * auth (a read-only API); else auth is off and web.insecure on, so changes
+ * go through. The header "Authorization: Bearer @admin" (or @viewer) is
+ * replaced by a valid token for that user, so the fuzzer reaches what lies
+ * behind the login. The whole input is also classified as a request head
+ * (http_head_status), as the server does before h2o parses it.
  *
  * No job may run here: the jobs are exec jobs against a Docker socket that
  * does not exist, the scheduler is stopped, and the two requests that would
@@ -33,6 +36,8 @@
 #include "util/xalloc.h"
 
 static const char config_text[] = "web:\n"
+                                  "  insecure: %s\n"
+                                  "  allowed-hosts: [ofelia.example, '*.lan']\n"
                                   "  max-body: 65536\n"
                                   "  cors:\n"
                                   "    allowed-origins: [http://ui.example]\n"
@@ -64,7 +69,7 @@ static struct {
 	struct store *store;
 	struct events *events;
 	struct scheduler *sched;
-	struct config *open, *closed, *current;
+	struct config *open, *readonly, *closed, *current;
 	struct http *h;
 } F;
 
@@ -74,10 +79,10 @@ static const struct config *current_config(void *arg)
 	return F.current;
 }
 
-static struct config *load(const char *auth, const char *hash)
+static struct config *load(const char *insecure, const char *auth, const char *hash)
 {
 	struct config_diag diag = {0};
-	char *text = xasprintf(config_text, auth, hash, hash);
+	char *text = xasprintf(config_text, insecure, auth, hash, hash);
 	struct config *c = config_load_string(text, strlen(text), "fuzz.yaml", CONFIG_YAML, &diag);
 	free(text);
 	if (c == NULL) {
@@ -89,21 +94,40 @@ static struct config *load(const char *auth, const char *hash)
 	return c;
 }
 
+static char dir[] = "/tmp/fuzz-http-XXXXXX";
+
+/* remove_dir takes the store's files away at exit (a campaign forks a
+ * process per job, each with its own folder); they are open still, which
+ * Linux allows. */
+static void remove_dir(void)
+{
+	static const char *const files[] = {"ofelia.db", "ofelia.db-wal", "ofelia.db-shm",
+	                                    "ofelia.db-journal"};
+	char path[64];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void setup(void)
 {
-	char dir[] = "/tmp/fuzz-http-XXXXXX", path[64], err[512], salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	char path[64], err[512], salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data cd = {0};
 
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(remove_dir);
 	snprintf(path, sizeof path, "%s/ofelia.db", dir);
 	struct store_options so = {.path = path};
 	F.store = store_open(&so, err, sizeof err);
 	/* A cheap hash keeps the fuzzer fast; the code path is the same. */
 	crypt_gensalt_rn("$6$", 1000, NULL, 0, salt, sizeof salt);
 	const char *hash = crypt_rn("fuzz", salt, &cd, sizeof cd);
-	F.open = load("false", hash);
-	F.closed = load("true", hash);
+	F.open = load("true", "false", hash);
+	F.readonly = load("false", "false", hash);
+	F.closed = load("false", "true", hash);
 	F.current = F.open;
 	F.loop = loop_new();
 	F.events = events_new();
@@ -125,8 +149,7 @@ static void setup(void)
 	F.h = http_new(&deps, err, sizeof err);
 	if (F.h == NULL)
 		abort();
-	/* Everything above lives for the whole run; the store's files are
-	 * small and go with the temp dir's owner. */
+	/* Everything above lives for the whole run. */
 }
 
 static void on_done(struct http_req *r)
@@ -168,9 +191,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (F.h == NULL)
 		setup();
+	http_head_status((const char *)data, size, 0);
 	F.current = F.open;
-	if (p < end && *p == '!') {
-		F.current = F.closed;
+	if (p < end && (*p == '!' || *p == '?')) {
+		F.current = *p == '!' ? F.closed : F.readonly;
 		p++;
 	}
 	h2o_mem_init_pool(&pool);
@@ -217,9 +241,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     h2o_memis(v, value.len, H2O_STRLIT("Bearer @viewer")))) {
 			int64_t exp;
 			bool admin = value.len == sizeof "Bearer @admin" - 1;
-			char *tok = http_token_sign(F.h, admin ? "admin" : "viewer",
-			                            admin ? "admin" : "viewer", r.now_ns,
-			                            3600000000000LL, &exp);
+			struct http_claims c = {admin ? "admin" : "viewer",
+			                        admin ? "admin" : "viewer", "fuzz", r.now_ns};
+			char *tok = http_token_sign(F.h, F.current, &c, r.now_ns, &exp);
 			char *text = h2o_mem_alloc_pool(&pool, strlen(tok) + 8);
 			value.len = (size_t)sprintf(text, "Bearer %s", tok);
 			value.base = text;
@@ -227,6 +251,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (h2o_memis(name, nlen, H2O_STRLIT("upgrade")))
 			r.upgrade = value;
+		else if (h2o_memis(name, nlen, H2O_STRLIT("host")))
+			r.host = value; /* h2o keeps Host apart, as the authority */
 		else
 			h2o_add_header_by_str(&pool, &headers, name, nlen, 0, NULL, value.base,
 			                      value.len);

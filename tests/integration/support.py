@@ -29,7 +29,8 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
 class Daemon:
     """One `ofelia daemon` process with its log collected in a file."""
 
-    def __init__(self, workdir, config_text=None, config_path=None, args=(), env=None):
+    def __init__(self, workdir, config_text=None, config_path=None, args=(), env=None,
+                 preexec_fn=None):
         self.workdir = workdir
         self.db = os.path.join(workdir, "ofelia.db")
         self.config = config_path
@@ -39,6 +40,7 @@ class Daemon:
                 f.write(config_text)
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
+        self.preexec_fn = preexec_fn  # e.g. to set resource limits
         self.proc = None
         self.log_path = None
         self.starts = 0
@@ -51,7 +53,8 @@ class Daemon:
             cmd += ["--config", self.config]
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.workdir)
+                                     env=self.env, cwd=self.workdir,
+                                     preexec_fn=self.preexec_fn)
         if wait_started:
             self.wait_log("scheduler started")
         return self

@@ -64,9 +64,9 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_token(claims, secret=SECRET, alg="HS256"):
+def make_token(claims, secret=SECRET, alg="HS256", header=None):
     """A JWT made here, to feed the server tokens it did not issue."""
-    head = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    head = b64u(json.dumps(dict({"alg": alg, "typ": "JWT"}, **(header or {}))).encode())
     body = b64u(json.dumps(claims).encode())
     signing = head + "." + body
     if alg == "none":
@@ -105,16 +105,18 @@ class Response:
 class WebSocket:
     """A minimal RFC 6455 client: masked frames out, unmasked frames in."""
 
-    def __init__(self, port, path="/api/ws", rcvbuf=None):
+    def __init__(self, port, path="/api/ws", rcvbuf=None, host="127.0.0.1", origin=None):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect(("127.0.0.1", port))
         self.sock.settimeout(15)
         key = b64u(os.urandom(16)) + "=="
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        extra = "Origin: %s\r\n" % origin if origin else ""
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+                           "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, host, key, extra)
+                           ).encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)
@@ -178,12 +180,18 @@ class WebSocket:
 
 
 class ApiCase(DaemonTest):
-    """Starts daemons with the web server on a free port and talks to them."""
+    """Starts daemons with the web server on a free port and talks to them.
+    Without auth the API is read-only unless --web-insecure: the cases that
+    change things without logging in pass it (INSECURE)."""
 
-    def start_web(self, config_text, args=(), env=None, config_path=None):
-        d = self.daemon(config_text, config_path=config_path,
-                        args=["--enable-web", "--web-address", "127.0.0.1:0"] + list(args),
-                        env=env)
+    INSECURE = True
+
+    def start_web(self, config_text, args=(), env=None, config_path=None, preexec_fn=None):
+        flags = ["--enable-web", "--web-address", "127.0.0.1:0"]
+        if self.INSECURE:
+            flags.append("--web-insecure")
+        d = self.daemon(config_text, config_path=config_path, args=flags + list(args),
+                        env=env, preexec_fn=preexec_fn)
         d.start(wait_started=False)
         m = d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)", timeout=20)
         self.port = int(m.group(1))
@@ -194,8 +202,9 @@ class ApiCase(DaemonTest):
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + token
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
             h.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, path, body=body, headers=h)
@@ -479,6 +488,10 @@ web:
         self.assertEqual((head.status, head.body), (200, b""))
         self.assertEqual(self.req("OPTIONS", "/api/jobs").status, 204)
 
+        # the session without auth: nobody, and (auth off) changes allowed
+        self.assertEqual(self.ok("GET", "/api/session"),
+                         {"authEnabled": False, "user": None, "role": None, "canWrite": True})
+
         # 413: announced too large, answered before the body is sent
         s = socket.create_connection(("127.0.0.1", self.port))
         s.sendall(b"PUT /api/job/hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
@@ -639,6 +652,8 @@ web:
 class ApiWithAuth(ApiCase):
     """Auth on: tokens, roles, failed logins; everything under /api/ needs a token."""
 
+    INSECURE = False
+
     def config(self, extra=""):
         return """web:
   auth:
@@ -679,10 +694,18 @@ class ApiWithAuth(ApiCase):
         self.assertAlmostEqual(parse_time(tok["expires"]), t0 + 24 * 3600, delta=30)
         claims = token_claims(tok["token"])
         self.assertEqual((claims["sub"], claims["role"]), ("admin", "admin"))
-        self.assertEqual(set(claims), {"sub", "role", "iat", "exp"})
+        self.assertEqual(set(claims), {"sub", "role", "iat", "exp", "sid", "auth_time"})
         self.assertEqual(json.loads(base64.urlsafe_b64decode(
             tok["token"].split(".")[0] + "==="))["alg"], "HS256")
         admin = tok["token"]
+        # the session: public, and what the token allows
+        self.assertEqual(self.ok("GET", "/api/session", token=admin),
+                         {"authEnabled": True, "user": "admin", "role": "admin",
+                          "canWrite": True})
+        anonymous = {"authEnabled": True, "user": None, "role": None, "canWrite": False}
+        self.assertEqual(self.ok("GET", "/api/session"), anonymous)
+        self.assertEqual(self.ok("GET", "/api/session", token="not.a.token"), anonymous)
+        self.assertIn("x-ratelimit-limit", self.req("GET", "/api/session").headers)
         jobs = self.ok("GET", "/api/jobs", token=admin)
         self.assertEqual(jobs["total"], 3)
         eid = self.run_job("hello", token=admin)
@@ -718,6 +741,9 @@ class ApiWithAuth(ApiCase):
 
         # viewer: reads, and 403 on every change
         viewer = self.login("viewer", "viewer-pw")["token"]
+        self.assertEqual(self.ok("GET", "/api/session", token=viewer),
+                         {"authEnabled": True, "user": "viewer", "role": "viewer",
+                          "canWrite": False})
         self.assertEqual(self.req("GET", "/api/jobs", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/job/hello", token=viewer).status, 200)
         self.assertEqual(self.req("GET", "/api/config", token=viewer).status, 200)
@@ -1087,3 +1113,98 @@ jobs:
                 ws.frame()
         ws.close()
         idle.close()
+
+
+class ApiForTheUi(ApiCase):
+    """What the web UI reads besides the spec: the strips of GET
+    /api/jobs?recent=, a job's zone, next runs and override flag, and the
+    jobs.changed events that carry every change of a job's summary, those of
+    slots that announce nothing else (a stopped scheduler's skipped slots)
+    included."""
+
+    CONFIG = """global:
+  timezone: Europe/Berlin
+web:
+%s
+jobs:
+  fast:
+    type: local
+    schedule: "@every 1s"
+    command: sh -c 'exit 0'
+  ny:
+    type: local
+    schedule: "CRON_TZ=America/New_York 30 2 * * *"
+    command: echo ny
+  idle:
+    type: local
+    schedule: "0 3 * * *"
+    command: echo idle
+    enabled: false
+""" % HIGH_LIMIT
+
+    def test_strips_schedule_and_changes(self):
+        d = self.start_web(self.CONFIG)
+        ws = WebSocket(self.port)
+        self.assertEqual(ws.message()["type"], "connected")
+        wait_for(lambda: self.ok("GET", "/api/job/fast?limit=3")["metrics"]["totalRuns"] >= 3,
+                 20, 0.2, "three runs of fast")
+
+        # the strips: statuses only, newest first, as many as asked
+        body = self.ok("GET", "/api/jobs?recent=2")
+        jobs = {j["name"]: j for j in body["jobs"]}
+        self.assertEqual(jobs["fast"]["recent"], ["success", "success"])
+        self.assertEqual(jobs["idle"]["recent"], [])
+        plain = self.ok("GET", "/api/jobs")
+        self.assertNotIn("recent", plain["jobs"][0])
+        for bad in ("51", "-1", "x"):
+            self.assertError(self.req("GET", "/api/jobs?recent=" + bad), 400, "VALIDATION_ERROR")
+
+        # a job's zone, next runs and override flag
+        ny = self.ok("GET", "/api/job/ny")
+        self.assertEqual(ny["zone"], "America/New_York")
+        self.assertEqual(len(ny["nextRuns"]), 5)
+        self.assertEqual(ny["nextRuns"][0], ny["nextRun"])
+        times = [parse_time(t) for t in ny["nextRuns"]]
+        self.assertTrue(all(86400 - 3600 <= b - a <= 86400 + 3600 for a, b in zip(times, times[1:])),
+                        ny["nextRuns"])
+        self.assertEqual(time.gmtime(times[0]).tm_min, 30)
+        self.assertFalse(ny["overridden"])
+        self.assertEqual(self.ok("GET", "/api/job/fast")["zone"], "Europe/Berlin")
+        self.assertEqual(self.ok("GET", "/api/job/idle")["nextRuns"], [])
+        # what GET gave can be sent back; the change is an override
+        self.ok("PUT", "/api/job/ny", dict(ny, command="echo changed"))
+        ny2 = self.ok("GET", "/api/job/ny")
+        self.assertTrue(ny2["overridden"])
+        self.assertEqual(ny2["command"], "echo changed")
+
+        # jobs.changed: the summary of each job that changed, with its strip
+        # and the scheduler's status
+        ev = ws.message("jobs.changed")["payload"]
+        self.assertEqual(set(ev), {"jobs", "removed", "scheduler"})
+        fast = [j for j in ev["jobs"] if j["name"] == "fast"]
+        self.assertTrue(fast, ev)
+        self.assertEqual(len(fast[0]["recent"]) > 0, True)
+        self.assertEqual(set(ev["scheduler"]) >= {"running", "totalJobs", "runningJobs"}, True)
+        # a stopped scheduler records skipped slots: nextRun moves, and says so
+        self.ok("POST", "/api/scheduler/stop")
+        wait_for(lambda: self.ok("GET", "/api/job/fast?limit=1")["history"][0]["status"] ==
+                 "skipped", 20, 0.2, "a skipped slot")
+        seen = None
+        for _ in range(20):
+            ev = ws.message("jobs.changed")["payload"]
+            fast = [j for j in ev["jobs"] if j["name"] == "fast"]
+            if fast and fast[0]["recent"][0] == "skipped":
+                seen = fast[0]
+                break
+        self.assertIsNotNone(seen, "no jobs.changed for a skipped slot")
+        self.assertFalse(ev["scheduler"]["running"])
+        self.ok("POST", "/api/scheduler/start")
+        # a job that goes is named in removed
+        self.ok("DELETE", "/api/job/idle")
+        for _ in range(20):
+            ev = ws.message("jobs.changed")["payload"]
+            if ev["removed"]:
+                break
+        self.assertEqual(ev["removed"], ["idle"])
+        ws.close()
+        self.assertCleanExit(d)

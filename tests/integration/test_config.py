@@ -49,10 +49,10 @@ class ValidateTest(unittest.TestCase):
         for flag in ("--help", "-h"):
             r = validate(flag)
             self.assertEqual(r.returncode, 0)
-            self.assertIn("usage: ofelia validate --config FILE", r.stdout)
+            self.assertIn("usage: ofelia validate [options] [FILE]", r.stdout)
 
     def test_usage_errors_exit_2(self):
-        for args in ([], ["--bogus"], ["-c"], ["--config="], ["extra"]):
+        for args in (["--bogus"], ["-c"], ["--config="], ["one", "two"]):
             r = validate(*args)
             self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
             self.assertIn("ofelia validate", r.stderr)

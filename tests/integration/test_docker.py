@@ -14,10 +14,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 
 from tests.integration.support import BIN, DaemonTest, wait_for
@@ -135,7 +138,8 @@ class DockerCase(DaemonTest):
             self.assertIn(p, error)
 
     def web_daemon(self, config_text):
-        d = self.daemon(config_text, args=["--enable-web", "--web-address", "127.0.0.1:0"])
+        d = self.daemon(config_text, args=["--enable-web", "--web-address", "127.0.0.1:0",
+                                           "--web-insecure"])
         d.start(wait_started=False)
         self.port = int(d.wait_log(r"msg=listening address=127\.0\.0\.1:(\d+)",
                                    timeout=20).group(1))
@@ -177,9 +181,10 @@ class ExecJobs(DockerCase):
     command: id -u
 """ % {"c": c})
         rc, out, _ = self.run_job(cfg, "as-default")
-        self.assertEqual((rc, out), (0, "65534\n"))
+        # default-user is root, as in mcuadros/ofelia.
+        self.assertEqual((rc, out), (0, "0\n"))
         e = self.last("as-default")
-        self.assertEqual((e["status"], e["exit_code"], e["output"]), ("success", 0, "65534"))
+        self.assertEqual((e["status"], e["exit_code"], e["output"]), ("success", 0, "0"))
         self.assertTrue(e["container_id"])  # the exec's id
 
         rc, out, err = self.run_job(cfg, "as-root")
@@ -270,7 +275,7 @@ class RunJobs(DockerCase):
         self.assertEqual((e["status"], e["exit_code"], e["error"]), ("failed", 2, "exit status 2"))
         # stdout and stderr are separate pipes: their relative order is not kept.
         self.assertEqual(sorted(self.logs(e["id"])),
-                         [("error", "oops"), ("info", "blue %s-host /tmp 65534" % self.tag)])
+                         [("error", "oops"), ("info", "blue %s-host /tmp 0" % self.tag)])
         ct = inspect(self.tag + "-kept")
         self.containers.append(self.tag + "-kept")
         self.assertEqual(ct["Id"], e["container_id"])
@@ -491,6 +496,25 @@ class Labels(DockerCase):
         other = self.container("other", labels=self.exec_labels("o", "echo o", "@every 1h"))
         wait_for(lambda: self.live_job(other + ".o"), 15, what="the other job")
         self.assertEqual(d.log().count("badjson.environment"), 1, d.log())
+        self.assertCleanExit(d)
+
+    def test_skipped_containers_and_service_claims_are_named(self):
+        d = self.daemon(self.config("", docker_extra="  events: false\n  poll-interval: 1s\n"))
+        d.start()
+        c = self.container("noenable", labels=[("ofelia.job-exec.x.schedule", "@every 1h"),
+                                               ("ofelia.job-exec.x.command", "echo x")])
+        d.wait_log(r'container \\"%s\\" has ofelia\.job-\* labels but not '
+                   r'ofelia\.enabled=true: its jobs are skipped' % c, 15)
+        s1 = self.container("svc1", labels=[("ofelia.enabled", "true"),
+                                            ("ofelia.service", "true")])
+        s2 = self.container("svc2", labels=[("ofelia.enabled", "true"),
+                                            ("ofelia.service", "true")])
+        d.wait_log(r'2 containers claim ofelia\.service=true \(\\"%s\\", \\"%s\\"\)'
+                   % (s1, s2), 15)
+        time.sleep(2.5)  # two more listings: each message is logged once
+        self.assertEqual(d.log().count("has ofelia.job-* labels"), 1, d.log())
+        self.assertEqual(d.log().count("containers claim ofelia.service"), 1, d.log())
+        self.assertIsNone(self.job_row(c + ".x"))
         self.assertCleanExit(d)
 
     def test_reload_counts_label_jobs(self):
@@ -735,3 +759,109 @@ class ServiceJobs(DockerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(HOST and shutil.which("docker-registry"),
+                     "needs the Docker engine and Debian's docker-registry")
+class RegistryAuth(DockerCase):
+    """Run jobs pull with the Docker CLI's credentials, as Ofelia does: a
+    private registry (Debian's docker-registry with htpasswd) on 127.0.0.1,
+    which the engine reaches over plain HTTP as it does any loopback one."""
+
+    def setUp(self):
+        super().setUp()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.registry = "127.0.0.1:%d" % s.getsockname()[1]
+        hashed = subprocess.run([BIN, "hash-password", "--bcrypt"], input="secret-pw\n",
+                                capture_output=True, text=True, check=True).stdout.strip()
+        reg = os.path.join(self.dir, "registry")
+        os.makedirs(reg)
+        with open(os.path.join(reg, "htpasswd"), "w") as f:
+            f.write("ofl:%s\n" % hashed)
+        with open(os.path.join(reg, "config.yml"), "w") as f:
+            f.write("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                    "    rootdirectory: %s/data\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n"
+                    "    realm: ofelia-test\n    path: %s/htpasswd\n" % (reg, self.registry, reg))
+        self.proc = subprocess.Popen(["docker-registry", "serve", os.path.join(reg, "config.yml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_registry)
+
+        def answers():
+            try:
+                urllib.request.urlopen("http://%s/v2/" % self.registry, timeout=2)
+            except urllib.error.HTTPError as e:
+                return e.code == 401
+            except OSError:
+                return False
+            return False
+        wait_for(answers, 20, what="the registry")
+        self.login = os.path.join(self.dir, "login")
+        os.makedirs(self.login)
+        self.image = "%s/ofl/busybox:%s" % (self.registry, self.tag)
+        env = dict(os.environ, DOCKER_CONFIG=self.login)
+        subprocess.run(["docker", "-H", HOST, "login", self.registry, "-u", "ofl",
+                        "--password-stdin"], input="secret-pw", env=env, check=True,
+                       capture_output=True, text=True)
+        docker("tag", "busybox:local", self.image)
+        subprocess.run(["docker", "-H", HOST, "push", self.image], env=env, check=True,
+                       capture_output=True, text=True, timeout=120)
+        docker("rmi", self.image)
+
+    def stop_registry(self):
+        docker("rmi", "-f", self.image, check=False)
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def run_pull(self, env):
+        path = self.write_config(self.config("""jobs:
+  pulled:
+    type: run
+    schedule: "@manual"
+    image: %s
+    command: echo pulled
+    network: none
+""" % self.image))
+        r = subprocess.run([BIN, "run", "--config", path, "--db", self.db, "pulled"],
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, **env))
+        self.assertNotRegex(r.stderr, SANITIZER, r.stderr)
+        docker("rmi", "-f", self.image, check=False)
+        return r
+
+    def test_config_json_credentials(self):
+        with open(os.path.join(self.login, "config.json")) as f:
+            self.assertIn('"auth"', f.read())
+        r = self.run_pull({"DOCKER_CONFIG": self.login})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "pulled")
+        empty = os.path.join(self.dir, "empty")
+        os.makedirs(empty)
+        r = self.run_pull({"DOCKER_CONFIG": empty})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no basic auth credentials", self.last("pulled")["error"])
+
+    def test_credential_helper(self):
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        helper = os.path.join(bindir, "docker-credential-ofltest")
+        with open(helper, "w") as f:
+            f.write('#!/bin/sh\n[ "$1" = get ] || exit 1\nread -r server\n'
+                    '[ "$server" = "%s" ] || { echo "credentials not found"; exit 1; }\n'
+                    'printf \'{"ServerURL":"%%s","Username":"ofl","Secret":"secret-pw"}\' '
+                    '"$server"\n' % self.registry)
+        os.chmod(helper, 0o755)
+        cfg = os.path.join(self.dir, "helper")
+        os.makedirs(cfg)
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            json.dump({"credHelpers": {self.registry: "ofltest"}}, f)
+        r = self.run_pull({"DOCKER_CONFIG": cfg,
+                           "PATH": bindir + os.pathsep + os.environ["PATH"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "pulled")
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            json.dump({"credsStore": "missing"}, f)
+        r = self.run_pull({"DOCKER_CONFIG": cfg})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("registry credentials: docker-credential-missing",
+                      self.last("pulled")["error"])

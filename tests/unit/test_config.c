@@ -54,7 +54,7 @@ Test(config, defaults)
 	cr_expect_eq(c.global.max_log_lines, 100000);
 	cr_expect_eq(c.global.max_runtime_ns, 0);
 	cr_expect_eq(c.global.shutdown_grace_ns, 10000000000LL);
-	cr_expect_str_eq(c.global.default_user, "nobody");
+	cr_expect_str_eq(c.global.default_user, "root");
 	cr_expect_str_eq(c.global.job_exec_label_scope, "service");
 	cr_expect_eq(c.global.smtp_port, 587);
 	cr_expect_null(c.docker.host);
@@ -412,8 +412,20 @@ Test(config, web_users)
 	    load, &diag, "web:\n  enabled: true\n  auth: {enabled: true}\n",
 	    "ofelia.yaml: web: auth is enabled but no user is configured (web.auth.users, "
 	    "or web-username and web-password-hash in global)");
-	support_expect_error(load, &diag, "global:\n  web-username: admin\n",
-	                     "ofelia.yaml:2:17: global: web-username needs web-password-hash");
+	support_expect_error(load, &diag,
+	                     "global:\n  web-auth-enabled: true\n  web-username: admin\n",
+	                     "ofelia.yaml:3:17: global: web-username needs web-password-hash");
+	/* With auth off they are unused, as in Ofelia: warnings. */
+	config_diag_free(&diag);
+	struct config *c = support_load_ok(load, &diag,
+	                                   "global:\n  web-username: admin\n"
+	                                   "  web-password-hash: not_used\n");
+	cr_expect_eq(c->web.nusers, 0);
+	cr_expect(support_has(&diag.warnings,
+	                      "ofelia.yaml:3:22: global: web-password-hash: not a crypt(3) hash "
+	                      "($y$, $2b$, $6$ or $5$); make one with `ofelia hash-password` "
+	                      "(unused: web-auth-enabled is false)"));
+	config_free(c);
 }
 
 Test(config, unknown_keys_warn_with_a_suggestion)
@@ -557,4 +569,13 @@ Test(config, messages_in_file_order)
 	cr_assert_eq(diag.errors.n, 2);
 	cr_expect(strncmp(diag.errors.v[0], "ofelia.yaml:5:5:", 16) == 0, "%s", diag.errors.v[0]);
 	cr_expect(strncmp(diag.errors.v[1], "ofelia.yaml:10:5:", 17) == 0, "%s", diag.errors.v[1]);
+}
+
+Test(config, job_names_with_nul_are_refused)
+{
+	support_expect_error(load, &diag,
+	                     "jobs:\n  \"hello\\0x\":\n    type: local\n    schedule: '@daily'\n"
+	                     "    command: x\n",
+	                     "ofelia.yaml:2:3: jobs: a key must be text, not text with a NUL "
+	                     "character");
 }

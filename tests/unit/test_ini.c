@@ -314,3 +314,66 @@ Test(ini, empty_default_user_means_the_image_user)
 	cr_expect_null(c->global.save_folder);
 	config_free(c);
 }
+
+Test(ini, bare_keys_are_true_for_booleans)
+{
+	struct config *c = load("[global]\n"
+	                        "allow-host-jobs-from-labels\n"
+	                        "[job-local \"a\"]\n"
+	                        "schedule = @daily\n"
+	                        "command = true\n"
+	                        "no-overlap\n"
+	                        "  run-on-startup  \n");
+	if (c == NULL)
+		support_dump(&diag);
+	cr_assert_not_null(c);
+	cr_expect(c->global.allow_host_jobs_from_labels);
+	cr_expect(only_job(c)->no_overlap);
+	cr_expect(only_job(c)->run_on_startup);
+	config_free(c);
+}
+
+Test(ini, bare_key_that_is_not_a_boolean_says_so)
+{
+	struct config *c = load("[job-local \"a\"]\n"
+	                        "schedule = @daily\n"
+	                        "command\n"
+	                        "[global]\n"
+	                        "timezone\n");
+	cr_assert_null(c);
+	cr_assert_eq(diag.errors.n, 2);
+	cr_expect_str_eq(diag.errors.v[0],
+	                 "ofelia.ini:3:1: job \"a\": key \"command\" has no value: only a boolean "
+	                 "key may stand alone (it means true); write command = VALUE");
+	cr_expect(strstr(diag.errors.v[1], "ofelia.ini:5:1: [global]: key \"timezone\" has no "
+	                                   "value") != NULL);
+}
+
+Test(ini, comment_that_cuts_a_quoted_command_is_explained)
+{
+	struct config *c = load("[job-local \"a\"]\n"
+	                        "schedule = @daily\n"
+	                        "command = sh -c \"date; echo done\"\n");
+	cr_assert_null(c);
+	cr_assert_eq(diag.errors.n, 1);
+	cr_expect_str_eq(diag.errors.v[0],
+	                 "ofelia.ini:3:1: job \"a\": command: the \";\" at column 22 starts a "
+	                 "comment in an INI value, which cut the command to `sh -c \"date` and "
+	                 "left a quote open; to keep \"#\" and \";\" write the whole value in "
+	                 "backquotes: command = `...`");
+	config_diag_free(&diag);
+	c = load("[job-local \"a\"]\n"
+	         "schedule = @daily\n"
+	         "command = `sh -c \"date; echo done\"`\n");
+	cr_assert_not_null(c);
+	cr_expect_str_eq(only_job(c)->command, "sh -c \"date; echo done\"");
+	config_free(c);
+}
+
+Test(ini, job_names_must_be_utf8)
+{
+	support_expect_error(load, &diag,
+	                     "[job-local \"b\xff"
+	                     "ad\"]\nschedule = @daily\ncommand = x\n",
+	                     "ofelia.ini:1:1: job name \"b?ad\" is not valid UTF-8");
+}

@@ -98,6 +98,40 @@ Test(job, validate_names_the_problem)
 	cr_expect_eq(job_name_valid("a/b", err, sizeof err), -1);
 	cr_expect_eq(job_name_valid(" lead", err, sizeof err), -1);
 	cr_expect_eq(job_name_valid("web.backup-2", err, sizeof err), 0);
+	/* names reach URLs, JSON and logs: UTF-8 text only */
+	cr_expect_eq(job_name_valid("caf\xc3\xa9 \xe2\x9c\x93", err, sizeof err), 0);
+	cr_expect_eq(job_name_valid("hel\xfflo", err, sizeof err), -1);
+	cr_expect_str_eq(err, "job name \"hel?lo\" is not valid UTF-8");
+	cr_expect_eq(job_name_valid("caf\xc3", err, sizeof err), -1);       /* cut short */
+	cr_expect_eq(job_name_valid("\xc0\xafetc", err, sizeof err), -1);   /* overlong '/' */
+	cr_expect_eq(job_name_valid("\xed\xa0\x80x", err, sizeof err), -1); /* a surrogate */
+	cr_expect_eq(job_name_valid("tab\there", err, sizeof err), -1);
+	cr_expect_str_eq(err, "job name \"tab?here\" has a character that is not allowed (control "
+	                      "characters, '/' and '\\' are not)");
+}
+
+Test(job, command_must_split)
+{
+	const char *code;
+	char err[256];
+	struct job *j = exec_job();
+	free(j->command);
+	j->command = strdup("sh -c 'echo unterminated");
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), -1);
+	cr_expect_str_eq(code, "VALIDATION_ERROR");
+	cr_expect(strstr(err, "bad command: unterminated ' quote"), "%s", err);
+	job_free(j);
+
+	j = job_new("img", JOB_RUN);
+	j->schedule = strdup("@hourly");
+	j->image = strdup("busybox");
+	j->entrypoint = strdup("\"/bin/sh");
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), -1);
+	cr_expect(strstr(err, "bad entrypoint"), "%s", err);
+	free(j->entrypoint);
+	j->entrypoint = strdup("/bin/sh -c");
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), 0, "%s", err);
+	job_free(j);
 }
 
 Test(job, json_round_trip_and_equality)

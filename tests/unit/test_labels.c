@@ -116,27 +116,58 @@ Test(labels, exec_container_is_fixed_except_on_the_service_container)
 	cr_expect_str_eq(jobs[1]->container, "db");
 }
 
-Test(labels, run_local_service_only_from_the_service_container)
+Test(labels, run_jobs_from_any_enabled_container)
 {
-	cr_expect_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
-	                  {"ofelia.job-run.r.image", "alpine"}),
-	             0);
-	cr_expect(support_has(&diag.warnings,
-	                      "container \"app-web-1\": label \"ofelia.job-run.r.image\": run "
-	                      "jobs are read only from the container labelled "
-	                      "ofelia.service=true (ignored)"));
-	cr_assert_eq(
-	    READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
-	         {"ofelia.job-run.r.image", "alpine"}, {"ofelia.job-run.r.volume", "/data:/data"},
-	         {"ofelia.job-service-run.s.schedule", "@hourly"},
-	         {"ofelia.job-service-run.s.image", "busybox"}),
-	    2);
+	cr_assert_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
+	                  {"ofelia.job-run.r.image", "alpine"},
+	                  {"ofelia.job-run.r.volume", "data:/data"},
+	                  {"ofelia.job-service-run.s.schedule", "@hourly"},
+	                  {"ofelia.job-service-run.s.image", "busybox"}),
+	             1);
 	cr_expect_str_eq(jobs[0]->name, "r");
 	cr_expect_eq(jobs[0]->type, JOB_RUN);
-	cr_assert_eq(jobs[0]->volume.n, 1);
-	cr_expect_str_eq(jobs[0]->volume.v[0], "/data:/data");
-	cr_expect_null(jobs[0]->container);
+	cr_expect(support_has(&diag.warnings,
+	                      "container \"app-web-1\": label \"ofelia.job-service-run.s.image\": "
+	                      "service jobs are read only from the container labelled "
+	                      "ofelia.service=true (ignored)"));
+	cr_assert_eq(READ(ofelia, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-service-run.s.schedule", "@hourly"},
+	                  {"ofelia.job-service-run.s.image", "busybox"}),
+	             1);
 	cr_expect_eq(jobs[1]->type, JOB_SERVICE);
+}
+
+Test(labels, host_access_needs_the_setting)
+{
+	cr_expect_eq(
+	    READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
+	         {"ofelia.job-run.r.image", "alpine"},
+	         {"ofelia.job-run.r.volume", "[\"/:/host\", \"cache:/cache\"]"},
+	         {"ofelia.job-run.r.volumes-from", "db"}, {"ofelia.job-run.n.schedule", "@daily"},
+	         {"ofelia.job-run.n.image", "alpine"}, {"ofelia.job-run.n.network", "host"},
+	         {"ofelia.job-exec.p.schedule", "@daily"}, {"ofelia.job-exec.p.command", "id"},
+	         {"ofelia.job-exec.p.privileged", "true"}, {"ofelia.job-run.ok.schedule", "@daily"},
+	         {"ofelia.job-run.ok.image", "alpine"}, {"ofelia.job-run.ok.volume", "cache:/c"}),
+	    1);
+	cr_expect_str_eq(jobs[0]->name, "ok");
+	cr_assert_eq(diag.errors.n, 3);
+	cr_expect(support_has(&diag.errors,
+	                      "container \"ofelia\": label \"ofelia.job-run.r.*\": volume /:/host, "
+	                      "volumes-from db reaches the host; from labels that needs "
+	                      "allow-host-jobs-from-labels: true in the config (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"ofelia\": label \"ofelia.job-run.n.*\": network host "
+	                      "reaches the host; from labels that needs "
+	                      "allow-host-jobs-from-labels: true in the config (job left out)"));
+	cr_expect(support_has(&diag.errors,
+	                      "container \"ofelia\": label \"ofelia.job-exec.p.*\": privileged "
+	                      "reaches the host; from labels that needs "
+	                      "allow-host-jobs-from-labels: true in the config (job left out)"));
+	cfg.global.allow_host_jobs_from_labels = true;
+	cr_expect_eq(
+	    READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.job-run.r.schedule", "@daily"},
+	         {"ofelia.job-run.r.image", "alpine"}, {"ofelia.job-run.r.volume", "/:/host"}),
+	    1);
 }
 
 Test(labels, local_jobs_need_the_setting)
@@ -236,4 +267,31 @@ Test(labels, other_labels)
 	                      "container \"ofelia\": label \"ofelia.job-exec.x\": not "
 	                      "ofelia.job-exec.NAME.KEY (ignored)"));
 	cr_expect_eq(diag.errors.n, 1);
+}
+
+Test(labels, names_and_commands_checked_as_in_files)
+{
+	/* a name that is not UTF-8, and a command that cannot be split, leave
+	 * their job out with an error; the good job stays */
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-run.b\xff"
+	                   "ad.schedule",
+	                   "@daily"},
+	                  {"ofelia.job-run.b\xff"
+	                   "ad.image",
+	                   "busybox"},
+	                  {"ofelia.job-run.quote.schedule", "@daily"},
+	                  {"ofelia.job-run.quote.image", "busybox"},
+	                  {"ofelia.job-run.quote.command", "sh -c 'oops"},
+	                  {"ofelia.job-run.fine.schedule", "@daily"},
+	                  {"ofelia.job-run.fine.image", "busybox"}),
+	             1);
+	cr_expect_eq(njobs, 1);
+	cr_expect_str_eq(jobs[0]->name, "fine");
+	cr_expect(support_has(&diag.errors, "container \"ofelia\": label "
+	                                    "\"ofelia.job-run.b\xff"
+	                                    "ad.*\": job name "
+	                                    "\"b?ad\" is not valid UTF-8 (job left out)"));
+	cr_expect_eq(diag.errors.n, 2);
+	support_dump(&diag);
 }

@@ -883,6 +883,36 @@ Test(store, history_pages_newest_first)
 	store_close(s);
 }
 
+/* The strips' statuses: newest first, slot outcomes included, one job's. */
+Test(store, recent_statuses_newest_first)
+{
+	struct store *s = open_rw();
+	save_job(s, "a");
+	save_job(s, "b");
+	char id[37];
+	cr_assert_eq(begin(s, "a", 0, T0, id), 0);
+	cr_assert_eq(finish(s, id, JOB_STATUS_FAILED, SEC), 0);
+	cr_assert_eq(store_slot_outcome(s, "a", JOB_LOCAL, T0 + 60 * SEC, JOB_STATUS_SKIPPED,
+	                                "overlap", "@every 1h", T0 + 3600 * SEC),
+	             0);
+	cr_assert_eq(begin(s, "a", 0, T0 + 120 * SEC, id), 0);
+	cr_assert_eq(begin(s, "b", 0, T0 + 130 * SEC, id), 0);
+
+	enum job_status st[4];
+	size_t n;
+	cr_assert_eq(store_execution_recent(s, "a", 4, st, &n), 0, "%s", store_errmsg(s));
+	cr_assert_eq(n, 3);
+	/* A slot outcome is created now, after the executions made at T0. */
+	cr_assert_eq(st[0], JOB_STATUS_SKIPPED);
+	cr_assert_eq(st[1], JOB_STATUS_RUNNING);
+	cr_assert_eq(st[2], JOB_STATUS_FAILED);
+	cr_assert_eq(store_execution_recent(s, "a", 2, st, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(store_execution_recent(s, "nope", 4, st, &n), 0);
+	cr_assert_eq(n, 0);
+	store_close(s);
+}
+
 Test(store, history_orders_same_millisecond_by_insertion)
 {
 	struct store *s = open_rw();

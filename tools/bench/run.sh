@@ -18,6 +18,8 @@ echo "## scheduler and core"
 python3 tools/bench/sched.py "$BUILD/release/ofelia" $quick
 echo "## store health"
 python3 tools/bench/store_health.py "$BUILD/release/ofelia" $quick
+echo "## login timing"
+python3 tools/bench/login.py "$BUILD/release/ofelia" $quick
 for s in tools/bench/*.sh; do
 	[ "$s" = tools/bench/run.sh ] && continue
 	echo "## $(basename "$s" .sh)"

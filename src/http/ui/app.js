@@ -1,218 +1,371 @@
-// ofelia's web UI: a plain page over the API (docs/api.md). Jobs with their
-// next and last runs, a job's history, an execution's logs, run / stop /
-// toggle, and a login form when the API asks for one. It refreshes on
-// WebSocket events and every few seconds.
-"use strict";
+// ofelia's web UI: an operations console over the API (docs/api.md).
+//
+// State is loaded once and then follows the WebSocket (/api/ws): the
+// server's jobs.changed events carry every job whose summary moved (status,
+// next run, strip), job.* events the executions, log.line the output of the
+// execution on screen. Only while the socket is down does the page poll,
+// slowly, and it reconnects with backoff. Every view has its URL (#/jobs,
+// #/job/NAME, #/execution/ID, #/scheduler), so reload, links and
+// back/forward work.
+import { api, ApiError, setApiHooks, setToken, token, tokenClaims, h, clear, setUtc, useUtc, zoneName, countdown } from "./lib.js";
+import { jobsView } from "./jobs.js";
+import { jobView, editView } from "./job.js";
+import { executionView } from "./execution.js";
+import { schedulerView, loginView } from "./scheduler.js";
 
-const state = { token: sessionStorage.getItem("ofelia-token"), job: null, execution: null, before: null, ws: null };
-const $ = (id) => document.getElementById(id);
+const POLL_MS = 30000; // only while the socket is down
+const BACKOFF_MS = [1000, 2000, 5000, 10000, 20000, 30000];
 
-async function api(method, path, body) {
-  const headers = {};
-  if (state.token) headers.Authorization = "Bearer " + state.token;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = res.status === 204 ? null : await res.json();
-  if (res.status === 401 && path !== "/api/login") {
-    showLogin();
-    throw new Error("Please log in");
+// The state the views draw. Views subscribe with on(); every change calls
+// the listeners with what changed.
+export const state = {
+  session: null, // {authEnabled, user, role, canWrite}
+  jobs: new Map(), // name -> summary (GET /api/jobs?recent=20)
+  jobsLoaded: false,
+  scheduler: null,
+  live: false, // the socket is up
+};
+
+const listeners = new Set();
+export function on(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+function emit(what) {
+  for (const fn of [...listeners]) {
+    try { fn(what); } catch (e) { console.error(e); }
   }
-  if (!res.ok) throw new Error(data && data.error ? data.error.code + ": " + data.error.message : res.statusText);
-  return data;
 }
 
-function showError(e) {
-  $("error").textContent = e ? String(e.message || e) : "";
-  $("error").hidden = !e;
+export function canWrite() {
+  return !!(state.session && state.session.canWrite);
 }
 
-function time(t) {
-  return t ? new Date(t).toLocaleString() : "—";
+// ---- notices ----
+
+let noticeTimer = null;
+export function notify(text, kind = "info") {
+  const el = document.getElementById("notice");
+  clear(el, h("span", { text }), h("button", { class: "link", "aria-label": "Dismiss", text: "×", onclick: () => { el.hidden = true; } }));
+  el.className = "notice " + kind;
+  el.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { el.hidden = true; }, kind === "error" ? 12000 : 5000);
 }
 
-function duration(ns) {
-  if (ns === null || ns === undefined) return "—";
-  const s = ns / 1e9;
-  return s < 1 ? Math.round(s * 1000) + " ms" : s < 120 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min";
+export function report(e) {
+  if (e instanceof ApiError && e.status === 401) return; // the login page says it
+  notify(e instanceof ApiError ? `${e.message} (${e.code})` : String(e.message || e), "error");
 }
 
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  td.textContent = text === null || text === undefined ? "—" : String(text);
-  if (cls) td.className = cls;
-  return td;
+// ---- session ----
+
+async function loadSession() {
+  try {
+    state.session = await api("GET", "/api/session");
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    // An ofelia without /api/session: read who we are from the token; the
+    // first 401 tells that auth is on.
+    const c = token() ? tokenClaims(token()) : null;
+    const valid = c && (!c.exp || c.exp * 1000 > Date.now());
+    state.session = valid
+      ? { authEnabled: true, user: c.sub || null, role: c.role || null, canWrite: c.role === "admin" }
+      : c ? { authEnabled: true, user: null, role: null, canWrite: false }
+        : { authEnabled: false, user: null, role: null, canWrite: true };
+  }
+  // A token the server no longer takes (expired, or a user gone).
+  if (token() && state.session.authEnabled && !state.session.user) {
+    setToken(null);
+    loginNotice = "Your session has ended: please log in again.";
+  }
 }
 
-function button(td, label, onclick) {
-  const b = document.createElement("button");
-  b.textContent = label;
-  b.addEventListener("click", () => onclick().catch(showError));
-  td.appendChild(b);
+let loginNotice = null;
+function onUnauthorized(hadToken) {
+  state.session = { authEnabled: true, user: null, role: null, canWrite: false };
+  if (hadToken) loginNotice = "Your session has ended: please log in again.";
+  disconnect();
+  if (!location.hash.startsWith("#/login")) {
+    const next = location.hash && location.hash !== "#/login" ? location.hash : "";
+    location.replace("#/login" + (next ? "?next=" + encodeURIComponent(next) : ""));
+  }
 }
 
-function link(td, text, onclick) {
-  const a = document.createElement("a");
-  a.textContent = text;
-  a.addEventListener("click", () => onclick().catch(showError));
-  td.appendChild(a);
+export function takeLoginNotice() {
+  const n = loginNotice;
+  loginNotice = null;
+  return n;
 }
 
-function showLogin() {
-  state.token = null;
-  sessionStorage.removeItem("ofelia-token");
-  for (const id of ["jobs", "job", "logs", "logout", "scheduler-toggle"]) $(id).hidden = true;
-  $("login").hidden = false;
+export async function loggedIn(t) {
+  setToken(t);
+  await loadSession();
+  scheduleRefresh();
+  await start();
+}
+
+export function logout() {
+  setToken(null);
+  disconnect();
+  state.jobs.clear();
+  state.jobsLoaded = false;
+  state.session = { authEnabled: true, user: null, role: null, canWrite: false };
+  location.hash = "#/login";
+}
+
+// A token is renewed before it runs out, while the page is open.
+let refreshTimer = null;
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const c = token() ? tokenClaims(token()) : null;
+  if (!c || !c.exp) return;
+  const left = c.exp * 1000 - Date.now();
+  if (left <= 0) return;
+  refreshTimer = setTimeout(async () => {
+    try {
+      const r = await api("POST", "/api/refresh");
+      setToken(r.token);
+      scheduleRefresh();
+    } catch (e) { /* a 401 leads to the login page */ }
+  }, Math.max(5000, left * 0.8));
+}
+
+// ---- loading and following ----
+
+export async function loadJobs() {
+  const data = await api("GET", "/api/jobs?recent=20");
+  state.jobs = new Map(data.jobs.map((j) => [j.name, j]));
+  state.jobsLoaded = true;
+  emit({ jobs: true, all: true });
 }
 
 async function loadScheduler() {
-  const s = await api("GET", "/api/scheduler/status");
-  const next = s.nextJob ? ", next: " + s.nextJob.name + " at " + time(s.nextJob.scheduledTime) : "";
-  $("scheduler").textContent = (s.running ? "running" : "stopped") + ", " + s.totalJobs + " jobs, " + s.runningJobs + " running" + next;
-  const t = $("scheduler-toggle");
-  t.textContent = s.running ? "Stop scheduler" : "Start scheduler";
-  t.onclick = () => api("POST", s.running ? "/api/scheduler/stop" : "/api/scheduler/start").then(refresh).catch(showError);
-  t.hidden = false;
+  state.scheduler = await api("GET", "/api/scheduler/status");
+  emit({ scheduler: true });
 }
 
-async function loadJobs() {
-  const data = await api("GET", "/api/jobs");
-  const rows = $("job-rows");
-  rows.replaceChildren();
-  for (const j of data.jobs) {
-    const row = rows.insertRow();
-    link(row.insertCell(), j.name, () => openJob(j.name));
-    cell(row, j.type);
-    cell(row, j.schedule);
-    cell(row, j.status, "status-" + j.status);
-    cell(row, time(j.lastRun));
-    cell(row, time(j.nextRun));
-    cell(row, j.enabled ? "yes" : "no");
-    const actions = row.insertCell();
-    button(actions, "Run", async () => {
-      const r = await api("POST", "/api/job/" + encodeURIComponent(j.name) + "/run");
-      await openJob(j.name);
-      await openLogs(r.executionId);
-    });
-    button(actions, j.enabled ? "Disable" : "Enable", async () => {
-      await api("PATCH", "/api/job/" + encodeURIComponent(j.name) + "/toggle");
-      await refresh();
-    });
+// resync reads the jobs and the scheduler's state again; calls while one
+// is under way share it.
+let resyncing = null;
+function resync() {
+  if (!resyncing) {
+    resyncing = Promise.all([loadJobs(), loadScheduler()])
+      .then(() => emit({ resync: true }))
+      .finally(() => { resyncing = null; });
   }
-  $("jobs").hidden = false;
+  return resyncing;
 }
 
-async function openJob(name, older) {
-  if (!older) state.before = null;
-  const q = "?limit=20" + (state.before ? "&before=" + encodeURIComponent(state.before) : "");
-  const j = await api("GET", "/api/job/" + encodeURIComponent(name) + q);
-  state.job = name;
-  $("job-name").textContent = name;
-  const m = j.metrics;
-  $("job-metrics").textContent = m.totalRuns + " runs, " + m.successfulRuns + " successful, " + m.failedRuns +
-    " failed, average " + duration(m.averageDuration) + ", last success " + time(m.lastSuccess);
-  const rows = $("history-rows");
-  if (!older) rows.replaceChildren();
-  for (const e of j.history) {
-    const row = rows.insertRow();
-    link(row.insertCell(), e.executionId.slice(0, 8), () => openLogs(e.executionId));
-    cell(row, e.trigger);
-    cell(row, time(e.startTime || e.scheduledTime));
-    cell(row, duration(e.duration));
-    cell(row, e.status, "status-" + e.status);
-    cell(row, e.error);
-    const actions = row.insertCell();
-    if (e.status === "running") button(actions, "Stop", async () => {
-      await api("POST", "/api/execution/" + e.executionId + "/stop");
-      await openJob(name);
-    });
-  }
-  state.before = j.history.length ? j.history[j.history.length - 1].executionId : null;
-  $("history-more").hidden = j.history.length < 20;
-  $("history-more").onclick = () => openJob(name, true).catch(showError);
-  $("job").hidden = false;
-}
+let ws = null, wsTries = 0, reconnectTimer = null, pollTimer = null, started = false;
 
-async function openLogs(id) {
-  if (state.execution !== id && state.ws && state.ws.readyState === WebSocket.OPEN) {
-    if (state.execution) state.ws.send(JSON.stringify({ unsubscribe: state.execution }));
-    state.ws.send(JSON.stringify({ subscribe: id }));
-  }
-  state.execution = id;
-  $("logs-id").textContent = id;
-  const pre = $("log-lines");
-  pre.replaceChildren();
-  let after = 0;
-  for (;;) {
-    const page = await api("GET", "/api/execution/" + id + "/logs?after=" + after);
-    $("logs-status").textContent = page.status;
-    for (const l of page.logs) appendLine(l);
-    after = page.nextAfter;
-    if (!page.hasMore) break;
-  }
-  state.lastSeq = after;
-  $("logs").hidden = false;
-}
-
-function appendLine(l) {
-  const span = document.createElement("span");
-  if (l.level === "error") span.className = "stderr";
-  span.textContent = l.message + "\n";
-  $("log-lines").appendChild(span);
-  state.lastSeq = l.seq;
-}
-
-async function refresh() {
-  try {
-    await Promise.all([loadScheduler(), loadJobs()]);
-    $("login").hidden = true;
-    $("logout").hidden = !state.token;
-    showError(null);
-    connect();
-  } catch (e) {
-    showError(e);
-  }
-}
-
-// connect opens the event stream once; job events refresh the page, log
-// lines of the open execution are appended as they come.
-function connect() {
-  if (state.ws) return;
+function wsUrl() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const q = state.token ? "?token=" + encodeURIComponent(state.token) : "";
-  const ws = new WebSocket(proto + "//" + location.host + "/api/ws" + q);
-  state.ws = ws;
-  ws.onopen = () => { if (state.execution) ws.send(JSON.stringify({ subscribe: state.execution })); };
-  ws.onclose = () => { state.ws = null; setTimeout(() => { if (state.token || !$("jobs").hidden) connect(); }, 5000); };
-  ws.onmessage = (m) => {
-    const ev = JSON.parse(m.data);
-    if (ev.type === "log.line" && ev.payload.executionId === state.execution && ev.payload.seq > (state.lastSeq || 0)) {
-      appendLine(ev.payload);
-    } else if (ev.type.startsWith("job.") || ev.type.startsWith("scheduler.")) {
-      refresh();
-      if (state.job) openJob(state.job).catch(showError);
-      if (state.execution && ev.payload.executionId === state.execution) openLogs(state.execution).catch(showError);
-    }
+  return proto + "//" + location.host + "/api/ws" + (token() ? "?token=" + encodeURIComponent(token()) : "");
+}
+
+// connect opens the socket; state is (re)loaded once it says "connected",
+// so no change between the load and the socket can be missed.
+function connect() {
+  clearTimeout(reconnectTimer);
+  const sock = new WebSocket(wsUrl());
+  ws = sock;
+  sock.onmessage = (m) => {
+    if (ws !== sock) return;
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    handle(ev);
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return;
+    ws = null;
+    setLive(false);
+    // Nothing loaded yet: read it over HTTP now rather than at the next poll
+    // (and learn of a 401 that a refused handshake does not tell).
+    if (!state.jobsLoaded && started) resync().catch(report);
+    const wait = BACKOFF_MS[Math.min(wsTries, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
+    wsTries++;
+    reconnectTimer = setTimeout(connect, wait);
   };
 }
 
-$("login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const f = new FormData(ev.target);
-  try {
-    const r = await api("POST", "/api/login", { username: f.get("username"), password: f.get("password") });
-    state.token = r.token;
-    sessionStorage.setItem("ofelia-token", r.token);
-    ev.target.reset();
-    await refresh();
-  } catch (e) {
-    showError(e);
+function disconnect() {
+  started = false;
+  clearTimeout(reconnectTimer);
+  clearInterval(pollTimer);
+  pollTimer = null;
+  if (ws) {
+    const s = ws;
+    ws = null;
+    s.close();
   }
-});
+  setLive(false);
+}
 
-$("logout").addEventListener("click", () => {
-  if (state.ws) state.ws.close();
-  showLogin();
-});
+function setLive(up) {
+  state.live = up;
+  const el = document.getElementById("live");
+  el.textContent = up ? "live" : started ? "reconnecting…" : "";
+  el.className = "live " + (up ? "up" : "down");
+  el.title = up ? "Following the server's events" : "The event stream is down: refreshing every 30 s";
+  if (up) {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  } else if (started && !pollTimer) {
+    pollTimer = setInterval(() => { resync().catch(() => {}); }, POLL_MS);
+  }
+  emit({ live: up });
+}
 
-refresh();
-setInterval(() => { if ($("login").hidden) refresh(); }, 10000);
+// subscribe / unsubscribe an execution's log lines.
+const subs = new Set();
+export function subscribe(id) {
+  subs.add(id);
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ subscribe: id }));
+}
+export function unsubscribe(id) {
+  subs.delete(id);
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ unsubscribe: id }));
+}
+
+function handle(ev) {
+  const p = ev.payload || {};
+  switch (ev.type) {
+    case "connected":
+      wsTries = 0;
+      for (const id of subs) ws.send(JSON.stringify({ subscribe: id }));
+      resync().then(() => setLive(true), (e) => { setLive(true); report(e); });
+      return;
+    case "jobs.changed":
+      for (const j of p.jobs || []) state.jobs.set(j.name, j);
+      for (const n of p.removed || []) state.jobs.delete(n);
+      if (p.scheduler) state.scheduler = p.scheduler;
+      emit({ jobs: true, names: (p.jobs || []).map((j) => j.name).concat(p.removed || []), scheduler: !!p.scheduler });
+      return;
+    case "job.started": {
+      const j = state.jobs.get(p.job);
+      if (j) {
+        j.status = "running";
+        j.lastRun = p.startTime;
+      }
+      emit({ event: ev, jobs: !!j, names: [p.job] });
+      return;
+    }
+    case "scheduler.started":
+    case "scheduler.stopped":
+      if (state.scheduler) state.scheduler.running = !!p.running;
+      emit({ event: ev, scheduler: true });
+      return;
+    default:
+      emit({ event: ev });
+  }
+}
+
+async function start() {
+  if (started) return;
+  started = true;
+  setLive(false);
+  connect();
+}
+
+// ---- header and routing ----
+
+function drawHeader() {
+  const s = state.session || {};
+  const who = document.getElementById("who");
+  clear(who);
+  if (s.user) who.append(h("span", { class: "muted", text: `${s.user} (${s.role})` }));
+  if (s.authEnabled && s.user) who.append(h("button", { class: "secondary", id: "logout", text: "Log out", onclick: logout }));
+  const tz = document.getElementById("tz");
+  tz.textContent = "Times: " + zoneName();
+  tz.setAttribute("aria-pressed", useUtc() ? "true" : "false");
+  tz.title = useUtc() ? "Show times in this browser's zone" : "Show times in UTC";
+  const sched = document.getElementById("sched-state");
+  const st = state.scheduler;
+  sched.textContent = st ? (st.running ? "scheduler running" : "scheduler stopped") + ` · ${st.totalJobs} jobs · ${st.runningJobs} running` : "";
+  sched.className = "sched " + (st && !st.running ? "stopped" : "");
+  for (const a of document.querySelectorAll("nav a")) {
+    const scheduler = location.hash.startsWith("#/scheduler");
+    const cur = a.getAttribute("href") === "#/scheduler" ? scheduler : !scheduler && !location.hash.startsWith("#/login");
+    if (cur) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+// route parses the hash: #/jobs?q=x, #/job/NAME, #/job/NAME/edit, #/new,
+// #/execution/ID, #/scheduler, #/login?next=...
+export function route() {
+  const hash = location.hash.replace(/^#/, "") || "/jobs";
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  const seg = path.split("/").filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch (e) { return s; } });
+  return { seg, params, path };
+}
+
+let current = null; // {dispose}
+
+async function render() {
+  const main = document.getElementById("view");
+  const r = route();
+  if (current && current.dispose) current.dispose();
+  current = null;
+  drawHeader();
+  if (r.seg[0] === "login") {
+    current = loginView(main, r.params);
+    return;
+  }
+  if (state.session && state.session.authEnabled && !state.session.user && !token()) {
+    onUnauthorized(false);
+    return;
+  }
+  start();
+  const views = {
+    jobs: () => jobsView(main, r.params),
+    job: () => (r.seg[2] === "edit" ? editView(main, r.seg[1]) : jobView(main, r.seg[1])),
+    new: () => editView(main, null),
+    execution: () => executionView(main, r.seg[1]),
+    scheduler: () => schedulerView(main),
+  };
+  const make = views[r.seg[0]];
+  if (!make) {
+    location.replace("#/jobs");
+    return;
+  }
+  current = make();
+  window.scrollTo(0, 0);
+  const heading = main.querySelector("h1");
+  if (heading) {
+    heading.setAttribute("tabindex", "-1");
+    if (document.activeElement === document.body || !main.contains(document.activeElement)) heading.focus({ preventScroll: true });
+  }
+}
+
+// Every second: countdowns, and the header's "N running".
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("[data-countdown]")) {
+    const text = countdown(el.dataset.countdown, now);
+    if (el.textContent !== text) el.textContent = text;
+  }
+}
+
+async function boot() {
+  setApiHooks(onUnauthorized, (s) => notify(`ofelia is busy: trying again in ${s} s`));
+  document.getElementById("tz").addEventListener("click", () => {
+    setUtc(!useUtc());
+    render();
+  });
+  on((what) => { if (what.scheduler || what.live || what.resync) drawHeader(); });
+  window.addEventListener("hashchange", render);
+  setInterval(tick, 1000);
+  try {
+    await loadSession();
+  } catch (e) {
+    report(e);
+    state.session = { authEnabled: false, user: null, role: null, canWrite: false };
+  }
+  scheduleRefresh();
+  render();
+}
+
+boot();
