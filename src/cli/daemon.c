@@ -1,9 +1,10 @@
 /* ofelia daemon: load the config, open the store, recover, schedule, serve
  * the API, until SIGTERM or SIGINT. SIGHUP reloads the config.
  *
- * Start-up order: config, logging, database, loop, scheduler (recovery),
- * HTTP, signals. Shut-down order is the reverse, after the scheduler has
- * given running executions their grace period and recorded them. */
+ * Start-up order: config, logging, database, loop, notifications, scheduler
+ * (recovery), HTTP, signals. Shut-down order is the reverse, after the
+ * scheduler has given running executions their grace period and recorded
+ * them. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "http/http.h"
 #include "labels/labels.h"
 #include "loop/loop.h"
+#include "outbox/outbox.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -42,6 +44,7 @@ struct daemon {
 	struct scheduler *scheduler;
 	struct http *http;
 	struct labels *labels; /* discovery of label jobs */
+	struct outbox *outbox; /* notifications */
 	bool docker_ready;     /* docker_global_init done */
 	int signals_seen;
 };
@@ -190,6 +193,10 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 	}
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
 	if (rc == 0 && prepare_config(d, c) == 0) {
+		char nerr[640];
+		if (outbox_reload(d->outbox, c, nerr, sizeof nerr) < 0)
+			log_kv(LOG_ERROR, "reload: notification settings unchanged", "error", nerr,
+			       NULL);
 		/* The API serves the newest config from now on (users, CORS, rate
 		 * limits); the scheduler keeps the options it started with. */
 		config_free(d->reloaded);
@@ -224,6 +231,8 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 static void on_shutdown_done(void *arg)
 {
 	struct daemon *d = arg;
+	/* Every outcome is recorded: notices not sent by now stay pending. */
+	outbox_stop(d->outbox);
 	loop_stop(d->loop);
 }
 
@@ -285,6 +294,12 @@ static int run(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
 	d->events = events_new();
+	/* Before the scheduler: recovery records outcomes that owe notices. */
+	d->outbox = outbox_start(d->loop, d->store, d->events, d->config, err, sizeof err);
+	if (d->outbox == NULL) {
+		log_errorx("notifications: %s", err);
+		return CLI_FAIL;
+	}
 	d->scheduler = scheduler_new(d->loop, d->store, d->events, &so);
 	scheduler_set_reload(d->scheduler, on_reload, d);
 	if (scheduler_start(d->scheduler, d->config->jobs, d->config->njobs, err, sizeof err) < 0) {
@@ -357,6 +372,7 @@ int cli_daemon(int argc, char **argv)
 
 	http_free(d.http);
 	labels_free(d.labels);
+	outbox_free(d.outbox);
 	scheduler_free(d.scheduler);
 	events_free(d.events);
 	loop_free(d.loop);

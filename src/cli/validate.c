@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "cron/cron.h"
+#include "notify/notify.h"
 
 static void usage(FILE *out)
 {
@@ -143,6 +144,13 @@ int cli_validate(int argc, char **argv)
 		fprintf(stderr, "warning: %s\n", diag.warnings.v[i]);
 	for (size_t i = 0; i < diag.errors.n; i++)
 		fprintf(stderr, "error: %s\n", diag.errors.v[i]);
+	char why[640];
+	if (c && notify_check(c, why, sizeof why) < 0) {
+		fprintf(stderr, "error: %s: %s\n", path, why);
+		strv_push(&diag.errors, why);
+		config_free(c);
+		c = NULL;
+	}
 	if (c == NULL) {
 		fprintf(stderr, "%s: invalid, %zu error%s\n", path, diag.errors.n,
 		        diag.errors.n == 1 ? "" : "s");

@@ -108,6 +108,7 @@ struct store {
 	int version;
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
+	struct store_outbox *outbox;             /* store_outbox.c */
 	char err[512];
 };
 
@@ -115,6 +116,14 @@ struct store {
  * connection to path (store_checkpoint.c); store_checkpointer_stop joins it. */
 int store_checkpointer_start(struct store *s, const char *path);
 void store_checkpointer_stop(struct store *s);
+
+/* store_outbox_init prepares the outbox's statements (-1 with the message
+ * on s); store_outbox_fini finalizes them. store_outbox_owe inserts, in the
+ * open transaction, the notices the planner says an outcome owes. */
+int store_outbox_init(struct store *s);
+void store_outbox_fini(struct store *s);
+int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
+                     const char *error);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);
