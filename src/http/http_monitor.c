@@ -217,6 +217,7 @@ void http_on_metrics(struct http_req *r)
 	buf_printf(&b, "ofelia_build_info{version=\"%s\",commit=\"%s\"} 1\n", OFELIA_VERSION,
 	           OFELIA_COMMIT);
 	http_series(&b, h);
+	http_notify_metrics(h, &b);
 	store_metrics_free(rows, n);
 
 	char *text = http_strdup(r, b.data ? b.data : "", b.len);

@@ -99,14 +99,14 @@ static void header_text(struct buf *b, const char *s)
 	buf_puts(b, "?=");
 }
 
-static void subject(const struct notify_msg *m, struct buf *out)
+void notify_mail_subject(const struct notify_data *d, const char *tmpl, struct buf *out)
 {
 	char dur[DURATION_TEXT_MAX], why[300];
-	if (m->mail_subject_tmpl) {
-		struct tmpl *t = tmpl_parse("email-subject", m->mail_subject_tmpl, why, sizeof why);
+	if (tmpl) {
+		struct tmpl *t = tmpl_parse("email-subject", tmpl, why, sizeof why);
 		struct buf s = BUF_INIT;
 		/* As netresearch: a subject template that fails gives the default. */
-		if (t && tmpl_render(t, &m->d, &s, why, sizeof why) == 0) {
+		if (t && tmpl_render(t, d, &s, why, sizeof why) == 0) {
 			buf_append(out, s.data ? s.data : "", s.len);
 			buf_free(&s);
 			tmpl_free(t);
@@ -115,23 +115,23 @@ static void subject(const struct notify_msg *m, struct buf *out)
 		buf_free(&s);
 		tmpl_free(t);
 	}
-	duration_format(m->d.duration_ns, dur);
-	buf_printf(out, "[Execution %s] Job %s finished in %s", notify_data_status(&m->d),
-	           m->d.job_name, dur);
+	duration_format(d->duration_ns, dur);
+	buf_printf(out, "[Execution %s] Job %s finished in %s", notify_data_status(d), d->job_name,
+	           dur);
 }
 
-static void html_body(const struct notify_msg *m, struct buf *out)
+void notify_mail_html(const struct notify_data *d, struct buf *out)
 {
 	char dur[DURATION_TEXT_MAX];
-	duration_format(m->d.duration_ns, dur);
+	duration_format(d->duration_ns, dur);
 	buf_puts(out, "\n\t\t<p>\n\t\t\tJob <b>");
-	notify_html_escape(out, m->d.job_name);
+	notify_html_escape(out, d->job_name);
 	buf_puts(out, "</b>,\n\t\t\tExecution <b>");
-	notify_html_escape(out, notify_data_status(&m->d));
+	notify_html_escape(out, notify_data_status(d));
 	buf_puts(out, "</b> in <b>");
 	notify_html_escape(out, dur);
 	buf_puts(out, "</b>,\n\t\t\tcommand: <pre>");
-	notify_html_escape(out, m->d.command);
+	notify_html_escape(out, d->command);
 	buf_puts(out, "</pre>\n\t\t</p>\n  ");
 }
 
@@ -171,7 +171,7 @@ void notify_mail_message(const struct notify_msg *m, int64_t date_ns, struct buf
 	address_list(out, &m->mail_to);
 	buf_puts(out, "\r\nSubject: ");
 	struct buf subj = BUF_INIT;
-	subject(m, &subj);
+	notify_mail_subject(&m->d, m->mail_subject_tmpl, &subj);
 	for (size_t i = 0; i < subj.len; i++)
 		if (subj.data[i] == '\r' || subj.data[i] == '\n')
 			subj.data[i] = ' ';
@@ -180,7 +180,7 @@ void notify_mail_message(const struct notify_msg *m, int64_t date_ns, struct buf
 	buf_printf(out, "\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n", boundary);
 
 	struct buf html = BUF_INIT;
-	html_body(m, &html);
+	notify_mail_html(&m->d, &html);
 	buf_printf(out,
 	           "--%s\r\nContent-Transfer-Encoding: quoted-printable\r\n"
 	           "Content-Type: text/html; charset=UTF-8\r\n\r\n",

@@ -47,6 +47,7 @@ struct notify_data {
 	size_t err_len;
 	char *hostname;
 	int64_t now_ns;
+	const char *version; /* .Ofelia.Version (static) */
 	/* .Preset.* of a webhook */
 	char *preset_id, *preset_secret, *preset_url, *preset_link, *preset_link_text,
 	    *preset_device;
@@ -125,6 +126,11 @@ int notify_http_send(const struct notify_msg *m, atomic_bool *abort, const char 
                      struct notify_attempt *a);
 /* notify_slack_message appends the JSON Ofelia posts to Slack. */
 void notify_slack_message(const struct notify_data *d, struct buf *out);
+/* notify_mail_subject appends the subject: tmpl (email-subject) rendered,
+ * or Ofelia's when it is NULL or fails. notify_mail_html appends Ofelia's
+ * HTML body. */
+void notify_mail_subject(const struct notify_data *d, const char *tmpl, struct buf *out);
+void notify_mail_html(const struct notify_data *d, struct buf *out);
 /* notify_mail_message appends the whole mail (headers, HTML body,
  * attachments; CRLF line ends) of m, sent at date_ns. */
 void notify_mail_message(const struct notify_msg *m, int64_t date_ns, struct buf *out);

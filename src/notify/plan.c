@@ -426,6 +426,7 @@ static void fill_data(struct notify_data *d, const struct notify_config *nc, con
 	d->err_len = ev->err ? ev->err_len : 0;
 	d->hostname = xstrdup(nc->hostname);
 	d->now_ns = clock_now_ns();
+	d->version = OFELIA_VERSION;
 }
 
 static void data_release(struct notify_data *d)

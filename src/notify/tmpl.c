@@ -161,7 +161,7 @@ static struct val field(const struct notify_data *d, const char *p)
 	if (!strcmp(p, "Host.Timestamp"))
 		return (struct val){V_TIME, NULL, 0, d->now_ns};
 	if (!strcmp(p, "Ofelia.Version"))
-		return str(OFELIA_VERSION);
+		return str(d->version ? d->version : OFELIA_VERSION);
 	if (!strcmp(p, "Preset.ID"))
 		return str(d->preset_id);
 	if (!strcmp(p, "Preset.Secret"))
