@@ -58,6 +58,7 @@ static const struct config_word tls_words[] = {
     {"mandatory", "mandatory"},
     {"opportunistic", "opportunistic"},
     {"none", "none"},
+    {"implicit", "implicit"},
     {NULL, NULL},
 };
 static const struct config_word scope_words[] = {

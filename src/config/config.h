@@ -54,7 +54,7 @@ struct config_global {
 	char *smtp_user;
 	char *smtp_password;
 	bool smtp_tls_skip_verify;
-	char *smtp_tls_policy; /* mandatory (default), opportunistic, none */
+	char *smtp_tls_policy; /* mandatory (default), opportunistic, none, implicit */
 	char *save_folder;
 	bool save_only_on_error;
 	char *save_mode;        /* octal; NULL = 0600 */

@@ -59,7 +59,7 @@ struct gkey {
 static const char *const level_words[] = {"debug", "info", "warn", "error", NULL};
 static const char *const format_words[] = {"logfmt", "json", NULL};
 static const char *const scope_words[] = {"service", "container", "container-service", NULL};
-static const char *const tls_words[] = {"mandatory", "opportunistic", "none", NULL};
+static const char *const tls_words[] = {"mandatory", "opportunistic", "none", "implicit", NULL};
 
 #define GL(m)       offsetof(struct config, global.m)
 #define DK(m)       offsetof(struct config, docker.m)
@@ -101,8 +101,7 @@ static const struct gkey gkeys[] = {
     {"saveFolder", G_STRING, GL(save_folder), 0, 0, NULL, false},
     {"saveOnlyOnError", G_BOOL, GL(save_only_on_error), 0, 0, NULL, false},
     {"smtpTlsPolicy", G_WORD, GL(smtp_tls_policy), 0, 0, tls_words, false},
-    {"notificationCooldown", G_DURATION, GL(notification_cooldown_ns), 0, INT64_LIMIT, NULL,
-     false},
+    {"notificationCooldown", G_DURATION, GL(notification_cooldown_ns), 0, INT64_LIMIT, NULL, false},
     {"webhookAllowedHosts", G_STRING, GL(webhook_allowed_hosts), 0, 0, NULL, false},
 };
 

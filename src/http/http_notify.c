@@ -15,8 +15,7 @@
 
 static const char *const states[] = {"pending", "delivered", "dead", "suppressed", NULL};
 static const char *const channels[] = {"slack", "mail", "save", "webhook", NULL};
-static const char *const counted[] = {"queued", "delivered", "retried", "dead", "suppressed",
-                                      NULL};
+static const char *const counted[] = {"queued", "delivered", "retried", "dead", "suppressed", NULL};
 
 static json_t *opt_string(const char *s)
 {
@@ -117,7 +116,8 @@ void http_notify_metrics(struct http *h, struct buf *b)
 				if (strcmp(v[i].channel, channels[c]) == 0 &&
 				    strcmp(v[i].state, counted[s]) == 0)
 					count = v[i].count;
-			buf_printf(b, "ofelia_notifications_total{channel=\"%s\",state=\"%s\"} %lld\n",
+			buf_printf(b,
+			           "ofelia_notifications_total{channel=\"%s\",state=\"%s\"} %lld\n",
 			           channels[c], counted[s], (long long)count);
 		}
 	buf_printf(b,
@@ -141,8 +141,8 @@ static json_t *masked_url(const char *url)
 		host += len + 1;
 		len = strcspn(host, "/?#");
 	}
-	char *text = xasprintf("%.*s%.*s/...", (int)(strstr(url, "://") + 3 - url), url,
-	                       (int)len, host);
+	char *text =
+	    xasprintf("%.*s%.*s/...", (int)(strstr(url, "://") + 3 - url), url, (int)len, host);
 	json_t *v = http_string(text);
 	free(text);
 	return v;
@@ -169,7 +169,8 @@ json_t *http_webhooks_view(const struct config *c)
 		json_object_set_new(o, "device", opt_string(w->device));
 		json_object_set_new(o, "timeout", json_integer(w->timeout_ns));
 		json_object_set_new(o, "retryCount",
-		                    w->retry_count >= 0 ? json_integer(w->retry_count) : json_null());
+		                    w->retry_count >= 0 ? json_integer(w->retry_count)
+		                                        : json_null());
 		json_object_set_new(o, "source", opt_string(w->source));
 		json_array_append_new(list, o);
 	}

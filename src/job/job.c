@@ -539,8 +539,8 @@ int job_mode_parse(const char *s, unsigned *mode)
 
 int job_tls_policy_parse(const char *s, enum job_tls_policy *out)
 {
-	static const char *names[] = {"mandatory", "opportunistic", "none"};
-	int i = lookup(s, names, 3);
+	static const char *names[] = {"mandatory", "opportunistic", "none", "implicit"};
+	int i = lookup(s, names, 4);
 	if (*s == '\0')
 		i = 0;
 	if (i < 0)
@@ -583,7 +583,7 @@ static int validate_notify(const struct job *j, char *err, size_t errlen)
 	if (j->smtp_tls_policy && job_tls_policy_parse(j->smtp_tls_policy, &policy) < 0) {
 		snprintf(err, errlen,
 		         "job \"%s\": smtp-tls-policy: \"%s\" is not one of mandatory, "
-		         "opportunistic, none",
+		         "opportunistic, none, implicit",
 		         j->name, j->smtp_tls_policy);
 		return -1;
 	}

@@ -83,7 +83,7 @@ struct job {
 	char *smtp_user;
 	char *smtp_password; /* a secret */
 	int smtp_tls_skip_verify;
-	char *smtp_tls_policy; /* mandatory, opportunistic, none */
+	char *smtp_tls_policy; /* mandatory, opportunistic, none, implicit */
 	char *save_folder;
 	int save_only_on_error;
 	char *save_mode;        /* octal, e.g. "0640" */
@@ -207,13 +207,14 @@ enum job_tls_policy {
 	JOB_TLS_MANDATORY,     /* STARTTLS or fail (the default) */
 	JOB_TLS_OPPORTUNISTIC, /* STARTTLS when the server offers it */
 	JOB_TLS_NONE,          /* plain text */
+	JOB_TLS_IMPLICIT,      /* TLS from the first byte (SMTPS), as port 465 always is */
 };
 
 /* job_mode_parse reads an octal file mode ("0640", "0o640", "640") of at
  * most 0777; 0 or -1. */
 int job_mode_parse(const char *s, unsigned *mode);
-/* job_tls_policy_parse reads mandatory, opportunistic or none ("" is
- * mandatory); 0 or -1. */
+/* job_tls_policy_parse reads mandatory, opportunistic, none or implicit
+ * ("" is mandatory); 0 or -1. */
 int job_tls_policy_parse(const char *s, enum job_tls_policy *out);
 /* job_notify_on_parse reads notify-on items (each may hold several words
  * separated by commas or spaces) into a mask of (1 << JOB_STATUS_*) for

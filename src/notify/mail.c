@@ -10,7 +10,8 @@
  *
  * Transport as netresearch's go-mail dialer: port 465 is implicit TLS
  * (smtps), other ports start plain and STARTTLS per smtp-tls-policy:
- * mandatory (the default: no STARTTLS, no mail), opportunistic, none.
+ * mandatory (the default: no STARTTLS, no mail), opportunistic, none; and
+ * ofelia's "implicit" asks for TLS from the first byte on any port.
  * AUTH is used when smtp-user is set. smtp-tls-skip-verify accepts any
  * certificate. */
 #include <stdio.h>
@@ -253,8 +254,9 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 		snprintf(a->error, sizeof a->error, "cannot start an SMTP session (libcurl)");
 		return -1;
 	}
-	char *url = xasprintf("%s://%s:%d", m->smtp_port == 465 ? "smtps" : "smtp", m->smtp_host,
-	                      m->smtp_port);
+	bool implicit = m->smtp_port == 465 || m->smtp_policy == JOB_TLS_IMPLICIT;
+	char *url =
+	    xasprintf("%s://%s:%d", implicit ? "smtps" : "smtp", m->smtp_host, m->smtp_port);
 	char *from = address(m->mail_from);
 	for (size_t i = 0; i < m->mail_to.n; i++) {
 		char *to = address(m->mail_to.v[i]);
@@ -274,7 +276,7 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, &r);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg.len);
-	if (m->smtp_port != 465)
+	if (!implicit)
 		curl_easy_setopt(c, CURLOPT_USE_SSL,
 		                 m->smtp_policy == JOB_TLS_MANDATORY       ? (long)CURLUSESSL_ALL
 		                 : m->smtp_policy == JOB_TLS_OPPORTUNISTIC ? (long)CURLUSESSL_TRY

@@ -109,8 +109,9 @@ Test(notify, presets_render_as_go_does)
 		oracle_case(cases[c], &d);
 		for (int i = 0; config_preset_names[i]; i++) {
 			struct config_preset p;
-			cr_assert_eq(config_preset_bundled(config_preset_names[i], &p, err, sizeof err),
-			             0, "%s", err);
+			cr_assert_eq(
+			    config_preset_bundled(config_preset_names[i], &p, err, sizeof err), 0,
+			    "%s", err);
 			struct tmpl *t = tmpl_parse(p.name, p.body, err, sizeof err);
 			cr_assert_not_null(t, "%s", err);
 			struct buf out = BUF_INIT;
@@ -195,8 +196,10 @@ Test(notify, template_language)
 	expect_render("{{if not .Execution.Failed}}ok{{end}}", "ok");
 	expect_render("{{.Job.Name | upper}} {{lower \"AbC\"}} {{title \"hello wide world\"}}",
 	              "BACKUP abc Hello Wide World");
-	expect_render("{{truncate 3 \"h\xc3\xa9llo\"}}|{{truncate 9 \"short\"}}", "h\xc3\xa9l...|short");
-	expect_render("{{default \"none\" .Preset.Link}} {{default \"x\" .Job.Name}}", "none backup");
+	expect_render("{{truncate 3 \"h\xc3\xa9llo\"}}|{{truncate 9 \"short\"}}",
+	              "h\xc3\xa9l...|short");
+	expect_render("{{default \"none\" .Preset.Link}} {{default \"x\" .Job.Name}}",
+	              "none backup");
 	expect_render("{{eq .Job.Type \"exec\"}} {{ne 1 1}} {{and 1 0}} {{or 0 \"\" \"z\"}}",
 	              "true false 0 z");
 	expect_render("{{unixTime .Host.Timestamp}} {{isoTime .Execution.StartTime}}",
@@ -315,7 +318,8 @@ Test(notify, plan_follows_ofelias_rules)
 	expect_plan(c, "own", "failed", "slack mail save webhook:nowhere webhook:all");
 	expect_plan(c, "own", "missed", "slack mail save webhook:nowhere webhook:all");
 	expect_plan(c, "own", "expired", "");
-	expect_plan(c, "own", NOTIFY_EVENT_NO_SUCCESS, "slack mail save webhook:nowhere webhook:all");
+	expect_plan(c, "own", NOTIFY_EVENT_NO_SUCCESS,
+	            "slack mail save webhook:nowhere webhook:all");
 
 	struct notify_target t[NOTIFY_TARGETS_MAX];
 	size_t n = plan(c, "plain", "failed", t);
@@ -367,8 +371,8 @@ Test(notify, config_errors)
 	     "defined twice"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct config *c =
-		    config_load_string(bad[i][0], strlen(bad[i][0]), "ofelia.ini", CONFIG_INI, &diag);
+		struct config *c = config_load_string(bad[i][0], strlen(bad[i][0]), "ofelia.ini",
+		                                      CONFIG_INI, &diag);
 		cr_expect_null(c, "%s loaded", bad[i][0]);
 		bool found = false;
 		for (size_t k = 0; k < diag.errors.n; k++)
@@ -458,9 +462,11 @@ Test(notify, mail_message_has_ofelias_parts)
 	    "Message-ID: <0b1c2d3e-4f50-4617-8899-aabbccddeeff-webhook-x@ofelia>\r\n",
 	    "From: ofelia@testhost\r\n",
 	    "To: a@example.com, b@example.com\r\n",
-	    "Subject: [Execution failed] Job nightly \"db\" <dump> & co finished in 1.23456789s\r\n",
+	    "Subject: [Execution failed] Job nightly \"db\" <dump> & co finished in "
+	    "1.23456789s\r\n",
 	    "Content-Type: text/html; charset=UTF-8\r\n",
-	    "filename=\"nightly \"db\" <dump> & co_0b1c2d3e-4f50-4617-8899-aabbccddeeff.stdout.log\"",
+	    "filename=\"nightly \"db\" <dump> & "
+	    "co_0b1c2d3e-4f50-4617-8899-aabbccddeeff.stdout.log\"",
 	    "_0b1c2d3e-4f50-4617-8899-aabbccddeeff.stderr.log\"",
 	    "_0b1c2d3e-4f50-4617-8899-aabbccddeeff.stderr.json\"",
 	    "Job <b>nightly &#34;db&#34; &lt;dump&gt; &amp; co</b>",

@@ -55,14 +55,17 @@ static size_t planner(void *arg, const struct store_outcome *o, struct store_not
 	cr_assert_not_null(o->def, "the planner gets the stored definition");
 	cr_expect_str_eq(o->def->name, o->job_name);
 	out[0] = (struct store_notice){"webhook", "hook", 0};
-	out[1] = (struct store_notice){"slack", "", o->status == JOB_STATUS_FAILED ? 3600 * SEC : 0};
+	out[1] =
+	    (struct store_notice){"slack", "", o->status == JOB_STATUS_FAILED ? 3600 * SEC : 0};
 	return 2;
 }
 
 static void run(const char *job, enum job_status status, const char *error, char id[37])
 {
-	struct store_execution e = {.job_name = (char *)job, .job_type = JOB_LOCAL,
-	                            .trigger = JOB_TRIGGER_MANUAL, .start_ns = clock_now_ns()};
+	struct store_execution e = {.job_name = (char *)job,
+	                            .job_type = JOB_LOCAL,
+	                            .trigger = JOB_TRIGGER_MANUAL,
+	                            .start_ns = clock_now_ns()};
 	e.created_ns = e.start_ns;
 	store_new_id(e.id);
 	cr_assert_eq(store_execution_begin(st, &e, NULL, 0), 0, "%s", store_errmsg(st));
@@ -167,9 +170,9 @@ Test(outbox, attempts_move_a_notice_on)
 	cr_assert_eq(store_outbox_next_due(st, &next), 0);
 	cr_expect_eq(next / NS_PER_MS, (now + 60 * SEC) / NS_PER_MS);
 
-	cr_assert_eq(store_outbox_result(st, hook, "webhook", "dead", now + 60 * SEC, 0,
-	                                 "HTTP 404: gone"),
-	             0);
+	cr_assert_eq(
+	    store_outbox_result(st, hook, "webhook", "dead", now + 60 * SEC, 0, "HTTP 404: gone"),
+	    0);
 	cr_assert_eq(store_outbox_of_execution(st, id, &v, &n), 0);
 	cr_expect_str_eq(v[0]->state, "dead");
 	cr_expect_eq(v[0]->attempts, 2);
@@ -197,10 +200,11 @@ Test(outbox, attempts_move_a_notice_on)
 Test(outbox, dead_man_alerts_once_per_key)
 {
 	struct store_notice v[] = {{"webhook", "hook", 0}, {"mail", "", 0}};
-	cr_expect_eq(store_outbox_alert(st, "backup", "no-success:backup:t1", "nothing for 26h", v, 2),
-	             2);
-	cr_expect_eq(store_outbox_alert(st, "backup", "no-success:backup:t1", "nothing for 26h", v, 2),
-	             0, "the same silence alerts once");
+	cr_expect_eq(
+	    store_outbox_alert(st, "backup", "no-success:backup:t1", "nothing for 26h", v, 2), 2);
+	cr_expect_eq(
+	    store_outbox_alert(st, "backup", "no-success:backup:t1", "nothing for 26h", v, 2), 0,
+	    "the same silence alerts once");
 	cr_expect_eq(store_outbox_alert(st, "backup", "no-success:backup:t2", "again", v, 1), 1);
 	struct store_notification **l;
 	size_t n;
@@ -229,9 +233,8 @@ Test(outbox, prune_keeps_pending_notices)
 	struct store_notification **v;
 	size_t n;
 	cr_assert_eq(store_outbox_of_execution(st, id, &v, &n), 0);
-	cr_assert_eq(store_outbox_result(st, v[0]->id, "webhook", "delivered", clock_now_ns(), 0,
-	                                 NULL),
-	             0);
+	cr_assert_eq(
+	    store_outbox_result(st, v[0]->id, "webhook", "delivered", clock_now_ns(), 0, NULL), 0);
 	store_notifications_free(v, n);
 	cr_expect_eq(store_outbox_prune(st, clock_now_ns() + SEC, 100), 1);
 	cr_expect_eq(count_state("pending"), 1);
@@ -247,9 +250,9 @@ Test(outbox, failed_notifications_report)
 	size_t n;
 	cr_assert_eq(store_outbox_of_execution(st, id, &v, &n), 0);
 	int64_t now = clock_now_ns() / NS_PER_MS * NS_PER_MS;
-	cr_assert_eq(store_outbox_result(st, v[0]->id, "webhook", "dead", now, 0,
-	                                 "HTTP 404: no such hook"),
-	             0);
+	cr_assert_eq(
+	    store_outbox_result(st, v[0]->id, "webhook", "dead", now, 0, "HTTP 404: no such hook"),
+	    0);
 	cr_assert_eq(store_outbox_result(st, v[1]->id, "slack", "pending", now, now + 60 * SEC,
 	                                 "connection refused"),
 	             0);
