@@ -43,9 +43,10 @@ struct daemon {
 	struct events *events;
 	struct scheduler *scheduler;
 	struct http *http;
-	struct labels *labels; /* discovery of label jobs */
-	struct outbox *outbox; /* notifications */
-	bool docker_ready;     /* docker_global_init done */
+	struct labels *labels;         /* discovery of label jobs */
+	struct outbox *outbox;         /* notifications */
+	struct config *label_settings; /* the service container's notification labels, or NULL */
+	bool docker_ready;             /* docker_global_init done */
 	int signals_seen;
 };
 
@@ -194,7 +195,7 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
 	if (rc == 0 && prepare_config(d, c) == 0) {
 		char nerr[640];
-		if (outbox_reload(d->outbox, c, nerr, sizeof nerr) < 0)
+		if (outbox_reload(d->outbox, c, d->label_settings, nerr, sizeof nerr) < 0)
 			log_kv(LOG_ERROR, "reload: notification settings unchanged", "error", nerr,
 			       NULL);
 		/* The API serves the newest config from now on (users, CORS, rate
@@ -226,6 +227,29 @@ static int on_reload(void *arg, struct scheduler_changes *out, char *err, size_t
 	}
 	config_free(c);
 	return rc;
+}
+
+/* on_label_globals takes the notification settings of the service
+ * container's labels: they fill what the config file leaves unset. */
+static void on_label_globals(void *arg, const struct strv *globals)
+{
+	struct daemon *d = arg;
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char err[640];
+	struct config *c = config_from_labels(globals, &diag);
+	for (size_t i = 0; i < diag.errors.n; i++)
+		log_kv(LOG_ERROR, "notification label ignored", "error", diag.errors.v[i], NULL);
+	for (size_t i = 0; i < diag.warnings.n; i++)
+		log_kv(LOG_WARN, "notification label", "warning", diag.warnings.v[i], NULL);
+	config_diag_free(&diag);
+	if (outbox_reload(d->outbox, current_config(d), c, err, sizeof err) < 0) {
+		log_kv(LOG_ERROR, "notification labels not applied", "error", err, NULL);
+		config_free(c);
+		return;
+	}
+	config_free(d->label_settings);
+	d->label_settings = c;
+	log_kv(LOG_INFO, "notification settings from labels applied", NULL);
 }
 
 static void on_shutdown_done(void *arg)
@@ -307,6 +331,7 @@ static int run(struct daemon *d)
 		return CLI_FAIL;
 	}
 	d->labels = labels_start(d->loop, d->scheduler, d->config);
+	labels_on_globals(d->labels, on_label_globals, d);
 	int rc = CLI_OK;
 	if (d->config->web.enabled) {
 		struct http_deps deps = {
@@ -379,6 +404,7 @@ int cli_daemon(int argc, char **argv)
 	store_close(d.store);
 	config_free(d.config);
 	config_free(d.reloaded);
+	config_free(d.label_settings);
 	if (d.docker_ready)
 		docker_global_cleanup();
 	cli_free_opts(opts, nopts);

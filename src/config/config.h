@@ -207,4 +207,16 @@ size_t config_labels_jobs(const struct config_global *global, const struct confi
                           const struct config_label *labels, size_t nlabels, struct job ***jobs,
                           size_t *njobs, struct config_diag *diag);
 
+/* config_labels_globals appends to out, as "key=value", the global settings
+ * Ofelia reads from the labels of the container marked ofelia.service=true:
+ * the notification keys (ofelia.slack-webhook, ofelia.smtp-host, ...,
+ * ofelia.webhook-webhooks) and webhook sections (ofelia.webhook.NAME.KEY).
+ * Other containers have none. */
+void config_labels_globals(const struct config_container *ct, const struct config_label *labels,
+                           size_t nlabels, struct strv *out);
+/* config_from_labels builds a config holding those settings (defaults
+ * elsewhere, no jobs). Bad values are diag errors naming the label and are
+ * left out; the config is never NULL. The caller frees it. */
+struct config *config_from_labels(const struct strv *globals, struct config_diag *diag);
+
 #endif

@@ -47,7 +47,7 @@ void config_preset_fini(struct config_preset *p)
 	memset(p, 0, sizeof *p);
 }
 
-static void webhook_fini(struct config_webhook *w)
+void config_webhook_release(struct config_webhook *w)
 {
 	char *strings[] = {w->name, w->source,    w->preset, w->url,     w->id,     w->secret,
 	                   w->link, w->link_text, w->device, w->trigger, w->method, w->body};
@@ -60,7 +60,7 @@ static void webhook_fini(struct config_webhook *w)
 void config_webhooks_free(struct config *c)
 {
 	for (size_t i = 0; i < c->nwebhooks; i++)
-		webhook_fini(&c->webhooks[i]);
+		config_webhook_release(&c->webhooks[i]);
 	free(c->webhooks);
 	c->webhooks = NULL;
 	c->nwebhooks = 0;
@@ -361,8 +361,9 @@ static const char *variable(const struct config_webhook *w, const char *name)
 	return NULL;
 }
 
-/* resolve finds and checks the preset of w; -1 with the reason in err. */
-static int resolve(const struct config *c, struct config_webhook *w, char *err, size_t errlen)
+/* resolve_preset finds and checks the preset of w; -1 with the reason in err. */
+static int resolve_preset(const struct config *c, struct config_webhook *w, char *err,
+                          size_t errlen)
 {
 	const char *preset = w->preset ? w->preset : c->global.webhook_default_preset;
 	char why[512];
@@ -423,6 +424,16 @@ static int resolve(const struct config *c, struct config_webhook *w, char *err, 
 		return -1;
 	}
 	return 0;
+}
+
+/* resolve is resolve_preset leaving no preset behind when it fails, so a
+ * webhook that cannot be used is recognisable (config_from_labels drops it). */
+static int resolve(const struct config *c, struct config_webhook *w, char *err, size_t errlen)
+{
+	if (resolve_preset(c, w, err, errlen) == 0)
+		return 0;
+	config_preset_fini(&w->resolved);
+	return -1;
 }
 
 /* check_names warns about each name in lists (items hold comma-separated

@@ -35,9 +35,12 @@ int notify_channel_parse(const char *s, enum notify_channel *out);
 bool notify_event_is_error(const char *event);
 
 /* notify_config_new takes what notifications need from c (copied: c may go
- * away) and compiles the templates; NULL with the reason in err when a
- * template does not parse or render. */
-struct notify_config *notify_config_new(const struct config *c, char *err, size_t errlen);
+ * away) and checks the templates; NULL with the reason in err when one does
+ * not parse or render. labels, when not NULL, holds the settings read from
+ * the service container's labels (config_from_labels): they fill what c
+ * leaves unset, and add the webhooks c does not define (c wins). */
+struct notify_config *notify_config_new(const struct config *c, const struct config *labels,
+                                        char *err, size_t errlen);
 void notify_config_free(struct notify_config *nc);
 /* notify_check is notify_config_new for `ofelia validate`: 0, or -1 with err. */
 int notify_check(const struct config *c, char *err, size_t errlen);

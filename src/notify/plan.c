@@ -188,7 +188,56 @@ static int check_template(const char *name, const char *text, char *err, size_t 
 	return rc;
 }
 
-struct notify_config *notify_config_new(const struct config *c, char *err, size_t errlen)
+static bool empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+/* overlay fills what the file left unset from the labels' settings. */
+static void overlay(struct notify_config *nc, const struct config *c, const struct config *l)
+{
+	const struct config_global *g = &c->global, *lg = &l->global;
+	struct {
+		char **field;
+		const char *from;
+	} strings[] = {
+	    {&nc->slack_webhook, lg->slack_webhook},
+	    {&nc->email_from, lg->email_from},
+	    {&nc->email_to, lg->email_to},
+	    {&nc->email_subject, lg->email_subject},
+	    {&nc->smtp_host, lg->smtp_host},
+	    {&nc->smtp_user, lg->smtp_user},
+	    {&nc->smtp_password, lg->smtp_password},
+	    {&nc->smtp_tls_policy, lg->smtp_tls_policy},
+	    {&nc->save_folder, lg->save_folder},
+	    {&nc->save_mode, lg->save_mode},
+	    {&nc->save_folder_mode, lg->save_folder_mode},
+	};
+	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+		if (empty(*strings[i].field) && !empty(strings[i].from)) {
+			free(*strings[i].field);
+			*strings[i].field = xstrdup(strings[i].from);
+		}
+	/* A bool the file leaves false cannot be told from one it sets false
+	 * (netresearch merges the same way). */
+	nc->slack_only_on_error = nc->slack_only_on_error || lg->slack_only_on_error;
+	nc->mail_only_on_error = nc->mail_only_on_error || lg->mail_only_on_error;
+	nc->save_only_on_error = nc->save_only_on_error || lg->save_only_on_error;
+	nc->smtp_skip_verify = nc->smtp_skip_verify || lg->smtp_tls_skip_verify;
+	if (g->smtp_port == 587)
+		nc->smtp_port = lg->smtp_port;
+	if (nc->cooldown_ns == 0)
+		nc->cooldown_ns = lg->notification_cooldown_ns;
+	if (g->notify_on.n == 0) {
+		char why[160];
+		job_notify_on_parse(&lg->notify_on, &nc->notify_on, why, sizeof why);
+	}
+	for (size_t i = 0; i < lg->webhook_webhooks.n; i++)
+		split(&nc->global_webhooks, lg->webhook_webhooks.v[i]);
+}
+
+struct notify_config *notify_config_new(const struct config *c, const struct config *labels,
+                                        char *err, size_t errlen)
 {
 	const struct config_global *g = &c->global;
 	struct notify_config *nc = xcalloc(1, sizeof *nc);
@@ -225,17 +274,23 @@ struct notify_config *notify_config_new(const struct config *c, char *err, size_
 	split(&nc->allowed_hosts, g->webhook_allowed_hosts ? g->webhook_allowed_hosts : "*");
 	if (nc->allowed_hosts.n == 0)
 		strv_push(&nc->allowed_hosts, "*");
-	nc->webhooks = xcalloc(c->nwebhooks ? c->nwebhooks : 1, sizeof *nc->webhooks);
-	for (size_t i = 0; i < c->nwebhooks; i++) {
-		webhook_copy(&nc->webhooks[i].w, &c->webhooks[i]);
-		nc->nwebhooks++;
-		const char *body = c->webhooks[i].resolved.body;
+	size_t from_labels = labels ? labels->nwebhooks : 0;
+	nc->webhooks = xcalloc(c->nwebhooks + from_labels + 1, sizeof *nc->webhooks);
+	for (size_t i = 0; i < c->nwebhooks + from_labels; i++) {
+		const struct config_webhook *w =
+		    i < c->nwebhooks ? &c->webhooks[i] : &labels->webhooks[i - c->nwebhooks];
+		/* The file wins: a container cannot take over its webhooks. */
+		if (i >= c->nwebhooks && config_webhook_find(c, w->name))
+			continue;
+		webhook_copy(&nc->webhooks[nc->nwebhooks++].w, w);
 		char name[300];
-		snprintf(name, sizeof name, "webhook \"%s\" (preset %s)", c->webhooks[i].name,
-		         c->webhooks[i].resolved.name ? c->webhooks[i].resolved.name : "?");
-		if (body && check_template(name, body, err, errlen) < 0)
+		snprintf(name, sizeof name, "webhook \"%s\" (preset %s)", w->name,
+		         w->resolved.name ? w->resolved.name : "?");
+		if (w->resolved.body && check_template(name, w->resolved.body, err, errlen) < 0)
 			goto fail;
 	}
+	if (labels)
+		overlay(nc, c, labels);
 	if (g->email_subject && *g->email_subject &&
 	    check_template("email-subject", g->email_subject, err, errlen) < 0)
 		goto fail;
@@ -249,7 +304,7 @@ fail:
 
 int notify_check(const struct config *c, char *err, size_t errlen)
 {
-	struct notify_config *nc = notify_config_new(c, err, errlen);
+	struct notify_config *nc = notify_config_new(c, NULL, err, errlen);
 	for (size_t i = 0; nc && i < c->njobs; i++)
 		if (c->jobs[i]->email_subject && *c->jobs[i]->email_subject) {
 			char name[300];
@@ -305,11 +360,6 @@ static const char *pick(const char *job, const char *global)
 static bool pick_bool(int job, bool global)
 {
 	return job >= 0 ? job != 0 : global;
-}
-
-static bool empty(const char *s)
-{
-	return s == NULL || *s == '\0';
 }
 
 static const struct config_webhook *find_webhook(const struct notify_config *nc, const char *name)

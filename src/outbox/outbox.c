@@ -216,8 +216,6 @@ static void record(struct outbox *o, struct flight *f, const struct notify_resul
 	announce(o, EVENT_NOTIFICATION_FAILED, f, "pending", attempts, r->error, now + delay);
 }
 
-static void pump(struct outbox *o);
-
 static void on_message(void *msg, void *arg)
 {
 	struct outbox *o = arg;
@@ -231,8 +229,8 @@ static void on_message(void *msg, void *arg)
 		flight_free(f);
 	}
 	free(r);
-	if (!o->stopped)
-		pump(o);
+	/* The results of one loop turn share one pump. */
+	arm_now(o);
 }
 
 /* on_result runs on a sender thread: it only posts. */
@@ -594,7 +592,7 @@ static void on_prune(void *arg)
 struct outbox *outbox_start(struct loop *loop, struct store *store, struct events *events,
                             const struct config *c, char *err, size_t errlen)
 {
-	struct notify_config *nc = notify_config_new(c, err, errlen);
+	struct notify_config *nc = notify_config_new(c, NULL, err, errlen);
 	if (nc == NULL)
 		return NULL;
 	struct outbox *o = xcalloc(1, sizeof *o);
@@ -619,9 +617,10 @@ struct outbox *outbox_start(struct loop *loop, struct store *store, struct event
 	return o;
 }
 
-int outbox_reload(struct outbox *o, const struct config *c, char *err, size_t errlen)
+int outbox_reload(struct outbox *o, const struct config *c, const struct config *labels, char *err,
+                  size_t errlen)
 {
-	struct notify_config *nc = notify_config_new(c, err, errlen);
+	struct notify_config *nc = notify_config_new(c, labels, err, errlen);
 	if (nc == NULL)
 		return -1;
 	notify_config_free(o->nc);

@@ -23,9 +23,11 @@ struct outbox;
  * compile. */
 struct outbox *outbox_start(struct loop *loop, struct store *store, struct events *events,
                             const struct config *c, char *err, size_t errlen);
-/* outbox_reload takes a reloaded config's notification settings; on an
- * error the old ones stay and err says why. */
-int outbox_reload(struct outbox *o, const struct config *c, char *err, size_t errlen);
+/* outbox_reload takes new notification settings: a reloaded config c, and
+ * labels, the settings of the service container's labels (NULL: none); on
+ * an error the old ones stay and err says why. */
+int outbox_reload(struct outbox *o, const struct config *c, const struct config *labels, char *err,
+                  size_t errlen);
 /* outbox_stop stops taking notices, aborts the deliveries in progress
  * (they stay pending for the next start) and joins the sender threads;
  * results already reported are recorded. Within a second. NULL is fine. */

@@ -18,6 +18,7 @@ import urllib.parse
 from tests.integration.receivers import HAVE_AIOSMTPD, HttpReceiver, SmtpReceiver, free_port
 from tests.integration.support import wait_for
 from tests.integration.test_api import ApiCase, WebSocket
+from tests.integration.test_docker import HOST, DockerCase
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
@@ -575,3 +576,36 @@ jobs:
         missed = [b for b in bodies if b["execution"]["status"] == "missed"]
         self.assertTrue(all(b["job"]["name"] == "skipper" for b in missed))
         self.assertTrue(all(b["execution"]["failed"] for b in missed))
+
+
+@unittest.skipUnless(HOST, "OFELIA_TEST_DOCKER_HOST is not set: the Docker tests need the "
+                     "private engine tools/test.sh starts (as root, with dockerd)")
+class FromLabels(DockerCase):
+    def test_global_and_job_labels(self):
+        http = HttpReceiver().start()
+        self.addCleanup(http.stop)
+        d = self.daemon(self.config("", docker_extra="  poll-interval: 0\n"), env=ENV)
+        d.start()
+        # Ofelia's global keys and webhook sections, on the service container only.
+        self.container("ofelia", labels=[
+            ("ofelia.enabled", "true"), ("ofelia.service", "true"),
+            ("ofelia.webhook-webhooks", "alerts"),
+            ("ofelia.webhook.alerts.url", http.url("/label-hook")),
+            ("ofelia.webhook.alerts.trigger", "always")])
+        c = self.container("app", labels=[
+            ("ofelia.enabled", "true"),
+            ("ofelia.job-exec.hi.schedule", "@every 1s"),
+            ("ofelia.job-exec.hi.command", "echo hi"),
+            ("ofelia.job-exec.hi.slack-webhook", http.url("/job-slack")),
+            # webhook sections on another container are not read
+            ("ofelia.webhook.sneaky.url", http.url("/sneaky"))])
+        self.wait_requests(http, "/label-hook", 1)
+        self.wait_requests(http, "/job-slack", 1)
+        body = json.loads(http.received("/label-hook")[0].body)
+        self.assertEqual(body["job"]["name"], c + ".hi")
+        self.assertEqual(body["execution"]["output"], "hi\n")
+        self.assertEqual(http.received("/sneaky"), [])
+        d.wait_log("notification settings from labels applied")
+        self.assertCleanExit(d)
+
+    wait_requests = NotifyCase.wait_requests

@@ -245,7 +245,7 @@ static size_t plan(const struct config *c, const char *job, const char *event,
                    struct notify_target *t)
 {
 	char err[256];
-	struct notify_config *nc = notify_config_new(c, err, sizeof err);
+	struct notify_config *nc = notify_config_new(c, NULL, err, sizeof err);
 	cr_assert_not_null(nc, "%s", err);
 	const struct job *def = NULL;
 	for (size_t i = 0; i < c->njobs; i++)
@@ -341,7 +341,7 @@ Test(notify, retry_policy_of_a_webhook)
 	                        "retry-count = 2\n"
 	                        "retry-delay = 1s\n");
 	char err[256];
-	struct notify_config *nc = notify_config_new(c, err, sizeof err);
+	struct notify_config *nc = notify_config_new(c, NULL, err, sizeof err);
 	struct notify_policy p;
 	notify_policy_of(nc, NOTIFY_SLACK, "", &p);
 	cr_expect_eq(p.max_attempts, 7);
