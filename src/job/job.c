@@ -305,6 +305,11 @@ int job_bool_parse(const char *s, bool *out)
 const struct job_field *job_field_find(const char *key)
 {
 	char want[64], have[64];
+	/* The store's JSON and most files spell keys exactly: no need to
+	 * normalize the table for them. */
+	for (size_t i = 0; i < job_field_count; i++)
+		if (strcmp(key, job_fields[i].json) == 0 || strcmp(key, job_fields[i].key) == 0)
+			return &job_fields[i];
 	if (strlen(key) >= sizeof want)
 		return NULL;
 	words_normalize(key, want, sizeof want);

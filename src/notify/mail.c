@@ -249,7 +249,7 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 		a->permanent = true;
 		return -1;
 	}
-	CURL *c = curl_easy_init();
+	CURL *c = notify_curl_take();
 	if (c == NULL) {
 		snprintf(a->error, sizeof a->error, "cannot start an SMTP session (libcurl)");
 		return -1;
@@ -305,7 +305,6 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 		}
 	}
 	curl_slist_free_all(rcpt);
-	curl_easy_cleanup(c);
 	free(url);
 	free(from);
 	buf_free(&msg);

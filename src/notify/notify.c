@@ -50,6 +50,25 @@ const struct notify_ops *notify_ops_of(enum notify_channel c)
 
 /* ---- what the channels share ---- */
 
+/* Each sender thread keeps one libcurl handle, so connections to a
+ * receiver are reused from one notice to the next. */
+static __thread CURL *thread_curl;
+
+void *notify_curl_take(void)
+{
+	if (thread_curl)
+		curl_easy_reset(thread_curl);
+	else
+		thread_curl = curl_easy_init();
+	return thread_curl;
+}
+
+static void curl_release(void)
+{
+	curl_easy_cleanup(thread_curl);
+	thread_curl = NULL;
+}
+
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -155,6 +174,7 @@ static void *worker(void *arg)
 		n->busy--;
 	}
 	pthread_mutex_unlock(&n->lock);
+	curl_release();
 	return NULL;
 }
 

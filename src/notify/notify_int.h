@@ -83,6 +83,7 @@ struct notify_msg {
 	unsigned save_mode, save_folder_mode;
 	/* webhook */
 	struct config_preset preset;
+	struct tmpl *body; /* the preset's body, compiled (a reference) */
 	char *webhook_url; /* NULL: the preset's url_scheme with variables */
 	struct strv allowed_hosts;
 };
@@ -105,6 +106,10 @@ const struct notify_ops *notify_ops_of(enum notify_channel c);
 extern const struct notify_ops notify_slack_ops, notify_mail_ops, notify_save_ops,
     notify_webhook_ops;
 
+/* notify_curl_take returns the calling thread's libcurl handle, reset
+ * (NULL when libcurl cannot make one); the thread keeps it, the caller does
+ * not free it. */
+void *notify_curl_take(void);
 /* notify_curl_common sets what every HTTP and SMTP transfer shares: the
  * time-out, no signals, the abort flag polled through the progress
  * callback. */
@@ -146,8 +151,11 @@ void notify_scrub(const struct notify_msg *m, char *text, size_t size);
 /* ---- templates (tmpl.c): Go's text/template, the part presets use ---- */
 
 struct tmpl;
-/* tmpl_parse compiles text; NULL with "name:line: reason" in err. */
+/* tmpl_parse compiles text; NULL with "name:line: reason" in err. A
+ * compiled template is immutable and shared between threads by counting:
+ * tmpl_ref takes a reference, tmpl_free drops one (NULL is fine). */
 struct tmpl *tmpl_parse(const char *name, const char *text, char *err, size_t errlen);
+struct tmpl *tmpl_ref(struct tmpl *t);
 void tmpl_free(struct tmpl *t);
 /* tmpl_render appends t executed on d to out; -1 with the reason in err
  * (an unknown field, a function given the wrong values). */

@@ -27,6 +27,7 @@
 
 struct nwebhook {
 	struct config_webhook w; /* copied strings; resolved is the preset */
+	struct tmpl *body;       /* w.resolved.body compiled, or NULL */
 };
 
 struct notify_config {
@@ -146,8 +147,10 @@ void notify_config_free(struct notify_config *nc)
 		free(strings[i]);
 	strv_free(&nc->global_webhooks);
 	strv_free(&nc->allowed_hosts);
-	for (size_t i = 0; i < nc->nwebhooks; i++)
+	for (size_t i = 0; i < nc->nwebhooks; i++) {
 		webhook_release(&nc->webhooks[i].w);
+		tmpl_free(nc->webhooks[i].body);
+	}
 	free(nc->webhooks);
 	free(nc);
 }
@@ -168,8 +171,10 @@ static void sample(struct notify_data *d)
 	d->preset_link_text = d->preset_device = text;
 }
 
-/* check_template parses and renders text once; -1 with the reason. */
-static int check_template(const char *name, const char *text, char *err, size_t errlen)
+/* check_template parses and renders text once; -1 with the reason. The
+ * compiled template goes to *keep when it is not NULL. */
+static int check_template(const char *name, const char *text, struct tmpl **keep, char *err,
+                          size_t errlen)
 {
 	struct notify_data d;
 	struct buf out = BUF_INIT;
@@ -184,7 +189,10 @@ static int check_template(const char *name, const char *text, char *err, size_t 
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", name, why);
 	buf_free(&out);
-	tmpl_free(t);
+	if (rc == 0 && keep)
+		*keep = t;
+	else
+		tmpl_free(t);
 	return rc;
 }
 
@@ -282,17 +290,19 @@ struct notify_config *notify_config_new(const struct config *c, const struct con
 		/* The file wins: a container cannot take over its webhooks. */
 		if (i >= c->nwebhooks && config_webhook_find(c, w->name))
 			continue;
-		webhook_copy(&nc->webhooks[nc->nwebhooks++].w, w);
+		struct nwebhook *nw = &nc->webhooks[nc->nwebhooks++];
+		webhook_copy(&nw->w, w);
 		char name[300];
 		snprintf(name, sizeof name, "webhook \"%s\" (preset %s)", w->name,
 		         w->resolved.name ? w->resolved.name : "?");
-		if (w->resolved.body && check_template(name, w->resolved.body, err, errlen) < 0)
+		if (w->resolved.body &&
+		    check_template(name, w->resolved.body, &nw->body, err, errlen) < 0)
 			goto fail;
 	}
 	if (labels)
 		overlay(nc, c, labels);
 	if (g->email_subject && *g->email_subject &&
-	    check_template("email-subject", g->email_subject, err, errlen) < 0)
+	    check_template("email-subject", g->email_subject, NULL, err, errlen) < 0)
 		goto fail;
 	if (gethostname(nc->hostname, sizeof nc->hostname - 1) < 0)
 		snprintf(nc->hostname, sizeof nc->hostname, "localhost");
@@ -309,7 +319,8 @@ int notify_check(const struct config *c, char *err, size_t errlen)
 		if (c->jobs[i]->email_subject && *c->jobs[i]->email_subject) {
 			char name[300];
 			snprintf(name, sizeof name, "job \"%s\": email-subject", c->jobs[i]->name);
-			if (check_template(name, c->jobs[i]->email_subject, err, errlen) < 0) {
+			if (check_template(name, c->jobs[i]->email_subject, NULL, err, errlen) <
+			    0) {
 				notify_config_free(nc);
 				return -1;
 			}
@@ -362,12 +373,18 @@ static bool pick_bool(int job, bool global)
 	return job >= 0 ? job != 0 : global;
 }
 
-static const struct config_webhook *find_webhook(const struct notify_config *nc, const char *name)
+static const struct nwebhook *find_nwebhook(const struct notify_config *nc, const char *name)
 {
 	for (size_t i = 0; i < nc->nwebhooks; i++)
 		if (strcmp(nc->webhooks[i].w.name, name) == 0)
-			return &nc->webhooks[i].w;
+			return &nc->webhooks[i];
 	return NULL;
+}
+
+static const struct config_webhook *find_webhook(const struct notify_config *nc, const char *name)
+{
+	const struct nwebhook *nw = find_nwebhook(nc, name);
+	return nw ? &nw->w : NULL;
 }
 
 static bool triggered(const char *trigger, const char *event)
@@ -521,6 +538,7 @@ void notify_msg_free(struct notify_msg *m)
 	free(m->mail_subject_tmpl);
 	free(m->save_folder);
 	config_preset_fini(&m->preset);
+	tmpl_free(m->body);
 	free(m->webhook_url);
 	strv_free(&m->allowed_hosts);
 	free(m);
@@ -610,11 +628,13 @@ static int build_save(struct notify_msg *m, const struct notify_config *nc, cons
 static int build_webhook(struct notify_msg *m, const struct notify_config *nc, const char *name,
                          char *err, size_t errlen)
 {
-	const struct config_webhook *w = find_webhook(nc, name);
-	if (w == NULL) {
+	const struct nwebhook *nw = find_nwebhook(nc, name);
+	if (nw == NULL) {
 		snprintf(err, errlen, "webhook \"%s\" is not defined", name);
 		return -1;
 	}
+	const struct config_webhook *w = &nw->w;
+	m->body = tmpl_ref(nw->body);
 	m->preset.name = xstrdup(w->resolved.name);
 	m->preset.url_scheme = xstrdup(w->resolved.url_scheme);
 	m->preset.method = xstrdup(w->resolved.method);

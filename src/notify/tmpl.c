@@ -49,6 +49,7 @@ struct node {
 };
 
 struct tmpl {
+	atomic_int refs; /* the config and the messages in flight share one */
 	struct node *root;
 };
 
@@ -643,13 +644,21 @@ struct tmpl *tmpl_parse(const char *name, const char *text, char *err, size_t er
 		return NULL;
 	}
 	struct tmpl *t = xcalloc(1, sizeof *t);
+	atomic_init(&t->refs, 1);
 	t->root = root;
+	return t;
+}
+
+struct tmpl *tmpl_ref(struct tmpl *t)
+{
+	if (t)
+		atomic_fetch_add(&t->refs, 1);
 	return t;
 }
 
 void tmpl_free(struct tmpl *t)
 {
-	if (t == NULL)
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) > 1)
 		return;
 	nodes_free(t->root);
 	free(t);

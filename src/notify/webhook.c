@@ -51,7 +51,7 @@ int notify_http_send(const struct notify_msg *m, atomic_bool *abort, const char 
 		a->permanent = true;
 		return -1;
 	}
-	CURL *c = curl_easy_init();
+	CURL *c = notify_curl_take();
 	if (c == NULL) {
 		snprintf(a->error, sizeof a->error, "cannot make an HTTP request (libcurl)");
 		return -1;
@@ -96,7 +96,6 @@ int notify_http_send(const struct notify_msg *m, atomic_bool *abort, const char 
 		rc = notify_http_status(status, answer.data ? answer.data : "", answer.len, a);
 	}
 	curl_slist_free_all(list);
-	curl_easy_cleanup(c);
 	buf_free(&answer);
 	return rc;
 }
@@ -110,15 +109,10 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 	const char *vars[] = {"id",  m->d.preset_id,  "secret", m->d.preset_secret,
 	                      "url", m->d.preset_url, NULL};
 
-	if (m->preset.body && *m->preset.body) {
-		struct tmpl *t = tmpl_parse(m->preset.name, m->preset.body, why, sizeof why);
-		if (t == NULL || tmpl_render(t, &m->d, &body, why, sizeof why) < 0) {
-			snprintf(a->error, sizeof a->error, "preset %s: %s", m->preset.name, why);
-			a->permanent = true;
-			tmpl_free(t);
-			goto out;
-		}
-		tmpl_free(t);
+	if (m->body && tmpl_render(m->body, &m->d, &body, why, sizeof why) < 0) {
+		snprintf(a->error, sizeof a->error, "preset %s: %s", m->preset.name, why);
+		a->permanent = true;
+		goto out;
 	}
 	if (strstr(m->webhook_url, "{") && strstr(m->webhook_url, "}")) {
 		snprintf(a->error, sizeof a->error, "the URL has variables nobody set");

@@ -45,6 +45,8 @@
 #define PRUNE_NS         (60 * 60 * NS_PER_SEC)
 #define PRUNE_BATCH      1000
 #define STORE_RETRY_NS   (5 * NS_PER_SEC)
+/* Results recorded in one commit, at most: a loop turn stays short. */
+#define RESULTS_PER_TURN 256
 
 /* A notice with the sender. */
 struct flight {
@@ -58,6 +60,16 @@ struct flight {
 	char *where; /* masked, for logs */
 	int attempts;
 	int64_t created_ns;
+};
+
+/* An attempt's result, waiting for the next pump to record it. */
+struct done {
+	struct flight *f;
+	struct notify_result r;
+	const char *state; /* what it makes of the notice: delivered, pending, dead */
+	int64_t next_ns;
+	char error[800];
+	struct done *next;
 };
 
 /* A job's dead-man window. */
@@ -78,6 +90,7 @@ struct outbox {
 	struct loop_timer *pump_timer, *deadman_timer, *rescan_timer, *prune_timer;
 	struct map flights; /* id -> struct flight */
 	size_t nflights;
+	struct done *done, **done_tail;                /* results to record, oldest first */
 	struct map watches;                            /* job -> struct watch */
 	struct notify_target plan[NOTIFY_TARGETS_MAX]; /* the planner's last answer */
 	int64_t history_max_age_ns;
@@ -171,49 +184,102 @@ static int64_t backoff(struct outbox *o, const struct notify_policy *p, int atte
 	return d / 2 + jitter(o, d / 2 + 1);
 }
 
-static void record(struct outbox *o, struct flight *f, const struct notify_result *r)
+/* decide fills in what d's attempt means for its notice. */
+static void decide(struct outbox *o, struct done *d, int64_t now)
 {
-	int64_t now = clock_now_ns();
+	struct flight *f = d->f;
 	int attempts = f->attempts + 1;
-	char dur[DURATION_TEXT_MAX], tries[16];
-	snprintf(tries, sizeof tries, "%d", attempts);
-	const char *ch = notify_channel_name(f->channel);
-	if (r->delivered) {
-		if (store_outbox_result(o->store, f->id, ch, "delivered", now, 0, NULL) < 0)
-			log_errorx("notification %lld: cannot record its delivery (it may be sent "
-			           "again): %s",
-			           (long long)f->id, store_errmsg(o->store));
-		log_kv(LOG_INFO, "notification delivered", "job", f->job, "channel", ch, "to",
-		       f->where, "event", f->event, "attempts", tries, NULL);
-		announce(o, EVENT_NOTIFICATION_DELIVERED, f, "delivered", attempts, NULL, 0);
+	d->next_ns = 0;
+	if (d->r.delivered) {
+		d->state = "delivered";
+		d->error[0] = '\0';
 		return;
 	}
 	struct notify_policy p;
 	notify_policy_of(o->nc, f->channel, f->target, &p);
 	bool old = p.max_age_ns > 0 && now - f->created_ns >= p.max_age_ns;
-	if (r->permanent || attempts >= p.max_attempts || old) {
-		char why[800];
-		snprintf(why, sizeof why, "%s%s", r->error,
-		         r->permanent ? ""
-		         : old        ? " (gave up: too old)"
-		                      : " (gave up: no attempts left)");
-		if (store_outbox_result(o->store, f->id, ch, "dead", now, 0, why) < 0)
-			log_errorx("notification %lld: cannot record it dead: %s", (long long)f->id,
-			           store_errmsg(o->store));
-		log_kv(LOG_ERROR, "notification dead", "job", f->job, "channel", ch, "to", f->where,
-		       "event", f->event, "attempts", tries, "error", why, NULL);
-		announce(o, EVENT_NOTIFICATION_DEAD, f, "dead", attempts, why, 0);
+	if (d->r.permanent || attempts >= p.max_attempts || old) {
+		d->state = "dead";
+		snprintf(d->error, sizeof d->error, "%s%s", d->r.error,
+		         d->r.permanent ? ""
+		         : old          ? " (gave up: too old)"
+		                        : " (gave up: no attempts left)");
 		return;
 	}
-	int64_t delay = backoff(o, &p, attempts);
-	duration_format(delay - delay % NS_PER_MS, dur);
-	if (store_outbox_result(o->store, f->id, ch, "pending", now, now + delay, r->error) < 0)
-		log_errorx("notification %lld: cannot record the failed attempt: %s",
-		           (long long)f->id, store_errmsg(o->store));
-	log_kv(LOG_WARN, "notification failed; will retry", "job", f->job, "channel", ch, "to",
-	       f->where, "event", f->event, "attempts", tries, "retry_in", dur, "error", r->error,
-	       NULL);
-	announce(o, EVENT_NOTIFICATION_FAILED, f, "pending", attempts, r->error, now + delay);
+	d->state = "pending";
+	d->next_ns = now + backoff(o, &p, attempts);
+	snprintf(d->error, sizeof d->error, "%s", d->r.error);
+}
+
+/* tell logs and announces a recorded result. A notice's first failure is a
+ * warning, its later ones are debug lines: a receiver that is down for an
+ * hour does not fill the log. */
+static void tell(struct outbox *o, const struct done *d, int64_t now)
+{
+	const struct flight *f = d->f;
+	int attempts = f->attempts + 1;
+	char dur[DURATION_TEXT_MAX], tries[16];
+	const char *ch = notify_channel_name(f->channel);
+	snprintf(tries, sizeof tries, "%d", attempts);
+	if (strcmp(d->state, "delivered") == 0) {
+		log_kv(LOG_INFO, "notification delivered", "job", f->job, "channel", ch, "to",
+		       f->where, "event", f->event, "attempts", tries, NULL);
+		announce(o, EVENT_NOTIFICATION_DELIVERED, f, "delivered", attempts, NULL, 0);
+	} else if (strcmp(d->state, "dead") == 0) {
+		log_kv(LOG_ERROR, "notification dead", "job", f->job, "channel", ch, "to", f->where,
+		       "event", f->event, "attempts", tries, "error", d->error, NULL);
+		announce(o, EVENT_NOTIFICATION_DEAD, f, "dead", attempts, d->error, 0);
+	} else {
+		int64_t delay = d->next_ns - now;
+		duration_format(delay - delay % NS_PER_MS, dur);
+		log_kv(attempts == 1 ? LOG_WARN : LOG_DEBUG, "notification failed; will retry",
+		       "job", f->job, "channel", ch, "to", f->where, "event", f->event, "attempts",
+		       tries, "retry_in", dur, "error", d->error, NULL);
+		announce(o, EVENT_NOTIFICATION_FAILED, f, "pending", attempts, d->error,
+		         d->next_ns);
+	}
+}
+
+/* record_results writes the results waiting (up to RESULTS_PER_TURN) in one
+ * commit, then tells them. A commit that fails leaves the notices pending:
+ * they are sent again (at least once). */
+static void record_results(struct outbox *o)
+{
+	struct done *batch = o->done, *d;
+	size_t n = 0;
+	int64_t now = clock_now_ns();
+	if (batch == NULL)
+		return;
+	for (d = batch; d->next && n + 1 < RESULTS_PER_TURN; d = d->next)
+		n++;
+	o->done = d->next;
+	if (o->done == NULL)
+		o->done_tail = &o->done;
+	d->next = NULL;
+	bool tx = store_tx_begin(o->store) == 0;
+	for (d = batch; d; d = d->next) {
+		decide(o, d, now);
+		if (store_outbox_result(o->store, d->f->id, notify_channel_name(d->f->channel),
+		                        d->state, now, d->next_ns,
+		                        d->error[0] ? d->error : NULL) < 0)
+			log_errorx("notification %lld: cannot record the attempt: %s",
+			           (long long)d->f->id, store_errmsg(o->store));
+	}
+	if (!tx || store_tx_commit(o->store) < 0)
+		log_errorx("notifications: cannot record the results of %zu attempts (they will be "
+		           "sent again): %s",
+		           n + 1, store_errmsg(o->store));
+	else
+		for (d = batch; d; d = d->next)
+			tell(o, d, now);
+	while (batch) {
+		d = batch->next;
+		flight_free(batch->f);
+		free(batch);
+		batch = d;
+	}
+	if (o->done)
+		arm_now(o);
 }
 
 static void on_message(void *msg, void *arg)
@@ -224,12 +290,15 @@ static void on_message(void *msg, void *arg)
 	id_text(r->id, key);
 	struct flight *f = map_remove(&o->flights, key);
 	if (f) {
+		struct done *d = xcalloc(1, sizeof *d);
 		o->nflights--;
-		record(o, f, r);
-		flight_free(f);
+		d->f = f;
+		d->r = *r;
+		*o->done_tail = d;
+		o->done_tail = &d->next;
 	}
 	free(r);
-	/* The results of one loop turn share one pump. */
+	/* The results of one loop turn share one commit and one pump. */
 	arm_now(o);
 }
 
@@ -301,9 +370,19 @@ static void give_up(struct outbox *o, const struct store_notification *n, const 
 	announce(o, EVENT_NOTIFICATION_DEAD, &f, "dead", n->attempts, why, 0);
 }
 
+/* job_of returns n's job from the pump's cache (name -> struct store_job),
+ * reading it from the store the first time; NULL when there is none. */
+static struct store_job *job_of(struct outbox *o, struct map *cache, const char *name)
+{
+	struct store_job *job = map_get(cache, name);
+	if (job == NULL && store_job_get(o->store, name, &job) == 0 && job)
+		map_put(cache, name, job);
+	return job;
+}
+
 /* hand_over builds the message of n and hands it to the sender; false when the
  * sender's queue is full. */
-static bool hand_over(struct outbox *o, const struct store_notification *n)
+static bool hand_over(struct outbox *o, struct map *cache, const struct store_notification *n)
 {
 	enum notify_channel ch;
 	struct store_job *job = NULL;
@@ -313,7 +392,7 @@ static bool hand_over(struct outbox *o, const struct store_notification *n)
 	bool queued = true;
 
 	if (notify_channel_parse(n->channel, &ch) < 0 ||
-	    store_job_get(o->store, n->job_name, &job) < 0 || job == NULL ||
+	    (job = job_of(o, cache, n->job_name)) == NULL ||
 	    (n->execution_id && store_execution_get(o->store, n->execution_id, &e) < 0)) {
 		snprintf(why, sizeof why, "cannot read the job or the execution: %s",
 		         job ? store_errmsg(o->store) : "no such job");
@@ -368,7 +447,6 @@ static bool hand_over(struct outbox *o, const struct store_notification *n)
 out:
 	buf_free(&out);
 	buf_free(&err);
-	store_job_free(job);
 	store_execution_free(e);
 	return queued;
 }
@@ -381,9 +459,10 @@ static void pump(struct outbox *o)
 	size_t backlog = notify_backlog(o->sender);
 	size_t room = backlog < QUEUE_MAX ? QUEUE_MAX - backlog : 0;
 
+	loop_timer_stop(o->pump_timer);
+	record_results(o);
 	if (o->stopped)
 		return;
-	loop_timer_stop(o->pump_timer);
 	if (room > 0) {
 		if (store_outbox_due(o->store, now, (int)(room + o->nflights), &v, &n) < 0) {
 			log_errorx("notifications: cannot read the due ones: %s",
@@ -391,25 +470,45 @@ static void pump(struct outbox *o)
 			loop_timer_after(o->pump_timer, STORE_RETRY_NS);
 			return;
 		}
+		struct map cache;
+		struct map_iter it;
+		void *job;
+		map_init(&cache);
 		for (size_t i = 0; i < n && room > 0; i++) {
 			char key[24];
 			id_text(v[i]->id, key);
 			if (map_get(&o->flights, key))
 				continue;
-			if (!hand_over(o, v[i]))
+			if (!hand_over(o, &cache, v[i]))
 				break;
 			room--;
 		}
+		map_iter_init(&cache, &it);
+		while (map_iter_next(&cache, &it, NULL, &job))
+			store_job_free(job);
+		map_fini(&cache);
 		store_notifications_free(v, n);
 	}
-	int64_t next;
-	if (store_outbox_next_due(o->store, &next) < 0) {
+	/* The earliest pending notice not in flight sets the timer; one due
+	 * already (it became due after the query) fires at the next turn. When
+	 * the sender had no room, its results pump again. */
+	int64_t ids[QUEUE_MAX + 8], due[QUEUE_MAX + 8];
+	size_t k;
+	if (store_outbox_next_due(o->store,
+	                          o->nflights + 1 < QUEUE_MAX + 8 ? o->nflights + 1 : QUEUE_MAX + 8,
+	                          ids, due, &k) < 0) {
 		loop_timer_after(o->pump_timer, STORE_RETRY_NS);
 		return;
 	}
-	/* What is due now is in flight or waits for room: a result pumps again. */
-	if (next > clock_now_ns())
-		loop_timer_at(o->pump_timer, next);
+	for (size_t i = 0; i < k; i++) {
+		char key[24];
+		id_text(ids[i], key);
+		if (map_get(&o->flights, key))
+			continue;
+		if (room > 0 || due[i] > now)
+			loop_timer_at(o->pump_timer, due[i]);
+		break;
+	}
 }
 
 static void on_pump(void *arg)
@@ -604,6 +703,7 @@ struct outbox *outbox_start(struct loop *loop, struct store *store, struct event
 	o->rng = (uint64_t)clock_mono_ns() | 1;
 	map_init(&o->flights);
 	map_init(&o->watches);
+	o->done_tail = &o->done;
 	o->mailbox = loop_mailbox_new(loop, on_message, o);
 	o->pump_timer = loop_timer_new(loop, on_pump, o);
 	o->deadman_timer = loop_timer_new(loop, on_deadman, o);
@@ -651,6 +751,8 @@ void outbox_free(struct outbox *o)
 	store_set_planner(o->store, NULL, NULL);
 	/* Results the senders posted before they stopped are recorded here. */
 	loop_mailbox_free(o->mailbox);
+	while (o->done)
+		record_results(o);
 	notify_free(o->sender);
 	loop_timer_free(o->pump_timer);
 	loop_timer_free(o->deadman_timer);

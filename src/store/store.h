@@ -274,9 +274,10 @@ struct store_notification {
  * earliest first. Free with store_notifications_free. */
 int store_outbox_due(struct store *s, int64_t now_ns, int limit, struct store_notification ***out,
                      size_t *n);
-/* store_outbox_next_due sets *ns to the earliest due time of the pending
- * notices, 0 when there is none. */
-int store_outbox_next_due(struct store *s, int64_t *ns);
+/* store_outbox_next_due writes into ids and due_ns the first n (at most
+ * max) pending notices by due time, earliest first: the caller skips those
+ * it has in flight. */
+int store_outbox_next_due(struct store *s, size_t max, int64_t *ids, int64_t *due_ns, size_t *n);
 /* store_outbox_result records one attempt at notice id (of channel): state
  * "delivered", "pending" (it failed and is due again at next_ns) or "dead";
  * error is the failure (NULL when delivered). Counted in the counters. */

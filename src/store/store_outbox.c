@@ -55,7 +55,8 @@ static const char *const sql[O_STMT_COUNT] = {
                 "ON CONFLICT (channel, state) DO UPDATE SET count = count + 1",
     [O_DUE] = "SELECT " NOTICE_COLUMNS " FROM notifications WHERE state = 'pending' "
               "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
-    [O_NEXT_DUE] = "SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending'",
+    [O_NEXT_DUE] = "SELECT id, next_attempt_at FROM notifications WHERE state = 'pending' "
+                   "ORDER BY next_attempt_at, id LIMIT ?1",
     [O_RESULT] = "UPDATE notifications SET state = ?2, attempts = attempts + 1, "
                  "last_attempt_at = ?3, next_attempt_at = ?4, "
                  "last_error = coalesce(?5, last_error), finished_at = ?6 "
@@ -319,13 +320,19 @@ int store_outbox_due(struct store *s, int64_t now_ns, int limit, struct store_no
 	return rows(s, q, "notifications due", out, n);
 }
 
-int store_outbox_next_due(struct store *s, int64_t *ns)
+int store_outbox_next_due(struct store *s, size_t max, int64_t *ids, int64_t *due_ns, size_t *n)
 {
 	sqlite3_stmt *q = stmt(s, O_NEXT_DUE);
-	int rc = sqlite3_step(q);
-	*ns = rc == SQLITE_ROW ? store_col_time(q, 0) : 0;
+	int rc;
+	*n = 0;
+	sqlite3_bind_int64(q, 1, (int64_t)max);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && *n < max) {
+		ids[*n] = sqlite3_column_int64(q, 0);
+		due_ns[*n] = store_col_time(q, 1);
+		(*n)++;
+	}
 	sqlite3_reset(q);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(s, "notifications next due");
 	return 0;
 }

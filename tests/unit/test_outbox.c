@@ -166,9 +166,11 @@ Test(outbox, attempts_move_a_notice_on)
 	cr_assert_eq(store_outbox_due(st, now + SEC, 10, &v, &n), 0);
 	cr_expect_eq(n, 0, "the retried one is due later");
 	store_notifications_free(v, n);
-	int64_t next;
-	cr_assert_eq(store_outbox_next_due(st, &next), 0);
-	cr_expect_eq(next / NS_PER_MS, (now + 60 * SEC) / NS_PER_MS);
+	int64_t ids[4], due[4];
+	cr_assert_eq(store_outbox_next_due(st, 4, ids, due, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ids[0], hook);
+	cr_expect_eq(due[0] / NS_PER_MS, (now + 60 * SEC) / NS_PER_MS);
 
 	cr_assert_eq(
 	    store_outbox_result(st, hook, "webhook", "dead", now + 60 * SEC, 0, "HTTP 404: gone"),
@@ -180,8 +182,8 @@ Test(outbox, attempts_move_a_notice_on)
 	cr_expect_str_eq(v[1]->state, "delivered");
 	cr_expect_eq(v[1]->attempts, 1);
 	store_notifications_free(v, n);
-	cr_assert_eq(store_outbox_next_due(st, &next), 0);
-	cr_expect_eq(next, 0);
+	cr_assert_eq(store_outbox_next_due(st, 4, ids, due, &n), 0);
+	cr_expect_eq(n, 0);
 
 	struct store_notification_count *c;
 	int64_t pending;

@@ -34,7 +34,7 @@ class Daemon:
         self.log = open(self.log_path, "w")
         # Quiet logs, except that the listening address is an info line.
         args = [binary, "daemon", "--config", path, "--db", self.db,
-                "--log-level", "info" if web else "warn"]
+                "--log-level", os.environ.get("BENCH_LOG", "info" if web else "warn")]
         if web:
             args += ["--enable-web", "--web-address", "127.0.0.1:0"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
