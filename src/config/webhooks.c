@@ -9,10 +9,13 @@
  * presets (gh:, https://) are refused with a message: ofelia makes no
  * requests it was not told to make to a receiver. A section may also carry
  * its own template (method, header, body) instead of a preset. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -310,9 +313,22 @@ int config_preset_bundled(const char *name, struct config_preset *out, char *err
 
 static int preset_file(const char *path, struct config_preset *out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
+	/* Not blocking on a FIFO or a device: only a regular file is read. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
 		snprintf(err, errlen, "preset file %s: cannot open: %m", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "preset file %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "preset file %s: cannot read: %m", path);
+		close(fd);
 		return -1;
 	}
 	char *data = xmalloc(MAX_PRESET_FILE + 1);
