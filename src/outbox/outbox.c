@@ -145,8 +145,11 @@ static size_t on_plan(void *arg, const struct store_outcome *oc, struct store_no
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct store_notice){notify_channel_name(o->plan[i].channel),
 		                               o->plan[i].target, o->plan[i].cooldown_ns};
+	/* As the store keeps it (job_metrics.last_success, in milliseconds), so
+	 * an alert's key is the same whether the window came from here or from
+	 * the store after a restart. */
 	if (oc->status == JOB_STATUS_SUCCESS)
-		watch_success(o, oc->job_name, clock_now_ns());
+		watch_success(o, oc->job_name, oc->end_ns / NS_PER_MS * NS_PER_MS);
 	if (n)
 		arm_now(o);
 	return n;

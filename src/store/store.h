@@ -239,6 +239,7 @@ struct store_outcome {
 	const struct job *def; /* the job's stored definition */
 	enum job_status status;
 	const char *error; /* NULL when none */
+	int64_t end_ns; /* an execution's end (its last success, when it succeeded); 0 for a slot */
 };
 
 /* A planner writes into out (room for STORE_NOTICES_MAX) the notices an

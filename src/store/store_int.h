@@ -123,7 +123,7 @@ void store_checkpointer_stop(struct store *s);
 int store_outbox_init(struct store *s);
 void store_outbox_fini(struct store *s);
 int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
-                     const char *error);
+                     const char *error, int64_t end_ns);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);

@@ -211,7 +211,7 @@ static struct job *load_def(struct store *s, const char *job)
 }
 
 int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
-                     const char *error)
+                     const char *error, int64_t end_ns)
 {
 	struct store_notice v[STORE_NOTICES_MAX];
 	char print[17];
@@ -221,7 +221,7 @@ int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum
 	struct job *def = load_def(s, job);
 	if (def == NULL)
 		return 0;
-	struct store_outcome o = {exec_id, job, def, status, error};
+	struct store_outcome o = {exec_id, job, def, status, error, end_ns};
 	size_t n = s->outbox->planner(s->outbox->arg, &o, v);
 	int64_t now = clock_now_ns();
 	fingerprint(job, error, print);
