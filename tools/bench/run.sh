@@ -16,6 +16,8 @@ for b in "$BUILD"/release/bench/*; do
 done
 echo "## scheduler and core"
 python3 tools/bench/sched.py "$BUILD/release/ofelia" $quick
+echo "## notifications"
+python3 tools/bench/notify.py "$BUILD/release/ofelia" $quick
 for s in tools/bench/*.sh; do
 	[ "$s" = tools/bench/run.sh ] && continue
 	echo "## $(basename "$s" .sh)"
