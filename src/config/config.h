@@ -173,6 +173,10 @@ void config_diag_free(struct config_diag *d);
 
 /* config_webhook_find returns c's webhook called name, or NULL. */
 const struct config_webhook *config_webhook_find(const struct config *c, const char *name);
+/* config_webhook_copy makes dst a deep copy of src; config_webhook_release
+ * frees what a webhook holds (not the struct itself). */
+void config_webhook_copy(struct config_webhook *dst, const struct config_webhook *src);
+void config_webhook_release(struct config_webhook *w);
 /* config_preset_bundled loads the preset of that name compiled into ofelia
  * into out (release with config_preset_fini); 0, or -1 with the reason in
  * err. config_preset_names lists them, NULL-terminated. */

@@ -136,10 +136,8 @@ int config_webhook_set(struct config_ld *ld, struct config_webhook *w, const cha
 /* config_webhooks_finish resolves every webhook's preset and checks what
  * refers to webhooks and the notification settings, once the file is read. */
 void config_webhooks_finish(struct config_ld *ld);
-/* config_webhooks_free releases c's webhooks; config_webhook_release one
- * webhook's fields. */
+/* config_webhooks_free releases c's webhooks. */
 void config_webhooks_free(struct config *c);
-void config_webhook_release(struct config_webhook *w);
 
 /* The loaders fill ld->c from text (NUL-terminated, len bytes). */
 void config_yaml_load(struct config_ld *ld, const char *text, size_t len);

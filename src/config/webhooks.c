@@ -60,6 +60,27 @@ void config_webhook_release(struct config_webhook *w)
 	config_preset_fini(&w->resolved);
 }
 
+void config_webhook_copy(struct config_webhook *d, const struct config_webhook *s)
+{
+	memset(d, 0, sizeof *d);
+	char **to[] = {&d->name, &d->source,    &d->preset, &d->url,     &d->id,     &d->secret,
+	               &d->link, &d->link_text, &d->device, &d->trigger, &d->method, &d->body};
+	const char *from[] = {s->name, s->source,    s->preset, s->url,     s->id,     s->secret,
+	                      s->link, s->link_text, s->device, s->trigger, s->method, s->body};
+	for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
+		*to[i] = xstrdup(from[i]);
+	d->timeout_ns = s->timeout_ns;
+	d->retry_count = s->retry_count;
+	d->retry_delay_ns = s->retry_delay_ns;
+	strv_copy(&d->headers, &s->headers);
+	d->resolved.name = xstrdup(s->resolved.name);
+	d->resolved.url_scheme = xstrdup(s->resolved.url_scheme);
+	d->resolved.method = xstrdup(s->resolved.method);
+	d->resolved.body = xstrdup(s->resolved.body);
+	strv_copy(&d->resolved.headers, &s->resolved.headers);
+	strv_copy(&d->resolved.required, &s->resolved.required);
+}
+
 void config_webhooks_free(struct config *c)
 {
 	for (size_t i = 0; i < c->nwebhooks; i++)

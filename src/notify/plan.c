@@ -102,39 +102,6 @@ static void split(struct strv *out, const char *list)
 	free(copy);
 }
 
-static void webhook_copy(struct config_webhook *d, const struct config_webhook *s)
-{
-	memset(d, 0, sizeof *d);
-	d->name = xstrdup(s->name);
-	d->source = xstrdup(s->source);
-	d->preset = xstrdup(s->preset);
-	d->url = xstrdup(s->url);
-	d->id = xstrdup(s->id);
-	d->secret = xstrdup(s->secret);
-	d->link = xstrdup(s->link);
-	d->link_text = xstrdup(s->link_text);
-	d->device = xstrdup(s->device);
-	d->trigger = xstrdup(s->trigger);
-	d->timeout_ns = s->timeout_ns;
-	d->retry_count = s->retry_count;
-	d->retry_delay_ns = s->retry_delay_ns;
-	d->resolved.name = xstrdup(s->resolved.name);
-	d->resolved.url_scheme = xstrdup(s->resolved.url_scheme);
-	d->resolved.method = xstrdup(s->resolved.method);
-	d->resolved.body = xstrdup(s->resolved.body);
-	strv_copy(&d->resolved.headers, &s->resolved.headers);
-	strv_copy(&d->resolved.required, &s->resolved.required);
-}
-
-static void webhook_release(struct config_webhook *w)
-{
-	char *strings[] = {w->name,   w->source, w->preset,    w->url,    w->id,
-	                   w->secret, w->link,   w->link_text, w->device, w->trigger};
-	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
-		free(strings[i]);
-	config_preset_fini(&w->resolved);
-}
-
 void notify_config_free(struct notify_config *nc)
 {
 	if (nc == NULL)
@@ -148,7 +115,7 @@ void notify_config_free(struct notify_config *nc)
 	strv_free(&nc->global_webhooks);
 	strv_free(&nc->allowed_hosts);
 	for (size_t i = 0; i < nc->nwebhooks; i++) {
-		webhook_release(&nc->webhooks[i].w);
+		config_webhook_release(&nc->webhooks[i].w);
 		tmpl_free(nc->webhooks[i].body);
 	}
 	free(nc->webhooks);
@@ -291,7 +258,7 @@ struct notify_config *notify_config_new(const struct config *c, const struct con
 		if (i >= c->nwebhooks && config_webhook_find(c, w->name))
 			continue;
 		struct nwebhook *nw = &nc->webhooks[nc->nwebhooks++];
-		webhook_copy(&nw->w, w);
+		config_webhook_copy(&nw->w, w);
 		char name[300];
 		snprintf(name, sizeof name, "webhook \"%s\" (preset %s)", w->name,
 		         w->resolved.name ? w->resolved.name : "?");

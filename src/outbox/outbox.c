@@ -373,33 +373,45 @@ static void give_up(struct outbox *o, const struct store_notification *n, const 
 	announce(o, EVENT_NOTIFICATION_DEAD, &f, "dead", n->attempts, why, 0);
 }
 
-/* job_of returns n's job from the pump's cache (name -> struct store_job),
- * reading it from the store the first time; NULL when there is none. */
-static struct store_job *job_of(struct outbox *o, struct map *cache, const char *name)
+/* job_of sets *job to n's job from the pump's cache (name -> struct
+ * store_job), read from the store the first time (NULL when there is no
+ * such job); -1 when the store cannot be read. */
+static int job_of(struct outbox *o, struct map *cache, const char *name, struct store_job **job)
 {
-	struct store_job *job = map_get(cache, name);
-	if (job == NULL && store_job_get(o->store, name, &job) == 0 && job)
-		map_put(cache, name, job);
-	return job;
+	*job = map_get(cache, name);
+	if (*job)
+		return 0;
+	if (store_job_get(o->store, name, job) < 0)
+		return -1;
+	if (*job)
+		map_put(cache, name, *job);
+	return 0;
 }
 
-/* hand_over builds the message of n and hands it to the sender; false when the
- * sender's queue is full. */
-static bool hand_over(struct outbox *o, struct map *cache, const struct store_notification *n)
+enum handed { HANDED, FULL, STORE_TROUBLE };
+
+/* hand_over builds the message of n and hands it to the sender. A notice
+ * that can never be sent is dead at once; one the store cannot read now
+ * waits for the next pump. */
+static enum handed hand_over(struct outbox *o, struct map *cache,
+                             const struct store_notification *n)
 {
 	enum notify_channel ch;
 	struct store_job *job = NULL;
 	struct store_execution *e = NULL;
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	char why[640];
-	bool queued = true;
+	enum handed rc = HANDED;
 
-	if (notify_channel_parse(n->channel, &ch) < 0 ||
-	    (job = job_of(o, cache, n->job_name)) == NULL ||
+	if (job_of(o, cache, n->job_name, &job) < 0 ||
 	    (n->execution_id && store_execution_get(o->store, n->execution_id, &e) < 0)) {
-		snprintf(why, sizeof why, "cannot read the job or the execution: %s",
-		         job ? store_errmsg(o->store) : "no such job");
-		give_up(o, n, why);
+		log_errorx("notification %lld: cannot read its job or execution (trying again "
+		           "soon): %s",
+		           (long long)n->id, store_errmsg(o->store));
+		return STORE_TROUBLE;
+	}
+	if (notify_channel_parse(n->channel, &ch) < 0 || job == NULL) {
+		give_up(o, n, job ? "unknown channel" : "its job no longer exists");
 		goto out;
 	}
 	struct notify_event ev = {.event = n->event,
@@ -440,7 +452,7 @@ static bool hand_over(struct outbox *o, struct map *cache, const struct store_no
 	if (!notify_submit(o->sender, m)) {
 		notify_msg_free(m);
 		flight_free(f);
-		queued = false;
+		rc = FULL;
 		goto out;
 	}
 	char key[24];
@@ -451,7 +463,7 @@ out:
 	buf_free(&out);
 	buf_free(&err);
 	store_execution_free(e);
-	return queued;
+	return rc;
 }
 
 static void pump(struct outbox *o)
@@ -477,20 +489,24 @@ static void pump(struct outbox *o)
 		struct map_iter it;
 		void *job;
 		map_init(&cache);
-		for (size_t i = 0; i < n && room > 0; i++) {
+		enum handed h = HANDED;
+		for (size_t i = 0; i < n && room > 0 && h == HANDED; i++) {
 			char key[24];
 			id_text(v[i]->id, key);
 			if (map_get(&o->flights, key))
 				continue;
-			if (!hand_over(o, &cache, v[i]))
-				break;
-			room--;
+			if ((h = hand_over(o, &cache, v[i])) == HANDED)
+				room--;
 		}
 		map_iter_init(&cache, &it);
 		while (map_iter_next(&cache, &it, NULL, &job))
 			store_job_free(job);
 		map_fini(&cache);
 		store_notifications_free(v, n);
+		if (h == STORE_TROUBLE) {
+			loop_timer_after(o->pump_timer, STORE_RETRY_NS);
+			return;
+		}
 	}
 	/* The earliest pending notice not in flight sets the timer; one due
 	 * already (it became due after the query) fires at the next turn. When
