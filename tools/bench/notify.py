@@ -138,14 +138,16 @@ def bench_throughput():
         t0 = time.monotonic()
         d = Daemon(BIN, tmp, CONFIG % dict(delay="1s", workers=4, port=port, seed="false",
                                            extra=""))
-        while d.query("SELECT count(*) FROM notifications WHERE state = 'delivered'")[0][0] \
-                < n:
-            if time.monotonic() - t0 > 300:
-                raise RuntimeError("not delivered in 300 s")
-            time.sleep(0.02)
-        elapsed = time.monotonic() - t0
-        cpu = d.cpu_seconds()
-        d.stop()
+        try:
+            while d.query("SELECT count(*) FROM notifications WHERE state = 'delivered'")[0][0] \
+                    < n:
+                if time.monotonic() - t0 > 300:
+                    raise RuntimeError("not delivered in 300 s")
+                time.sleep(0.02)
+            elapsed = time.monotonic() - t0
+            cpu = d.cpu_seconds()
+        finally:
+            d.stop()
         report("notify delivered/s (%d webhook notices, 4 senders)" % n,
                "%.0f" % (n / elapsed), "notices/s")
         report("notify daemon CPU per notice", "%.0f" % (cpu / n * 1e6), "us")
