@@ -17,7 +17,7 @@ libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
 TEST_PKGS="
 libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
 docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
-docker-registry debootstrap e2fsprogs
+docker-registry debootstrap e2fsprogs python3-aiosmtpd
 clang libclang-rt-14-dev clang-format wrk chromium
 "
 # playwright-core (tests/ui, installed by `npm ci`) drives Chromium from

@@ -1,9 +1,10 @@
 /* ofelia daemon: load the config, open the store, recover, schedule, serve
  * the API, until SIGTERM or SIGINT. SIGHUP reloads the config.
  *
- * Start-up order: config, logging, database, loop, scheduler (recovery),
- * HTTP, signals. Shut-down order is the reverse, after the scheduler has
- * given running executions their grace period and recorded them. */
+ * Start-up order: config, logging, database, loop, notifications, HTTP,
+ * scheduler (recovery), labels, signals. Shut-down order is the reverse,
+ * after the scheduler has given running executions their grace period and
+ * recorded them. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "http/http.h"
 #include "labels/labels.h"
 #include "loop/loop.h"
+#include "outbox/outbox.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -36,7 +38,9 @@ struct daemon {
 	struct events *events;
 	struct scheduler *scheduler;
 	struct http *http;
-	struct labels *labels; /* discovery of label jobs */
+	struct labels *labels;         /* discovery of label jobs */
+	struct outbox *outbox;         /* notifications */
+	struct config *label_settings; /* the service container's notification labels, or NULL */
 	struct cli_heartbeat *heartbeat;
 	char *db;          /* the database's path */
 	bool docker_ready; /* docker_global_init done */
@@ -148,6 +152,10 @@ static int reload_apply(void *arg, void *config, struct scheduler_changes *out, 
 	struct config_diag diag = {STRV_INIT, STRV_INIT};
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
 	if (rc == 0 && prepare_config(d, c, &diag) == 0) {
+		char nerr[640];
+		if (outbox_reload(d->outbox, c, d->label_settings, nerr, sizeof nerr) < 0)
+			log_kv(LOG_ERROR, "reload: notification settings unchanged", "error", nerr,
+			       NULL);
 		/* The API serves the newest config from now on (users, CORS, rate
 		 * limits); the scheduler keeps the options it started with. */
 		config_free(d->reloaded);
@@ -181,9 +189,34 @@ static int reload_apply(void *arg, void *config, struct scheduler_changes *out, 
 	return rc;
 }
 
+/* on_label_globals takes the notification settings of the service
+ * container's labels: they fill what the config file leaves unset. */
+static void on_label_globals(void *arg, const struct strv *globals)
+{
+	struct daemon *d = arg;
+	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	char err[640];
+	struct config *c = config_from_labels(globals, &diag);
+	for (size_t i = 0; i < diag.errors.n; i++)
+		log_kv(LOG_ERROR, "notification label ignored", "error", diag.errors.v[i], NULL);
+	for (size_t i = 0; i < diag.warnings.n; i++)
+		log_kv(LOG_WARN, "notification label", "warning", diag.warnings.v[i], NULL);
+	config_diag_free(&diag);
+	if (outbox_reload(d->outbox, current_config(d), c, err, sizeof err) < 0) {
+		log_kv(LOG_ERROR, "notification labels not applied", "error", err, NULL);
+		config_free(c);
+		return;
+	}
+	config_free(d->label_settings);
+	d->label_settings = c;
+	log_kv(LOG_INFO, "notification settings from labels applied", NULL);
+}
+
 static void on_shutdown_done(void *arg)
 {
 	struct daemon *d = arg;
+	/* Every outcome is recorded: notices not sent by now stay pending. */
+	outbox_stop(d->outbox);
 	loop_stop(d->loop);
 }
 
@@ -265,6 +298,12 @@ static int run(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
 	d->events = events_new();
+	/* Before the scheduler: recovery records outcomes that owe notices. */
+	d->outbox = outbox_start(d->loop, d->store, d->events, d->config, err, sizeof err);
+	if (d->outbox == NULL) {
+		log_errorx("notifications: %s", err);
+		return CLI_FAIL;
+	}
 	d->scheduler = scheduler_new(d->loop, d->store, d->events, &so);
 	struct scheduler_reloader reloader = {reload_load, reload_apply, reload_discard, d};
 	scheduler_set_reload(d->scheduler, &reloader);
@@ -284,6 +323,7 @@ static int run(struct daemon *d)
 		return CLI_FAIL;
 	}
 	d->labels = labels_start(d->loop, d->scheduler, d->config);
+	labels_on_globals(d->labels, on_label_globals, d);
 	d->heartbeat =
 	    cli_heartbeat_start(d->loop, d->store, d->db, d->http ? d->config->web.address : NULL);
 	loop_on_signals(d->loop, handled_signals,
@@ -312,12 +352,14 @@ int cli_daemon(int argc, char **argv)
 	cli_heartbeat_free(d.heartbeat);
 	http_free(d.http);
 	labels_free(d.labels);
+	outbox_free(d.outbox);
 	scheduler_free(d.scheduler);
 	events_free(d.events);
 	loop_free(d.loop);
 	store_close(d.store);
 	config_free(d.config);
 	config_free(d.reloaded);
+	config_free(d.label_settings);
 	if (d.docker_ready)
 		docker_global_cleanup();
 	cli_settings_fini(&d.opts);

@@ -13,6 +13,7 @@
 #include "util/xalloc.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "notify/notify.h"
 #include "cron/cron.h"
 
 static const char usage[] =
@@ -193,10 +194,12 @@ int cli_validate(int argc, char **argv)
 	struct config *c = cli_config_load(&opts, &diag, &path);
 	if (c) {
 		cli_apply_settings(&opts, c, &diag);
-		char err[512];
+		char err[640];
 		/* What http_start would refuse, so a config that cannot start
 		 * the web server fails here too. */
 		if (c->web.enabled && http_config_check(c, err, sizeof err) < 0)
+			strv_push(&diag.errors, err);
+		if (notify_check(c, err, sizeof err) < 0)
 			strv_push(&diag.errors, err);
 		if (path == NULL)
 			strv_push(&opts.notes, cli_no_config_note(&opts));

@@ -55,6 +55,13 @@ static const struct config_word format_words[] = {
     {"logfmt", "logfmt"}, {"json", "json"}, {NULL, NULL}};
 static const struct config_word sync_words[] = {
     {"normal", "normal"}, {"full", "full"}, {NULL, NULL}};
+static const struct config_word tls_words[] = {
+    {"mandatory", "mandatory"},
+    {"opportunistic", "opportunistic"},
+    {"none", "none"},
+    {"implicit", "implicit"},
+    {NULL, NULL},
+};
 static const struct config_word scope_words[] = {
     {"service", "service"},
     {"container", "container"},
@@ -94,8 +101,20 @@ const struct config_key config_global_keys[] = {
     K("smtp-user", CK_STRING, G(smtp_user)),
     K("smtp-password", CK_STRING, G(smtp_password)),
     K("smtp-tls-skip-verify", CK_BOOL, G(smtp_tls_skip_verify)),
+    KX("smtp-tls-policy", CK_ENUM, G(smtp_tls_policy), tls_words),
     K("save-folder", CK_STRING, G(save_folder)),
     K("save-only-on-error", CK_BOOL, G(save_only_on_error)),
+    K("save-mode", CK_MODE, G(save_mode)),
+    K("save-folder-mode", CK_MODE, G(save_folder_mode)),
+    K("notify-on", CK_LIST, G(notify_on)),
+    K("notification-cooldown", CK_DURATION, G(notification_cooldown_ns)),
+    KR("notification-max-attempts", CK_INT, G(notification_max_attempts), 1, 1000),
+    KR("notification-retry-delay", CK_DURATION, G(notification_retry_delay_ns), SEC / 100, 0),
+    K("notification-max-age", CK_DURATION, G(notification_max_age_ns)),
+    KR("notification-workers", CK_INT, G(notification_workers), 1, 64),
+    K("webhook-webhooks", CK_LIST, G(webhook_webhooks)),
+    K("webhook-allowed-hosts", CK_STRING, G(webhook_allowed_hosts)),
+    K("webhook-default-preset", CK_EMPTY_OK, G(webhook_default_preset)),
     K("enable-web", CK_BOOL, W(enabled)),
     K("web-address", CK_ADDRESS, W(address)),
     K("web-auth-enabled", CK_BOOL, W(auth_enabled)),
@@ -109,10 +128,11 @@ const struct config_key config_global_keys[] = {
     IGNORED("enable-pprof", ""),
     IGNORED("pprof-address", ""),
     IGNORED("enable-strict-validation", " (ofelia always validates)"),
-    IGNORED("notification-cooldown", ""),
-    IGNORED("smtp-tls-policy", ""),
-    IGNORED("save-mode", ""),
-    IGNORED("save-folder-mode", ""),
+    IGNORED("webhook-allow-remote-presets",
+            " (remote presets are not fetched; give the preset file's path)"),
+    IGNORED("webhook-trusted-preset-sources", " (remote presets are not fetched)"),
+    IGNORED("webhook-preset-cache-ttl", " (remote presets are not fetched)"),
+    IGNORED("webhook-preset-cache-dir", " (remote presets are not fetched)"),
     IGNORED("restore-history", " (history is kept in the database)"),
     IGNORED("restore-history-max-age", " (see history-max-age)"),
     {NULL, 0, 0, 0, 0, NULL},
@@ -184,31 +204,8 @@ const struct config_key config_user_keys[] = {
 static const struct {
 	const char *key, *hint;
 } ofelia_job_keys[] = {
-    {"slack-webhook", " (notifications are set in global)"},
-    {"slack-only-on-error", " (notifications are set in global)"},
-    {"email-to", " (notifications are set in global)"},
-    {"email-from", " (notifications are set in global)"},
-    {"email-subject", " (notifications are set in global)"},
-    {"mail-only-on-error", " (notifications are set in global)"},
-    {"smtp-host", " (notifications are set in global)"},
-    {"smtp-port", " (notifications are set in global)"},
-    {"smtp-user", " (notifications are set in global)"},
-    {"smtp-password", " (notifications are set in global)"},
-    {"smtp-tls-skip-verify", " (notifications are set in global)"},
-    {"smtp-tls-policy", ""},
-    {"save-folder", " (notifications are set in global)"},
-    {"save-only-on-error", " (notifications are set in global)"},
-    {"save-mode", ""},
-    {"save-folder-mode", ""},
-    {"webhooks", ""},
-    {"depends-on", ""},
-    {"on-success", ""},
-    {"on-failure", ""},
-    {"console-height", ""},
-    {"console-width", ""},
-    {"annotations", ""},
-    {"env-file", ""},
-    {"env-from", ""},
+    {"depends-on", ""},    {"on-success", ""},  {"on-failure", ""}, {"console-height", ""},
+    {"console-width", ""}, {"annotations", ""}, {"env-file", ""},   {"env-from", ""},
 };
 
 /* ---- messages ---- */
@@ -265,6 +262,12 @@ void config_defaults(struct config *c)
 	g->default_user = xstrdup("root");
 	g->job_exec_label_scope = xstrdup("service");
 	g->smtp_port = 587;
+	g->notification_max_attempts = 10;
+	g->notification_max_age_ns = 24 * HOUR;
+	g->notification_retry_delay_ns = 5 * SEC;
+	g->notification_workers = 4;
+	g->webhook_allowed_hosts = xstrdup("*");
+	g->webhook_default_preset = xstrdup("json-post");
 
 	c->docker.poll_interval_ns = 10 * SEC;
 	c->docker.events = true;
@@ -284,14 +287,36 @@ void config_fini(struct config *c)
 {
 	struct config_global *g = &c->global;
 	char *strings[] = {
-	    c->path,          g->timezone,       g->log_level,     g->log_format,
-	    g->db_path,       g->db_synchronous, g->default_user,  g->job_exec_label_scope,
-	    g->slack_webhook, g->email_from,     g->email_to,      g->email_subject,
-	    g->smtp_host,     g->smtp_user,      g->smtp_password, g->save_folder,
-	    c->docker.host,   c->web.address,    c->web.secret,
+	    c->path,
+	    g->timezone,
+	    g->log_level,
+	    g->log_format,
+	    g->db_path,
+	    g->db_synchronous,
+	    g->default_user,
+	    g->job_exec_label_scope,
+	    g->slack_webhook,
+	    g->email_from,
+	    g->email_to,
+	    g->email_subject,
+	    g->smtp_host,
+	    g->smtp_user,
+	    g->smtp_password,
+	    g->save_folder,
+	    c->docker.host,
+	    c->web.address,
+	    c->web.secret,
+	    g->smtp_tls_policy,
+	    g->save_mode,
+	    g->save_folder_mode,
+	    g->webhook_allowed_hosts,
+	    g->webhook_default_preset,
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
+	strv_free(&g->notify_on);
+	strv_free(&g->webhook_webhooks);
+	config_webhooks_free(c);
 	strv_free(&c->docker.filters);
 	for (size_t i = 0; i < c->web.nusers; i++) {
 		free(c->web.users[i].username);
@@ -639,6 +664,10 @@ int config_key_set(struct config_ld *ld, const struct config_key *k, const char 
 		return 0;
 	}
 	/* Ofelia's default-user = (empty) means the image's own user. */
+	if (*value == '\0' && k->kind == CK_EMPTY_OK) {
+		set_string(AT(ld->c, k, char *), "");
+		return 0;
+	}
 	if (*value == '\0')
 		return k->kind == CK_DEFAULT_USER ? set_checked_string(ld, k, where, "default", pos)
 		                                  : 0;
@@ -682,6 +711,16 @@ int config_key_set(struct config_ld *ld, const struct config_key *k, const char 
 		return -1;
 	case CK_CIDRS:
 		return set_cidrs(ld, AT(ld->c, k, struct strv), where, k->key, value, pos);
+	case CK_MODE: {
+		unsigned mode;
+		if (job_mode_parse(value, &mode) == 0) {
+			set_string(AT(ld->c, k, char *), value);
+			return 0;
+		}
+		config_error(ld, pos, "%s: %s: \"%s\" is not an octal file mode from 0000 to 0777",
+		             where, k->key, value);
+		return -1;
+	}
 	case CK_USERS:
 	case CK_MAP:
 		config_error(ld, pos, "%s: %s: wants a %s, not a single value", where, k->key,
@@ -910,6 +949,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 		finish_web_user(&ld);
 		check_web(&ld);
 		check_jobs(&ld);
+		config_webhooks_finish(&ld);
 	}
 	free(copy);
 	free(ld.claims);

@@ -42,7 +42,8 @@ struct config_global {
 	bool allow_host_jobs_from_labels;
 	char *job_exec_label_scope; /* "service", "container", "container-service" */
 
-	/* notifications: read and validated now, delivered by the notify module */
+	/* notifications (src/notify; docs/notifications.md): the defaults of
+	 * every job, whose own keys win one by one */
 	char *slack_webhook;
 	bool slack_only_on_error;
 	char *email_from;
@@ -54,8 +55,54 @@ struct config_global {
 	char *smtp_user;
 	char *smtp_password;
 	bool smtp_tls_skip_verify;
+	char *smtp_tls_policy; /* mandatory (default), opportunistic, none, implicit */
 	char *save_folder;
 	bool save_only_on_error;
+	char *save_mode;        /* octal; NULL = 0600 */
+	char *save_folder_mode; /* octal; NULL = 0750 */
+	struct strv notify_on;  /* extra events for every job: interrupted, missed, expired */
+	int64_t notification_cooldown_ns;    /* equal failure notices within it: suppressed */
+	int notification_max_attempts;       /* deliveries tried before a notice is dead */
+	int64_t notification_retry_delay_ns; /* the first back-off, doubled each time */
+	int64_t notification_max_age_ns;     /* a notice older than this is dead */
+	int notification_workers;            /* sender threads */
+	struct strv webhook_webhooks;        /* webhooks every job notifies */
+	char *webhook_allowed_hosts;         /* "*" or a list of hosts and *.domains */
+	char *webhook_default_preset;        /* for webhooks without one; "" = none */
+};
+
+/* A webhook preset: how a named service is called (presets/NAME.yaml,
+ * netresearch's format). body is a Go text/template (src/notify). */
+struct config_preset {
+	char *name;
+	char *url_scheme; /* "{id}", "{secret}", "{url}" are replaced */
+	char *method;
+	struct strv headers;  /* "Name: value", "{secret}" etc. replaced */
+	struct strv required; /* variables that must be set: id, secret, url */
+	char *body;
+};
+
+/* A [webhook "name"] section (YAML: webhooks: {name: {...}}), its preset
+ * resolved when the config loads. */
+struct config_webhook {
+	char *name;
+	char *source; /* "ofelia.ini:12", or the container it came from */
+	char *preset; /* as written; NULL = webhook-default-preset */
+	char *url;
+	char *id;
+	char *secret;
+	char *link;
+	char *link_text;
+	char *device;
+	char *trigger; /* always, error, success, skipped; NULL = error */
+	int64_t timeout_ns;
+	int retry_count; /* -1 = global notification-max-attempts */
+	int64_t retry_delay_ns;
+	/* a template written in the section itself instead of a preset */
+	char *method;
+	char *body;
+	struct strv headers;
+	struct config_preset resolved; /* what is sent: the preset, or the inline template */
 };
 
 /* "docker:" in YAML, [docker] in INI. */
@@ -104,6 +151,8 @@ struct config {
 	struct config_web web;
 	struct job **jobs; /* owned; origin CONFIG, in file order */
 	size_t njobs;
+	struct config_webhook *webhooks; /* by name order of definition */
+	size_t nwebhooks;
 };
 
 /* Messages gathered while loading: errors make the load fail, warnings
@@ -145,6 +194,19 @@ void config_free(struct config *c);
 /* config_diag_free releases the messages, leaving d empty. */
 void config_diag_free(struct config_diag *d);
 
+/* config_webhook_find returns c's webhook called name, or NULL. */
+const struct config_webhook *config_webhook_find(const struct config *c, const char *name);
+/* config_webhook_copy makes dst a deep copy of src; config_webhook_release
+ * frees what a webhook holds (not the struct itself). */
+void config_webhook_copy(struct config_webhook *dst, const struct config_webhook *src);
+void config_webhook_release(struct config_webhook *w);
+/* config_preset_bundled loads the preset of that name compiled into ofelia
+ * into out (release with config_preset_fini); 0, or -1 with the reason in
+ * err. config_preset_names lists them, NULL-terminated. */
+int config_preset_bundled(const char *name, struct config_preset *out, char *err, size_t errlen);
+extern const char *const config_preset_names[];
+void config_preset_fini(struct config_preset *p);
+
 /* One label of a container, as the Docker engine reports it. */
 struct config_label {
 	const char *key;
@@ -172,5 +234,17 @@ struct config_container {
 size_t config_labels_jobs(const struct config_global *global, const struct config_container *ct,
                           const struct config_label *labels, size_t nlabels, struct job ***jobs,
                           size_t *njobs, struct config_diag *diag);
+
+/* config_labels_globals appends to out, as "key=value", the global settings
+ * Ofelia reads from the labels of the container marked ofelia.service=true:
+ * the notification keys (ofelia.slack-webhook, ofelia.smtp-host, ...,
+ * ofelia.webhook-webhooks) and webhook sections (ofelia.webhook.NAME.KEY).
+ * Other containers have none. */
+void config_labels_globals(const struct config_container *ct, const struct config_label *labels,
+                           size_t nlabels, struct strv *out);
+/* config_from_labels builds a config holding those settings (defaults
+ * elsewhere, no jobs). Bad values are diag errors naming the label and are
+ * left out; the config is never NULL. The caller frees it. */
+struct config *config_from_labels(const struct strv *globals, struct config_diag *diag);
 
 #endif

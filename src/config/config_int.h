@@ -36,6 +36,8 @@ enum config_kind {
 	CK_USERS,    /* YAML only: a sequence of {username, password-hash, role} */
 	CK_MAP,      /* YAML only: a nested mapping described by another table */
 	CK_IGNORED,  /* an Ofelia key this program does not use: a warning */
+	CK_MODE,     /* a string holding an octal file mode (save-mode) */
+	CK_EMPTY_OK, /* a string where empty is a value, not the default */
 };
 
 struct config_word {
@@ -120,6 +122,22 @@ int config_job_check(const struct job *j, bool *sched, char *err, size_t errlen)
 /* config_envsubst returns s with ${VAR} and ${VAR:-default} replaced (see
  * envsubst.c); the caller frees it. */
 char *config_envsubst(const char *s);
+
+/* ---- webhooks.c ---- */
+
+/* config_webhook_add starts the webhook section name (defined at pos; a
+ * second definition is an error) and returns it, or NULL after an error. */
+struct config_webhook *config_webhook_add(struct config_ld *ld, const char *name,
+                                          struct config_pos pos);
+/* config_webhook_set stores one key of a webhook section; -1 after an
+ * error, 0 otherwise (an unknown key only warns). */
+int config_webhook_set(struct config_ld *ld, struct config_webhook *w, const char *key,
+                       const char *value, struct config_pos pos);
+/* config_webhooks_finish resolves every webhook's preset and checks what
+ * refers to webhooks and the notification settings, once the file is read. */
+void config_webhooks_finish(struct config_ld *ld);
+/* config_webhooks_free releases c's webhooks. */
+void config_webhooks_free(struct config *c);
 
 /* The loaders fill ld->c from text (NUL-terminated, len bytes). */
 void config_yaml_load(struct config_ld *ld, const char *text, size_t len);

@@ -578,10 +578,24 @@ static void apply(struct ini *in, const struct ini_section *sec)
 			return;
 		}
 	}
+	if (strncmp(name, "webhook", 7) == 0 && (name[7] == ' ' || name[7] == '"')) {
+		char *wname = job_name(name, 7);
+		struct config_webhook *w =
+		    sec->again.line ? NULL : config_webhook_add(in->ld, wname, sec->pos);
+		if (sec->again.line)
+			config_error(in->ld, sec->again,
+			             "webhook \"%s\" is defined twice (first at line %d)", wname,
+			             sec->pos.line);
+		for (size_t k = 0; w && k < sec->n; k++) {
+			char *value = config_envsubst(sec->e[k].value);
+			config_webhook_set(in->ld, w, sec->e[k].key, value, sec->e[k].pos);
+			free(value);
+		}
+		free(wname);
+		return;
+	}
 	config_warning(in->ld, sec->pos, "section [%s] is %s (ignored)", sec->name,
-	               strncmp(name, "job-compose", 11) == 0 || strncmp(name, "webhook", 7) == 0
-	                   ? "not supported"
-	                   : "unknown");
+	               strncmp(name, "job-compose", 11) == 0 ? "not supported" : "unknown");
 }
 
 void config_ini_load(struct config_ld *ld, const char *text, size_t len)

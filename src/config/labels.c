@@ -12,8 +12,11 @@
  * - A stopped container contributes run jobs only.
  * - Values are taken as written: no ${VAR} substitution, as in Ofelia. A
  *   list is a JSON array (["a","b"]) or one plain value.
- * - Global settings (ofelia.<key> on the service container) are not read;
- *   each such label gets a warning that names the key to set in the file.
+ * - Global settings (ofelia.<key> on the service container) are read for
+ *   notifications only, as netresearch does (config_labels_globals): the
+ *   notification keys and webhook sections (ofelia.webhook.NAME.KEY); the
+ *   SSRF-sensitive webhook-allowed-hosts stays file-only. Any other global
+ *   label gets a warning that names the key to set in the file.
  *
  * A label that cannot be read drops its job with an error naming the label;
  * the other jobs are kept. Two jobs with one name (from two containers) are
@@ -83,6 +86,39 @@ static const struct {
     {"job-service-run", JOB_SERVICE},
 };
 
+/* The global keys read from the service container's labels. */
+static const char *const label_globals[] = {
+    "slack-webhook",
+    "slack-only-on-error",
+    "email-to",
+    "email-from",
+    "email-subject",
+    "mail-only-on-error",
+    "smtp-host",
+    "smtp-port",
+    "smtp-user",
+    "smtp-password",
+    "smtp-tls-skip-verify",
+    "smtp-tls-policy",
+    "save-folder",
+    "save-only-on-error",
+    "save-mode",
+    "save-folder-mode",
+    "notify-on",
+    "notification-cooldown",
+    "webhook-webhooks",
+    "webhook-default-preset",
+    NULL,
+};
+
+static bool label_global(const char *key)
+{
+	for (int i = 0; label_globals[i]; i++)
+		if (strcmp(label_globals[i], key) == 0)
+			return true;
+	return false;
+}
+
 /* split reads one label into p; false (after a warning where it helps) for a
  * label that is not a job's. */
 static bool split(const struct scan *s, const struct config_label *l, struct part *p)
@@ -94,7 +130,7 @@ static bool split(const struct scan *s, const struct config_label *l, struct par
 	if (strcmp(type, "enabled") == 0 || strcmp(type, "service") == 0)
 		return false;
 	if (dot == NULL) {
-		if (s->ct->is_service)
+		if (s->ct->is_service && !label_global(type))
 			warning(s, k,
 			        "global settings are not read from labels; set \"%s\" in the "
 			        "config file",
@@ -118,8 +154,12 @@ static bool split(const struct scan *s, const struct config_label *l, struct par
 			words_normalize(p->key, p->norm, sizeof p->norm);
 			return true;
 		}
-	if ((tlen == 11 && strncmp(type, "job-compose", 11) == 0) ||
-	    (tlen == 7 && strncmp(type, "webhook", 7) == 0))
+	if (tlen == 7 && strncmp(type, "webhook", 7) == 0) {
+		if (!s->ct->is_service)
+			warning(s, k,
+			        "webhook labels are read only from the container labelled "
+			        "ofelia.service=true (ignored)");
+	} else if (tlen == 11 && strncmp(type, "job-compose", 11) == 0)
 		warning(s, k, "%.*s labels are not supported (ignored)", (int)tlen, type);
 	else
 		warning(s, k,
@@ -332,4 +372,80 @@ size_t config_labels_jobs(const struct config_global *global, const struct confi
 	free(parts);
 	config_diag_free(&local);
 	return added;
+}
+
+void config_labels_globals(const struct config_container *ct, const struct config_label *labels,
+                           size_t nlabels, struct strv *out)
+{
+	if (!ct->is_service)
+		return;
+	for (size_t i = 0; i < nlabels; i++) {
+		const char *k = labels[i].key;
+		if (strncmp(k, PREFIX, strlen(PREFIX)) != 0 || labels[i].value == NULL)
+			continue;
+		k += strlen(PREFIX);
+		if (label_global(k) || strncmp(k, "webhook.", 8) == 0)
+			strv_push_owned(out, xasprintf("%s=%s", labels[i].key, labels[i].value));
+	}
+}
+
+struct config *config_from_labels(const struct strv *globals, struct config_diag *diag)
+{
+	struct config_diag local = {STRV_INIT, STRV_INIT};
+	struct config_ld ld = {.name = "labels", .diag = diag ? diag : &local};
+	struct config_pos none = {0, 0};
+	char where[300];
+
+	map_init(&ld.job_names);
+	ld.c = xmalloc(sizeof *ld.c);
+	config_defaults(ld.c);
+	for (size_t i = 0; i < globals->n; i++) {
+		const char *kv = globals->v[i], *eq = strchr(kv, '=');
+		if (eq == NULL || strncmp(kv, PREFIX, strlen(PREFIX)) != 0)
+			continue;
+		char *key = xstrndup(kv + strlen(PREFIX), (size_t)(eq - kv) - strlen(PREFIX));
+		snprintf(where, sizeof where, "label \"%.*s\"", (int)(eq - kv), kv);
+		if (strncmp(key, "webhook.", 8) == 0) {
+			char *name = key + 8, *dot = strrchr(name, '.');
+			if (dot && dot != name) {
+				*dot = '\0';
+				struct config_webhook *w = NULL;
+				for (size_t k = 0; k < ld.c->nwebhooks && !w; k++)
+					if (strcmp(ld.c->webhooks[k].name, name) == 0)
+						w = &ld.c->webhooks[k];
+				if (w == NULL)
+					w = config_webhook_add(&ld, name, none);
+				if (w) {
+					free(w->source);
+					w->source = xasprintf("label ofelia.webhook.%s", name);
+					config_webhook_set(&ld, w, dot + 1, eq + 1, none);
+				}
+			} else {
+				config_error(&ld, none, "%s: not ofelia.webhook.NAME.KEY", where);
+			}
+		} else {
+			const struct config_key *k = config_key_find(config_global_keys, key);
+			if (k && label_global(k->key))
+				config_key_set(&ld, k, where, eq + 1, none);
+		}
+		free(key);
+	}
+	size_t errors = ld.diag->errors.n;
+	config_webhooks_finish(&ld);
+	/* A webhook whose preset did not resolve cannot be used: leave it out. */
+	if (ld.diag->errors.n > errors) {
+		size_t kept = 0;
+		for (size_t i = 0; i < ld.c->nwebhooks; i++) {
+			struct config_webhook *w = &ld.c->webhooks[i];
+			if (w->resolved.url_scheme || w->resolved.body)
+				ld.c->webhooks[kept++] = *w;
+			else
+				config_webhook_release(w);
+		}
+		ld.c->nwebhooks = kept;
+	}
+	free(ld.claims);
+	map_fini(&ld.job_names);
+	config_diag_free(&local);
+	return ld.c;
 }

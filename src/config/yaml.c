@@ -8,6 +8,7 @@
  *
  *   global: {settings}   docker: {settings}   web: {settings, auth, cors, ...}
  *   jobs: {NAME: {type: exec|run|local|service, job keys...}}
+ *   webhooks: {NAME: {preset, url, id, secret, trigger, ...}}
  *
  * Top-level keys starting with "x-" are skipped (a place for anchors, as in
  * docker-compose files). */
@@ -512,11 +513,68 @@ static void jobs(struct yl *y, const yaml_node_t *map)
 	pairs_free(pairs, n);
 }
 
+/* webhooks reads "webhooks: {NAME: {preset: slack, id: ..., ...}}". */
+static void webhooks(struct yl *y, const yaml_node_t *map)
+{
+	struct ypair *pairs, *keys = NULL;
+	if (is_null(map))
+		return;
+	if (map->type != YAML_MAPPING_NODE) {
+		config_error(y->ld, pos_of(map),
+		             "webhooks: wants a mapping of webhook names, not %s",
+		             map->type == YAML_SCALAR_NODE ? "text" : shape(map));
+		return;
+	}
+	size_t n = map_pairs(y, map, false, "webhooks", &pairs);
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *v = pairs[i].val;
+		char where[300];
+		snprintf(where, sizeof where, "webhook \"%s\"", text(pairs[i].key));
+		if (v->type != YAML_MAPPING_NODE) {
+			config_error(y->ld, pos_of(v), "%s: wants a mapping of settings, not %s",
+			             where, v->type == YAML_SCALAR_NODE ? "text" : shape(v));
+			continue;
+		}
+		struct config_webhook *w =
+		    config_webhook_add(y->ld, text(pairs[i].key), pos_of(pairs[i].key));
+		size_t nk = w ? map_pairs(y, v, true, where, &keys) : 0;
+		for (size_t k = 0; k < nk; k++) {
+			const yaml_node_t *kv = keys[k].val;
+			const yaml_node_t *items[64];
+			size_t nitems = 0;
+			if (kv->type == YAML_SEQUENCE_NODE) {
+				for (yaml_node_item_t *it = kv->data.sequence.items.start;
+				     it < kv->data.sequence.items.top && nitems < 64; it++)
+					items[nitems++] = node(y, *it);
+			} else {
+				items[nitems++] = kv;
+			}
+			for (size_t t = 0; t < nitems; t++) {
+				if (items[t] == NULL || is_null(items[t]))
+					continue;
+				if (text(items[t]) == NULL) {
+					config_error(y->ld, pos_of(items[t]),
+					             "%s: %s: wants text, not %s", where,
+					             text(keys[k].key), shape(items[t]));
+					continue;
+				}
+				char *value = config_envsubst(text(items[t]));
+				config_webhook_set(y->ld, w, text(keys[k].key), value,
+				                   pos_of(items[t]));
+				free(value);
+			}
+		}
+		if (w)
+			pairs_free(keys, nk);
+	}
+	pairs_free(pairs, n);
+}
+
 /* ---- the document ---- */
 
 static void root(struct yl *y, const yaml_node_t *top)
 {
-	static const char *const sections[] = {"global", "docker", "web", "jobs"};
+	static const char *const sections[] = {"global", "docker", "web", "jobs", "webhooks"};
 	struct ypair *pairs;
 
 	if (top->type != YAML_MAPPING_NODE) {
@@ -539,8 +597,10 @@ static void root(struct yl *y, const yaml_node_t *top)
 			settings(y, config_web_keys, "web", v);
 		else if (strcmp(norm, "jobs") == 0)
 			jobs(y, v);
+		else if (strcmp(norm, "webhooks") == 0)
+			webhooks(y, v);
 		else if (strncasecmp(key, "x-", 2) != 0) {
-			const char *near = words_nearest(key, sections, 4);
+			const char *near = words_nearest(key, sections, 5);
 			if (near)
 				config_warning(y->ld, pos_of(pairs[i].key),
 				               "unknown key \"%s\" (did you mean \"%s\"?)", key,

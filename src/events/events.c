@@ -18,8 +18,18 @@ struct events {
 };
 
 static const char *type_names[] = {
-    "job.started", "job.completed",     "job.failed",        "job.added", "job.updated",
-    "job.removed", "scheduler.started", "scheduler.stopped", "log.line",
+    "job.started",
+    "job.completed",
+    "job.failed",
+    "job.added",
+    "job.updated",
+    "job.removed",
+    "scheduler.started",
+    "scheduler.stopped",
+    "log.line",
+    "notification.delivered",
+    "notification.failed",
+    "notification.dead",
 };
 
 struct events *events_new(void)

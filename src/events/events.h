@@ -1,6 +1,6 @@
 /* events: publish/subscribe of job and scheduler events on the loop thread.
- * The scheduler publishes; the WebSocket API (and later notifications)
- * subscribe. A subscriber that lives on another thread forwards through a
+ * The scheduler and the notification outbox publish; the WebSocket API
+ * subscribes. A subscriber that lives on another thread forwards through a
  * loop mailbox. Payloads are JSON, as the API sends them. */
 #ifndef OFELIA_EVENTS_EVENTS_H
 #define OFELIA_EVENTS_EVENTS_H
@@ -20,6 +20,9 @@ enum event_type {
 	EVENT_SCHEDULER_STARTED,
 	EVENT_SCHEDULER_STOPPED,
 	EVENT_LOG_LINE, /* one output line of a running execution */
+	EVENT_NOTIFICATION_DELIVERED,
+	EVENT_NOTIFICATION_FAILED, /* an attempt failed; it will be tried again */
+	EVENT_NOTIFICATION_DEAD,   /* given up: attempts or age used up, or a final refusal */
 };
 
 struct event {
@@ -34,7 +37,8 @@ struct events_sub;
 struct events *events_new(void);
 /* events_free drops every subscription; NULL is fine. */
 void events_free(struct events *e);
-/* events_type_name returns the wire name: "job.started", ..., "log.line". */
+/* events_type_name returns the wire name: "job.started", ..., "log.line",
+ * "notification.delivered", "notification.failed", "notification.dead". */
 const char *events_type_name(enum event_type t);
 /* events_subscribe calls on_event for every event published from now on,
  * until events_unsubscribe. */

@@ -1,9 +1,11 @@
 /* /api/config and /api/config/global.
  *
  * GET shows the config in force with secrets masked: passwords and keys
- * become "********", webhook URLs keep only scheme and host, and a job's
- * environment entries whose name looks secret (PASSWORD, TOKEN, KEY, ...)
- * lose their value.
+ * become "********", webhook URLs keep only scheme and host (the [webhook]
+ * sections' ids and secrets are masked too), and a job's environment
+ * entries whose name looks secret (PASSWORD, TOKEN, KEY, ...) lose their
+ * value; a job's own slack-webhook and smtp-password are masked by
+ * job_to_json.
  *
  * PATCH /api/config/global changes global settings through the API. The
  * changes are validated as a whole, kept in the store (setting
@@ -57,6 +59,7 @@ struct gkey {
 static const char *const level_words[] = {"debug", "info", "warn", "error", NULL};
 static const char *const format_words[] = {"logfmt", "json", NULL};
 static const char *const scope_words[] = {"service", "container", "container-service", NULL};
+static const char *const tls_words[] = {"mandatory", "opportunistic", "none", "implicit", NULL};
 
 #define GL(m)       offsetof(struct config, global.m)
 #define DK(m)       offsetof(struct config, docker.m)
@@ -97,6 +100,9 @@ static const struct gkey gkeys[] = {
     {"smtpTlsSkipVerify", G_BOOL, GL(smtp_tls_skip_verify), 0, 0, NULL, false},
     {"saveFolder", G_STRING, GL(save_folder), 0, 0, NULL, false},
     {"saveOnlyOnError", G_BOOL, GL(save_only_on_error), 0, 0, NULL, false},
+    {"smtpTlsPolicy", G_WORD, GL(smtp_tls_policy), 0, 0, tls_words, false},
+    {"notificationCooldown", G_DURATION, GL(notification_cooldown_ns), 0, INT64_LIMIT, NULL, false},
+    {"webhookAllowedHosts", G_STRING, GL(webhook_allowed_hosts), 0, 0, NULL, false},
 };
 
 #define NGKEYS (sizeof gkeys / sizeof gkeys[0])
@@ -415,8 +421,9 @@ void http_on_config(struct http_req *r)
 			    masked_job(rows[i]->def));
 	store_jobs_free(rows, n);
 	http_reply_json(r, 200,
-	                json_pack("{s:o,s:o,s:o}", "global", global_view(h, r->cfg), "web",
-	                          web_view(r->cfg), "jobs", jobs));
+	                json_pack("{s:o,s:o,s:o,s:o}", "global", global_view(h, r->cfg), "web",
+	                          web_view(r->cfg), "jobs", jobs, "webhooks",
+	                          http_webhooks_view(r->cfg)));
 }
 
 /* apply_live puts the log level and format in force now. */

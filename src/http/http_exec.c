@@ -78,6 +78,7 @@ void http_on_execution(struct http_req *r)
 	    e->has_exit_code ? json_integer(e->exit_code) : json_null(), "trigger",
 	    job_trigger_name(e->trigger), "logLines", (json_int_t)e->log_lines, "droppedLines",
 	    (json_int_t)e->dropped_lines);
+	json_object_set_new(body, "notifications", http_execution_notifications(r->h, e->id));
 	store_execution_free(e);
 	http_reply_json(r, 200, body);
 }

@@ -422,6 +422,19 @@ void http_on_config_global(struct http_req *r);
 
 void http_on_ui(struct http_req *r);
 
+/* ---- http_notify.c ---- */
+
+void http_on_notifications(struct http_req *r);
+/* http_execution_notifications returns the API form of an execution's
+ * notices (a new array; empty when none or unreadable). */
+json_t *http_execution_notifications(struct http *h, const char *exec_id);
+/* http_webhooks_view returns c's webhooks for GET /api/config, their URLs
+ * cut to scheme and host and their ids and secrets masked. */
+json_t *http_webhooks_view(const struct config *c);
+/* http_notify_metrics appends the notification series to /metrics. */
+struct buf;
+void http_notify_metrics(struct http *h, struct buf *b);
+
 /* ---- http_ws.c ---- */
 
 void http_on_ws(struct http_req *r);

@@ -236,6 +236,7 @@ void http_on_metrics(struct http_req *r)
 	       "Times accepting paused: at the limit with nothing idle, or out of descriptors");
 	buf_printf(&b, "ofelia_http_accept_pauses_total %llu\n",
 	           (unsigned long long)h->accept_pauses);
+	http_notify_metrics(h, &b);
 	store_metrics_free(rows, n);
 
 	char *text = http_strdup(r, b.data ? b.data : "", b.len);

@@ -41,6 +41,7 @@ static const struct http_route routes[] = {
     {"/api/scheduler/start", .on = {[HTTP_POST] = http_on_scheduler_start}, .rate_limited = true},
     {"/api/scheduler/stop", .on = {[HTTP_POST] = http_on_scheduler_stop}, .rate_limited = true},
     {"/api/scheduler/reload", .on = {[HTTP_POST] = http_on_scheduler_reload}, .rate_limited = true},
+    {"/api/notifications", GET_ON(http_on_notifications), .rate_limited = true},
     {"/api/config", GET_ON(http_on_config), .rate_limited = true},
     {"/api/config/global", .on = {[HTTP_PATCH] = http_on_config_global}, .rate_limited = true},
     {"/api/ws", .on = {[HTTP_GET] = http_on_ws}, .rate_limited = true},

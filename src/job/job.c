@@ -20,7 +20,11 @@
 #define SERVICE JOB_TYPE_BIT(JOB_SERVICE)
 #define F(key, json, kind, member, types)                                                          \
 	{                                                                                          \
-		key, json, kind, offsetof(struct job, member), types                               \
+		key, json, kind, offsetof(struct job, member), types, false                        \
+	}
+#define SECRET(key, json, member)                                                                  \
+	{                                                                                          \
+		key, json, JOB_F_STRING, offsetof(struct job, member), ALL, true                   \
 	}
 
 /* The one table of job keys. Names and the types that have them follow
@@ -53,6 +57,26 @@ const struct job_field job_fields[] = {
     F("stop-signal", "stopSignal", JOB_F_STRING, stop_signal, RUN),
     F("stop-timeout", "stopTimeout", JOB_F_DURATION, stop_timeout_ns, RUN),
     F("dir", "dir", JOB_F_STRING, dir, LOCAL | SERVICE),
+    SECRET("slack-webhook", "slackWebhook", slack_webhook),
+    F("slack-only-on-error", "slackOnlyOnError", JOB_F_OPT_BOOL, slack_only_on_error, ALL),
+    F("email-to", "emailTo", JOB_F_STRING, email_to, ALL),
+    F("email-from", "emailFrom", JOB_F_STRING, email_from, ALL),
+    F("email-subject", "emailSubject", JOB_F_STRING, email_subject, ALL),
+    F("mail-only-on-error", "mailOnlyOnError", JOB_F_OPT_BOOL, mail_only_on_error, ALL),
+    F("smtp-host", "smtpHost", JOB_F_STRING, smtp_host, ALL),
+    F("smtp-port", "smtpPort", JOB_F_INT, smtp_port, ALL),
+    F("smtp-user", "smtpUser", JOB_F_STRING, smtp_user, ALL),
+    SECRET("smtp-password", "smtpPassword", smtp_password),
+    F("smtp-tls-skip-verify", "smtpTlsSkipVerify", JOB_F_OPT_BOOL, smtp_tls_skip_verify, ALL),
+    F("smtp-tls-policy", "smtpTlsPolicy", JOB_F_STRING, smtp_tls_policy, ALL),
+    F("save-folder", "saveFolder", JOB_F_STRING, save_folder, ALL),
+    F("save-only-on-error", "saveOnlyOnError", JOB_F_OPT_BOOL, save_only_on_error, ALL),
+    F("save-mode", "saveMode", JOB_F_STRING, save_mode, ALL),
+    F("save-folder-mode", "saveFolderMode", JOB_F_STRING, save_folder_mode, ALL),
+    F("webhooks", "webhooks", JOB_F_LIST, webhooks, ALL),
+    F("notify-on", "notifyOn", JOB_F_LIST, notify_on, ALL),
+    F("alert-if-no-success-within", "alertIfNoSuccessWithin", JOB_F_DURATION,
+      alert_if_no_success_within_ns, ALL),
 };
 const size_t job_field_count = sizeof job_fields / sizeof job_fields[0];
 
@@ -77,6 +101,9 @@ struct job *job_new(const char *name, enum job_type type)
 	j->history_limit = -1;
 	j->delete_after = true;
 	j->pull = JOB_PULL_ALWAYS;
+	j->slack_only_on_error = j->mail_only_on_error = -1;
+	j->smtp_tls_skip_verify = j->save_only_on_error = -1;
+	j->smtp_port = -1;
 	return j;
 }
 
@@ -135,6 +162,7 @@ bool job_equal(const struct job *a, const struct job *b)
 				return false;
 			break;
 		case JOB_F_INT:
+		case JOB_F_OPT_BOOL:
 			if (*CFIELD(a, f, int) != *CFIELD(b, f, int))
 				return false;
 			break;
@@ -279,6 +307,11 @@ int job_bool_parse(const char *s, bool *out)
 const struct job_field *job_field_find(const char *key)
 {
 	char want[64], have[64];
+	/* The store's JSON and most files spell keys exactly: no need to
+	 * normalize the table for them. */
+	for (size_t i = 0; i < job_field_count; i++)
+		if (strcmp(key, job_fields[i].json) == 0 || strcmp(key, job_fields[i].key) == 0)
+			return &job_fields[i];
 	if (strlen(key) >= sizeof want)
 		return NULL;
 	words_normalize(key, want, sizeof want);
@@ -350,6 +383,15 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 			return 0;
 		snprintf(err, errlen, "%s: \"%s\" is not a boolean (true or false)", f->key, value);
 		return -1;
+	case JOB_F_OPT_BOOL: {
+		bool b;
+		if (job_bool_parse(value, &b) == 0) {
+			*FIELD(j, f, int) = b;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: \"%s\" is not a boolean (true or false)", f->key, value);
+		return -1;
+	}
 	case JOB_F_INT:
 		n = strtol(value, &end, 10);
 		if (*value != '\0' && *end == '\0' && n >= 0 && n <= 1000000000) {
@@ -454,6 +496,8 @@ int job_name_valid(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+static int validate_notify(const struct job *j, char *err, size_t errlen);
+
 static bool empty(const char *s)
 {
 	return s == NULL || *s == '\0';
@@ -527,6 +571,96 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 			snprintf(err, errlen, "job \"%s\": bad %s: %s", j->name, words[i][0], why);
 			return -1;
 		}
+	}
+	return validate_notify(j, err, errlen);
+}
+
+int job_mode_parse(const char *s, unsigned *mode)
+{
+	char *end;
+	while (*s == ' ')
+		s++;
+	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+		s += 2;
+	if (*s < '0' || *s > '7')
+		return -1;
+	unsigned long v = strtoul(s, &end, 8);
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' || v > 0777)
+		return -1;
+	*mode = (unsigned)v;
+	return 0;
+}
+
+int job_tls_policy_parse(const char *s, enum job_tls_policy *out)
+{
+	static const char *names[] = {"mandatory", "opportunistic", "none", "implicit"};
+	int i = lookup(s, names, 4);
+	if (*s == '\0')
+		i = 0;
+	if (i < 0)
+		return -1;
+	*out = (enum job_tls_policy)i;
+	return 0;
+}
+
+int job_notify_on_parse(const struct strv *items, unsigned *mask, char *err, size_t errlen)
+{
+	*mask = 0;
+	for (size_t i = 0; i < items->n; i++) {
+		char *copy = xstrdup(items->v[i]), *save = NULL;
+		for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+			enum job_status st;
+			if (job_status_parse(w, &st) < 0 ||
+			    (st != JOB_STATUS_INTERRUPTED && st != JOB_STATUS_MISSED &&
+			     st != JOB_STATUS_EXPIRED)) {
+				snprintf(
+				    err, errlen,
+				    "notify-on: \"%s\" is not one of interrupted, missed, expired",
+				    w);
+				free(copy);
+				return -1;
+			}
+			*mask |= 1u << st;
+		}
+		free(copy);
+	}
+	return 0;
+}
+
+/* validate_notify checks the words of the notification keys, so a typo is
+ * an error where the job is defined, not a failed delivery later. */
+static int validate_notify(const struct job *j, char *err, size_t errlen)
+{
+	enum job_tls_policy policy;
+	unsigned mode;
+	char why[160];
+	if (j->smtp_tls_policy && job_tls_policy_parse(j->smtp_tls_policy, &policy) < 0) {
+		snprintf(err, errlen,
+		         "job \"%s\": smtp-tls-policy: \"%s\" is not one of mandatory, "
+		         "opportunistic, none, implicit",
+		         j->name, j->smtp_tls_policy);
+		return -1;
+	}
+	if (j->smtp_port > 65535) {
+		snprintf(err, errlen, "job \"%s\": smtp-port: %d is not a port (1-65535)", j->name,
+		         j->smtp_port);
+		return -1;
+	}
+	const char *modes[] = {j->save_mode, j->save_folder_mode};
+	const char *mode_keys[] = {"save-mode", "save-folder-mode"};
+	for (int i = 0; i < 2; i++)
+		if (modes[i] && *modes[i] && job_mode_parse(modes[i], &mode) < 0) {
+			snprintf(err, errlen,
+			         "job \"%s\": %s: \"%s\" is not an octal file mode from 0000 to "
+			         "0777",
+			         j->name, mode_keys[i], modes[i]);
+			return -1;
+		}
+	if (job_notify_on_parse(&j->notify_on, &mode, why, sizeof why) < 0) {
+		snprintf(err, errlen, "job \"%s\": %s", j->name, why);
+		return -1;
 	}
 	return 0;
 }

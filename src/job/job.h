@@ -69,6 +69,28 @@ struct job {
 
 	/* local, service */
 	char *dir;
+
+	/* notifications (every type): each unset key takes the global one,
+	 * as netresearch's Ofelia merges them; docs/notifications.md */
+	char *slack_webhook;     /* a secret: masked in the API */
+	int slack_only_on_error; /* JOB_F_OPT_BOOL: -1 unset, 0, 1 */
+	char *email_to;
+	char *email_from;
+	char *email_subject;
+	int mail_only_on_error;
+	char *smtp_host;
+	int smtp_port; /* -1 unset */
+	char *smtp_user;
+	char *smtp_password; /* a secret */
+	int smtp_tls_skip_verify;
+	char *smtp_tls_policy; /* mandatory, opportunistic, none, implicit */
+	char *save_folder;
+	int save_only_on_error;
+	char *save_mode;        /* octal, e.g. "0640" */
+	char *save_folder_mode; /* octal */
+	struct strv webhooks;   /* names of [webhook] sections; items may hold commas */
+	struct strv notify_on;  /* extra events: interrupted, missed, expired */
+	int64_t alert_if_no_success_within_ns; /* dead-man check; 0 = off */
 };
 
 /* The outcome of an execution, or of a slot that did not run. */
@@ -102,6 +124,7 @@ enum job_field_kind {
 	JOB_F_LIST,
 	JOB_F_CATCH_UP,
 	JOB_F_PULL,
+	JOB_F_OPT_BOOL, /* int: -1 unset (null in JSON), 0 or 1 */
 };
 
 struct job_field {
@@ -110,7 +133,12 @@ struct job_field {
 	enum job_field_kind kind;
 	size_t offset;  /* into struct job */
 	unsigned types; /* bit (1 << JOB_*) for each type that has the key */
+	bool secret;    /* masked in job_to_json (tokens, passwords, webhook URLs) */
 };
+
+/* The text a secret shows in the API; job_apply_json keeps the current
+ * value when a client sends it back. */
+#define JOB_SECRET_MASK "********"
 
 #define JOB_TYPE_BIT(t) (1u << (t))
 
@@ -167,23 +195,46 @@ void job_field_clear(struct job *j, const struct job_field *f);
  * no leading or trailing space. Returns 0, or -1 with the reason in err. */
 int job_name_valid(const char *name, char *err, size_t errlen);
 /* job_validate checks a whole definition: the name, a schedule that parses,
- * and the keys each type needs (exec: container and command; run: image or
- * container; local: command; service: image). Returns 0, or -1 with a
+ * the keys each type needs (exec: container and command; run: image or
+ * container; local: command; service: image) and the notification keys'
+ * words (smtp-tls-policy, save modes, notify-on). Returns 0, or -1 with a
  * message in err; *code gets the API error code ("INVALID_SCHEDULE" or
  * "VALIDATION_ERROR"). */
 int job_validate(const struct job *j, const char **code, char *err, size_t errlen);
 
+/* SMTP's STARTTLS posture, netresearch's smtp-tls-policy. */
+enum job_tls_policy {
+	JOB_TLS_MANDATORY,     /* STARTTLS or fail (the default) */
+	JOB_TLS_OPPORTUNISTIC, /* STARTTLS when the server offers it */
+	JOB_TLS_NONE,          /* plain text */
+	JOB_TLS_IMPLICIT,      /* TLS from the first byte (SMTPS), as port 465 always is */
+};
+
+/* job_mode_parse reads an octal file mode ("0640", "0o640", "640") of at
+ * most 0777; 0 or -1. */
+int job_mode_parse(const char *s, unsigned *mode);
+/* job_tls_policy_parse reads mandatory, opportunistic, none or implicit
+ * ("" is mandatory); 0 or -1. */
+int job_tls_policy_parse(const char *s, enum job_tls_policy *out);
+/* job_notify_on_parse reads notify-on items (each may hold several words
+ * separated by commas or spaces) into a mask of (1 << JOB_STATUS_*) for
+ * interrupted, missed and expired. Returns 0, or -1 with the reason in err. */
+int job_notify_on_parse(const struct strv *items, unsigned *mask, char *err, size_t errlen);
+
 /* job_to_json returns a new object with the definition: camelCase keys,
- * durations in nanoseconds, only the keys of the job's type. The caller owns
- * the reference. */
+ * durations in nanoseconds, only the keys of the job's type, secrets masked
+ * (JOB_SECRET_MASK). The caller owns the reference. */
 json_t *job_to_json(const struct job *j);
+/* job_to_json_full is job_to_json with the secrets, for the store only. */
+json_t *job_to_json_full(const struct job *j);
 /* job_from_json builds a definition from an object that has at least "name"
  * (or the name argument, when not NULL) and "type"; the result is not yet
  * validated. Returns NULL with a message in err for an unknown key, a key of
  * another type, or a value of the wrong JSON type. The caller frees it. */
 struct job *job_from_json(json_t *obj, const char *name, char *err, size_t errlen);
 /* job_apply_json applies a partial update to j: every key present replaces
- * the field ("name" and "type" may appear but must not change). Returns 0, or
+ * the field ("name" and "type" may appear but must not change; a secret
+ * sent back as JOB_SECRET_MASK keeps its value). Returns 0, or
  * -1 with a message in err and j unchanged. */
 int job_apply_json(struct job *j, json_t *obj, char *err, size_t errlen);
 

@@ -40,24 +40,40 @@ static json_t *field_to_json(const struct job *j, const struct job_field *f)
 		return json_string(job_catch_up_name(*CFIELD(j, f, enum job_catch_up)));
 	case JOB_F_PULL:
 		return json_string(job_pull_name(*CFIELD(j, f, enum job_pull)));
+	case JOB_F_OPT_BOOL:
+		return *CFIELD(j, f, int) < 0 ? json_null() : json_boolean(*CFIELD(j, f, int));
 	}
 	return json_null();
 }
 
-json_t *job_to_json(const struct job *j)
+static json_t *to_json(const struct job *j, bool secrets)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(j->name));
 	json_object_set_new(o, "type", json_string(job_type_name(j->type)));
 	for (size_t i = 0; i < job_field_count; i++) {
 		const struct job_field *f = &job_fields[i];
-		if (job_field_applies(f, j->type))
+		if (!job_field_applies(f, j->type))
+			continue;
+		if (f->secret && !secrets && *CFIELD(j, f, char *))
+			json_object_set_new(o, f->json, json_string(JOB_SECRET_MASK));
+		else
 			json_object_set_new(o, f->json, field_to_json(j, f));
 	}
 	json_object_set_new(o, "origin", json_string(job_origin_name(j->origin)));
 	if (j->source)
 		json_object_set_new(o, "source", json_string(j->source));
 	return o;
+}
+
+json_t *job_to_json(const struct job *j)
+{
+	return to_json(j, false);
+}
+
+json_t *job_to_json_full(const struct job *j)
+{
+	return to_json(j, true);
 }
 
 static int wrong_type(const struct job_field *f, const char *want, char *err, size_t errlen)
@@ -86,6 +102,11 @@ static int field_from_json(struct job *j, const struct job_field *f, json_t *v, 
 		if (!json_is_boolean(v))
 			return wrong_type(f, "true or false", err, errlen);
 		*FIELD(j, f, bool) = json_is_true(v);
+		return 0;
+	case JOB_F_OPT_BOOL:
+		if (!json_is_boolean(v) && !json_is_null(v))
+			return wrong_type(f, "true, false or null", err, errlen);
+		*FIELD(j, f, int) = json_is_null(v) ? -1 : json_is_true(v);
 		return 0;
 	case JOB_F_INT:
 		if (json_is_null(v)) {
@@ -176,6 +197,10 @@ static int apply_keys(struct job *j, json_t *obj, char *err, size_t errlen)
 			         job_type_name(j->type));
 			return -1;
 		}
+		/* A client that sends back what GET showed keeps the secret. */
+		if (f->secret && json_is_string(v) &&
+		    strcmp(json_string_value(v), JOB_SECRET_MASK) == 0)
+			continue;
 		if (field_from_json(j, f, v, err, errlen) < 0)
 			return -1;
 	}

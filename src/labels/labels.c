@@ -59,11 +59,13 @@ struct filter {
 	regex_t re; /* FILTER_NAME */
 };
 
-/* One listing's jobs, posted to the loop. */
+/* One listing's jobs and the service container's global settings, posted
+ * to the loop. */
 struct labels_set {
 	uint64_t seq;
 	struct job **jobs;
 	size_t n;
+	struct strv globals; /* config_labels_globals */
 };
 
 struct labels {
@@ -96,6 +98,11 @@ struct labels {
 
 	pthread_mutex_t diag_lock;
 	struct strv logged; /* the last listing's messages */
+
+	/* loop thread: the global settings last handed to on_globals */
+	struct strv globals;
+	void (*on_globals)(void *arg, const struct strv *globals);
+	void *globals_arg;
 };
 
 /* ---- engine state and messages ---- */
@@ -250,9 +257,12 @@ static bool has_job_labels(const struct docker_container_summary *c)
 	return false;
 }
 
-/* container_jobs appends the jobs of one container's labels to *jobs. */
+/* container_jobs appends the jobs of one container's labels to *jobs, and
+ * its global settings to globals when it is the first service container
+ * that has any. */
 static void container_jobs(const struct labels *l, const struct docker_container_summary *c,
-                           struct job ***jobs, size_t *n, struct config_diag *diag)
+                           struct job ***jobs, size_t *n, struct strv *globals,
+                           struct config_diag *diag)
 {
 	size_t nl = json_object_size(c->labels), k = 0;
 	struct config_label *cl = xcalloc(nl + 1, sizeof *cl);
@@ -272,6 +282,8 @@ static void container_jobs(const struct labels *l, const struct docker_container
 	    .is_service = label_true(c, "ofelia.service"),
 	};
 	config_labels_jobs(&l->c->global, &ct, cl, k, jobs, n, diag);
+	if (globals->n == 0)
+		config_labels_globals(&ct, cl, k, globals);
 	free(cl);
 }
 
@@ -331,7 +343,7 @@ static struct labels_set *discover(struct labels *l, struct docker *d)
 	for (size_t i = 0; i < n; i++) {
 		struct job **jobs = NULL;
 		size_t nj = 0;
-		container_jobs(l, order[i], &jobs, &nj, &diag);
+		container_jobs(l, order[i], &jobs, &nj, &set->globals, &diag);
 		for (size_t j = 0; j < nj; j++) {
 			const char *first = map_get(&owner, jobs[j]->name);
 			if (first) {
@@ -364,6 +376,7 @@ static void set_free(struct labels_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		job_free(set->jobs[i]);
 	free(set->jobs);
+	strv_free(&set->globals);
 	free(set);
 }
 
@@ -379,6 +392,12 @@ static void apply(struct labels *l, const struct labels_set *set, struct schedul
 		log_errorx("label discovery: the database refused the label jobs; the next "
 		           "listing tries again");
 		return;
+	}
+	if (!strv_equal(&set->globals, &l->globals)) {
+		strv_free(&l->globals);
+		strv_copy(&l->globals, &set->globals);
+		if (l->on_globals)
+			l->on_globals(l->globals_arg, &l->globals);
 	}
 	if (out->added || out->updated || out->removed) {
 		char added[16], updated[16], removed[16];
@@ -650,9 +669,17 @@ void labels_free(struct labels *l)
 	strv_free(&l->label_filters);
 	strv_free(&l->list_filters);
 	strv_free(&l->logged);
+	strv_free(&l->globals);
 	json_decref(l->event_filters);
 	pthread_mutex_destroy(&l->lock);
 	pthread_mutex_destroy(&l->diag_lock);
 	pthread_cond_destroy(&l->cond);
 	free(l);
+}
+
+void labels_on_globals(struct labels *l, void (*fn)(void *arg, const struct strv *globals),
+                       void *arg)
+{
+	l->on_globals = fn;
+	l->globals_arg = arg;
 }

@@ -35,6 +35,12 @@ struct labels *labels_start(struct loop *loop, struct scheduler *s, const struct
 int labels_refresh(struct labels *l, struct scheduler_changes *out, char *err, size_t errlen);
 /* labels_engine tells the engine's state; any thread. NULL is UNKNOWN. */
 enum labels_engine labels_engine(const struct labels *l);
+/* labels_on_globals makes each listing whose service container's global
+ * settings (config_labels_globals) differ from the last ones call
+ * fn(arg, globals) on the loop thread. */
+struct strv;
+void labels_on_globals(struct labels *l, void (*fn)(void *arg, const struct strv *globals),
+                       void *arg);
 /* labels_stop ends discovery (on the loop thread): sets found from now on are
  * dropped. The threads are joined by labels_free. NULL is fine. */
 void labels_stop(struct labels *l);

@@ -376,7 +376,7 @@ static int prepare(struct store *s)
 		                       &s->stmt[i], NULL) != SQLITE_OK)
 			return store_seterr(s, "prepare \"%.60s\": %s", store_sql[i],
 			                    sqlite3_errmsg(s->db));
-	return 0;
+	return store_outbox_init(s);
 }
 
 static int setup(struct store *s, const struct store_options *o)
@@ -423,6 +423,7 @@ static void teardown(struct store *s)
 {
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	store_outbox_fini(s);
 	sqlite3_close(s->db);
 	store_queue_fini(&s->queue);
 	store_file_unlock(s);

@@ -282,4 +282,94 @@ int store_prune_age(struct store *s, int64_t older_than_ns, int batch);
  * beyond the newest keep; returns how many, or -1. */
 int store_prune_count(struct store *s, const char *job, int keep, int batch);
 
+/* ---- notifications: the durable outbox (store_outbox.c) ---- */
+
+/* One notification an outcome owes, as the planner lists it. */
+struct store_notice {
+	const char *channel; /* "slack", "mail", "save", "webhook" */
+	const char *target;  /* the webhook's name, or "" */
+	int64_t cooldown_ns; /* > 0: suppressed when an equal failure was notified this recently */
+};
+#define STORE_NOTICES_MAX 32
+
+/* An outcome being recorded, as the planner sees it. */
+struct store_outcome {
+	const char *execution_id;
+	const char *job_name;
+	const struct job *def; /* the job's stored definition */
+	enum job_status status;
+	const char *error; /* NULL when none */
+	int64_t end_ns; /* an execution's end (its last success, when it succeeded); 0 for a slot */
+};
+
+/* A planner writes into out (room for STORE_NOTICES_MAX) the notices an
+ * outcome owes and returns how many. It runs inside the transaction that
+ * records the outcome, so the notices commit with it; it must not call the
+ * store. Its strings must live until it is called again. */
+typedef size_t store_planner_fn(void *arg, const struct store_outcome *o, struct store_notice *out);
+/* store_set_planner makes every execution end and slot outcome call fn
+ * (NULL: outcomes owe nothing). */
+void store_set_planner(struct store *s, store_planner_fn *fn, void *arg);
+
+/* A notification row. State is "pending", "delivered", "dead" or
+ * "suppressed"; event an outcome's status name or "no-success". */
+struct store_notification {
+	int64_t id;
+	char *idempotency_key;
+	char *execution_id; /* NULL for a dead-man alert */
+	char *job_name;
+	char *channel;
+	char *target;
+	char *event;
+	char *state;
+	int attempts;
+	int64_t next_attempt_ns; /* 0 unless pending */
+	int64_t last_attempt_ns;
+	char *last_error;
+	char *detail;
+	int64_t created_ns;
+	int64_t finished_ns;
+};
+
+/* store_outbox_due returns up to limit pending notices due at now_ns, the
+ * earliest first. Free with store_notifications_free. */
+int store_outbox_due(struct store *s, int64_t now_ns, int limit, struct store_notification ***out,
+                     size_t *n);
+/* store_outbox_next_due writes into ids and due_ns the first n (at most
+ * max) pending notices by due time, earliest first: the caller skips those
+ * it has in flight. */
+int store_outbox_next_due(struct store *s, size_t max, int64_t *ids, int64_t *due_ns, size_t *n);
+/* store_outbox_result records one attempt at notice id (of channel): state
+ * "delivered", "pending" (it failed and is due again at next_ns) or "dead";
+ * error is the failure (NULL when delivered). Counted in the counters. */
+int store_outbox_result(struct store *s, int64_t id, const char *channel, const char *state,
+                        int64_t now_ns, int64_t next_ns, const char *error);
+/* store_outbox_alert records a dead-man notice of job for each of v[0..n),
+ * event "no-success", keyed key (an alert already recorded under key is not
+ * recorded again). Returns how many were new, or -1. */
+int store_outbox_alert(struct store *s, const char *job, const char *key, const char *detail,
+                       const struct store_notice *v, size_t n);
+/* store_outbox_list returns up to limit notices, newest first, with id
+ * below before_id (0: from the newest), of state and job (NULL: any). */
+int store_outbox_list(struct store *s, const char *state, const char *job, int64_t before_id,
+                      int limit, struct store_notification ***out, size_t *n);
+/* store_outbox_of_execution returns the notices of one execution. */
+int store_outbox_of_execution(struct store *s, const char *exec_id,
+                              struct store_notification ***out, size_t *n);
+void store_notification_free(struct store_notification *v);
+void store_notifications_free(struct store_notification **v, size_t n);
+
+/* Counters by channel and state ("queued", "delivered", "retried", "dead",
+ * "suppressed"), and the pending notices (the sender's backlog). */
+struct store_notification_count {
+	char channel[16];
+	char state[16];
+	int64_t count;
+};
+int store_outbox_counters(struct store *s, struct store_notification_count **out, size_t *n,
+                          int64_t *pending);
+/* store_outbox_prune deletes up to batch finished notices created before
+ * older_than_ns; returns how many, or -1. */
+int store_outbox_prune(struct store *s, int64_t older_than_ns, int batch);
+
 #endif

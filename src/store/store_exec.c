@@ -135,9 +135,10 @@ static int outcome(struct store *s, const char *job, enum job_type type, int64_t
 	            (struct owner){0, NULL});
 	if (rc != 0)
 		return rc;
-	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0)
+	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0 ||
+	    store_metrics_count(s, job, status) < 0)
 		return -1;
-	return store_metrics_count(s, job, status);
+	return store_outbox_owe(s, id, job, status, reason, 0);
 }
 
 int store_slot_outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
@@ -241,7 +242,8 @@ static int finished(struct store *s, const struct store_execution *e)
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
 	store_bind_text(q, 3, start);
 	row.job_name = job;
-	if (store_done(s, q, "job finished") == 0 && store_metrics_finished(s, &row) == 0)
+	if (store_done(s, q, "job finished") == 0 && store_metrics_finished(s, &row) == 0 &&
+	    store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) == 0)
 		rc = 0;
 out:
 	free(job);

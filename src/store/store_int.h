@@ -111,9 +111,10 @@ struct store {
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
 	int lock_fd;                             /* <db>.lock, held by a daemon; -1 */
-	bool unwritable;     /* the last write failed for a reason of the file or disk */
-	char write_err[256]; /* that failure */
-	char probe_sql[64];  /* a write that changes nothing: PRAGMA user_version = N */
+	bool unwritable;             /* the last write failed for a reason of the file or disk */
+	char write_err[256];         /* that failure */
+	char probe_sql[64];          /* a write that changes nothing: PRAGMA user_version = N */
+	struct store_outbox *outbox; /* store_outbox.c */
 	char err[512];
 };
 
@@ -139,6 +140,14 @@ void store_file_unlock(struct store *s);
  * (store_checkpoint.c); store_checkpointer_stop joins it. */
 int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes);
 void store_checkpointer_stop(struct store *s);
+
+/* store_outbox_init prepares the outbox's statements (-1 with the message
+ * on s); store_outbox_fini finalizes them. store_outbox_owe inserts, in the
+ * open transaction, the notices the planner says an outcome owes. */
+int store_outbox_init(struct store *s);
+void store_outbox_fini(struct store *s);
+int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
+                     const char *error, int64_t end_ns);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);

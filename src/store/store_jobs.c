@@ -1,6 +1,6 @@
 /* Jobs: one row per job ever scheduled, never deleted (deleted_at marks it),
  * so its executions keep their foreign key. The definition is kept whole as
- * JSON (job_to_json, keys sorted so equal definitions are equal text); the
+ * JSON (job_to_json_full, secrets included, keys sorted so equal definitions are equal text); the
  * columns type, schedule, command, origin and enabled repeat it for sqlite3
  * users and are never read back. */
 #include <stdlib.h>
@@ -30,7 +30,7 @@ static char *def_text(const struct job *def)
 {
 	if (def == NULL)
 		return NULL;
-	json_t *o = job_to_json(def);
+	json_t *o = job_to_json_full(def);
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;

@@ -609,7 +609,7 @@ web:
 
         # config: masked secrets, jobs by type
         cfg = self.ok("GET", "/api/config")
-        self.assertEqual(set(cfg), {"global", "web", "jobs"})
+        self.assertEqual(set(cfg), {"global", "web", "jobs", "webhooks"})
         g = cfg["global"]
         for key in ("dockerHost", "dockerPollInterval", "dockerEvents", "slackURL", "emailFrom",
                     "emailTo"):

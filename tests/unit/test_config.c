@@ -456,12 +456,9 @@ Test(config, unknown_keys_warn_with_a_suggestion)
 	                      "ofelia.yaml:11:5: job \"backup\": unknown key \"comand\" "
 	                      "(did you mean \"command\"?)"));
 	cr_expect(support_has(&diag.warnings,
-	                      "ofelia.yaml:12:5: job \"backup\": key \"email-to\" is not "
-	                      "supported (ignored) (notifications are set in global)"));
-	cr_expect(support_has(&diag.warnings,
 	                      "ofelia.yaml:13:5: job \"backup\": key \"image\" does not "
 	                      "apply to local jobs (ignored)"));
-	cr_expect_eq(diag.warnings.n, 6);
+	cr_expect_eq(diag.warnings.n, 5);
 	config_free(c);
 }
 

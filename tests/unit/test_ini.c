@@ -195,6 +195,8 @@ Test(ini, sections)
 	                                   "web-auth-enabled = true\n"
 	                                   "[webhook \"slack\"]\n"
 	                                   "preset = slack\n"
+	                                   "id = T0/B0\n"
+	                                   "secret = s3cr3t\n"
 	                                   "[job-compose \"c\"]\n"
 	                                   "[Global]\n"
 	                                   "[job-run\"job\"]\n"
@@ -204,13 +206,14 @@ Test(ini, sections)
 	                      "ofelia.ini:1:1: a key before the first section is ignored"));
 	cr_expect(
 	    support_has(&diag.warnings,
-	                "ofelia.ini:7:1: section [webhook \"slack\"] is not supported (ignored)"));
+	                "ofelia.ini:11:1: section [job-compose \"c\"] is not supported (ignored)"));
 	cr_expect(
-	    support_has(&diag.warnings,
-	                "ofelia.ini:9:1: section [job-compose \"c\"] is not supported (ignored)"));
-	cr_expect(
-	    support_has(&diag.warnings, "ofelia.ini:10:1: section [Global] is unknown (ignored)"));
-	cr_expect_eq(diag.warnings.n, 4);
+	    support_has(&diag.warnings, "ofelia.ini:12:1: section [Global] is unknown (ignored)"));
+	cr_expect_eq(diag.warnings.n, 3);
+	cr_assert_eq(c->nwebhooks, 1);
+	cr_expect_str_eq(c->webhooks[0].name, "slack");
+	cr_expect_str_eq(c->webhooks[0].resolved.url_scheme,
+	                 "https://hooks.slack.com/services/{id}/{secret}");
 	const struct job *j = only_job(c);
 	cr_expect_str_eq(j->name, "job");
 	cr_expect_eq(j->type, JOB_RUN);
@@ -264,7 +267,7 @@ Test(ini, unknown_keys)
 	struct config *c = support_load_ok(load, &diag,
 	                                   "[global]\n"
 	                                   "slack-webhok = x\n"
-	                                   "webhook-allowed-hosts = *\n"
+	                                   "webhook-allow-remote-presets = true\n"
 	                                   "[docker]\n"
 	                                   "no-poll = true\n"
 	                                   "[job-exec \"e\"]\n"
@@ -277,8 +280,9 @@ Test(ini, unknown_keys)
 	                      "ofelia.ini:2:1: [global]: unknown key \"slack-webhok\" (did "
 	                      "you mean \"slack-webhook\"?)"));
 	cr_expect(support_has(&diag.warnings,
-	                      "ofelia.ini:3:1: [global]: key \"webhook-allowed-hosts\" is "
-	                      "not supported (ignored)"));
+	                      "ofelia.ini:3:1: [global]: key \"webhook-allow-remote-presets\" is "
+	                      "not supported (ignored) (remote presets are not fetched; give the "
+	                      "preset file's path)"));
 	cr_expect(support_has(&diag.warnings,
 	                      "ofelia.ini:5:1: [docker]: key \"no-poll\" is not supported "
 	                      "(ignored) (set poll-interval: 0)"));

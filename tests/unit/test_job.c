@@ -189,3 +189,67 @@ Test(job, apply_json_is_partial_and_atomic)
 	json_decref(rename);
 	job_free(j);
 }
+
+Test(job, notification_keys)
+{
+	struct job *j = exec_job();
+	char err[256];
+	const char *code;
+	cr_expect_eq(j->slack_only_on_error, -1, "unset: the global value applies");
+	cr_expect_eq(j->smtp_port, -1);
+	cr_assert_eq(job_field_set(j, job_field_find("slack_only_on_error"), "yes", err, 256), 0);
+	cr_expect_eq(j->slack_only_on_error, 1);
+	cr_expect_eq(job_field_set(j, job_field_find("mail-only-on-error"), "maybe", err, 256), -1);
+	job_field_set(j, job_field_find("slack-webhook"), "https://hooks.slack.com/services/T/B/x",
+	              err, 256);
+	job_field_set(j, job_field_find("smtp-password"), "hunter2", err, 256);
+
+	/* the API sees secrets masked, the store keeps them */
+	json_t *shown = job_to_json(j), *kept = job_to_json_full(j);
+	cr_expect_str_eq(json_string_value(json_object_get(shown, "slackWebhook")), "********");
+	cr_expect_str_eq(json_string_value(json_object_get(shown, "smtpPassword")), "********");
+	cr_expect_str_eq(json_string_value(json_object_get(kept, "smtpPassword")), "hunter2");
+	cr_expect(json_is_true(json_object_get(shown, "slackOnlyOnError")));
+	cr_expect(json_is_null(json_object_get(shown, "mailOnlyOnError")));
+	cr_expect(json_is_null(json_object_get(shown, "smtpPort")));
+
+	/* a client that sends back what it got keeps the secret */
+	cr_assert_eq(job_apply_json(j, shown, err, sizeof err), 0, "%s", err);
+	cr_expect_str_eq(j->smtp_password, "hunter2");
+	json_t *patch = json_pack("{s:s,s:n,s:b}", "smtpPassword", "new-one", "slackOnlyOnError",
+	                          "mailOnlyOnError", 0);
+	cr_assert_eq(job_apply_json(j, patch, err, sizeof err), 0, "%s", err);
+	cr_expect_str_eq(j->smtp_password, "new-one");
+	cr_expect_eq(j->slack_only_on_error, -1);
+	cr_expect_eq(j->mail_only_on_error, 0);
+	json_decref(patch);
+	json_decref(shown);
+	json_decref(kept);
+
+	/* the words are checked where the job is defined */
+	cr_expect_eq(job_validate(j, &code, err, sizeof err), 0, "%s", err);
+	const char *bad[][2] = {
+	    {"smtp-tls-policy", "sometimes"},
+	    {"save-mode", "0800"},
+	    {"save-folder-mode", "rw-r--r--"},
+	    {"notify-on", "missed, success"},
+	    {"smtp-port", "70000"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct job *k = exec_job();
+		cr_assert_eq(job_field_set(k, job_field_find(bad[i][0]), bad[i][1], err, 256), 0);
+		cr_expect_eq(job_validate(k, &code, err, sizeof err), -1, "%s = %s", bad[i][0],
+		             bad[i][1]);
+		cr_expect(strstr(err, bad[i][0]), "%s", err);
+		job_free(k);
+	}
+	unsigned mask;
+	struct strv on = STRV_INIT;
+	strv_push(&on, "missed, expired");
+	strv_push(&on, "interrupted");
+	cr_assert_eq(job_notify_on_parse(&on, &mask, err, sizeof err), 0);
+	cr_expect_eq(mask, (1u << JOB_STATUS_MISSED) | (1u << JOB_STATUS_EXPIRED) |
+	                       (1u << JOB_STATUS_INTERRUPTED));
+	strv_free(&on);
+	job_free(j);
+}

@@ -244,14 +244,14 @@ Test(labels, missing_keys_and_duplicates)
 
 Test(labels, other_labels)
 {
-	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.slack-webhook", "https://x"},
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.log-level", "debug"},
 	                  {"ofelia.job-compose.c.schedule", "@daily"},
 	                  {"ofelia.job-cron.c.schedule", "@daily"}, {"ofelia.job-exec.x", "y"},
 	                  {"ofelia.job-exec..command", "y"}, {"other.label", "z"}),
 	             0);
 	cr_expect(support_has(&diag.warnings,
-	                      "container \"ofelia\": label \"ofelia.slack-webhook\": global "
-	                      "settings are not read from labels; set \"slack-webhook\" in "
+	                      "container \"ofelia\": label \"ofelia.log-level\": global "
+	                      "settings are not read from labels; set \"log-level\" in "
 	                      "the config file"));
 	cr_expect(support_has(&diag.warnings,
 	                      "container \"ofelia\": label \"ofelia.job-compose.c.schedule\": "
@@ -294,4 +294,62 @@ Test(labels, names_and_commands_checked_as_in_files)
 	                                    "\"b?ad\" is not valid UTF-8 (job left out)"));
 	cr_expect_eq(diag.errors.n, 2);
 	support_dump(&diag);
+}
+
+Test(labels, notification_keys_of_jobs)
+{
+	cr_assert_eq(READ(web, {"ofelia.enabled", "true"}, {"ofelia.job-exec.a.schedule", "@daily"},
+	                  {"ofelia.job-exec.a.command", "x"},
+	                  {"ofelia.job-exec.a.slack-webhook", "https://hooks.example.com/a"},
+	                  {"ofelia.job-exec.a.mail-only-on-error", "true"},
+	                  {"ofelia.job-exec.a.webhooks", "ops, pager"},
+	                  {"ofelia.job-exec.a.notify-on", "[\"missed\",\"expired\"]"},
+	                  {"ofelia.job-exec.a.alert-if-no-success-within", "26h"}),
+	             1);
+	cr_expect_eq(diag.warnings.n, 0);
+	const struct job *j = jobs[0];
+	cr_expect_str_eq(j->slack_webhook, "https://hooks.example.com/a");
+	cr_expect_eq(j->mail_only_on_error, 1);
+	cr_expect_eq(j->slack_only_on_error, -1, "unset: the global value applies");
+	cr_expect_str_eq(j->webhooks.v[0], "ops, pager");
+	cr_expect_eq(j->notify_on.n, 2);
+	cr_expect_eq(j->alert_if_no_success_within_ns, 26 * 3600 * 1000000000LL);
+}
+
+Test(labels, notification_globals_from_the_service_container)
+{
+	const struct config_label service[] = {
+	    {"ofelia.enabled", "true"},
+	    {"ofelia.service", "true"},
+	    {"ofelia.slack-webhook", "https://hooks.example.com/s"},
+	    {"ofelia.webhook-webhooks", "alerts"},
+	    {"ofelia.webhook-allowed-hosts", "*"},
+	    {"ofelia.webhook.alerts.preset", "slack"},
+	    {"ofelia.webhook.alerts.id", "T0/B0"},
+	    {"ofelia.webhook.alerts.secret", "s3cr3t"},
+	    {"ofelia.webhook.alerts.trigger", "always"},
+	    {"ofelia.webhook.broken.preset", "discord"},
+	};
+	struct strv globals = STRV_INIT;
+	config_labels_globals(&web, service, 10, &globals);
+	cr_expect_eq(globals.n, 0, "only the service container has global settings");
+	config_labels_globals(&ofelia, service, 10, &globals);
+	cr_assert_eq(globals.n, 7, "webhook-allowed-hosts stays in the file");
+	cr_expect_eq(READ(ofelia, {"ofelia.enabled", "true"}, {"ofelia.slack-webhook", "x"},
+	                  {"ofelia.webhook.a.url", "x"}),
+	             0);
+	cr_expect_eq(diag.warnings.n, 0, "read, not warned about");
+
+	struct config_diag d = {STRV_INIT, STRV_INIT};
+	struct config *c = config_from_labels(&globals, &d);
+	cr_expect_str_eq(c->global.slack_webhook, "https://hooks.example.com/s");
+	cr_expect_str_eq(c->global.webhook_webhooks.v[0], "alerts");
+	cr_assert_eq(c->nwebhooks, 1, "the broken webhook is left out");
+	cr_expect_str_eq(c->webhooks[0].name, "alerts");
+	cr_expect_str_eq(c->webhooks[0].resolved.name, "slack");
+	cr_expect(
+	    support_has(&d.errors, "labels: webhook \"broken\": preset discord needs \"id\""));
+	config_free(c);
+	config_diag_free(&d);
+	strv_free(&globals);
 }

@@ -32,9 +32,10 @@ class Daemon:
             f.write(config)
         self.log_path = os.path.join(workdir, "daemon.log")
         self.log = open(self.log_path, "w")
-        # Quiet logs, except that the listening address is an info line.
+        # Quiet logs, except that the listening address is an info line;
+        # BENCH_LOG=debug shows everything when a bench needs looking into.
         args = [binary, "daemon", "--config", path, "--db", self.db,
-                "--log-level", "info" if web else "warn"]
+                "--log-level", os.environ.get("BENCH_LOG", "info" if web else "warn")]
         if web:
             args += ["--enable-web", "--web-address", "127.0.0.1:0"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)

@@ -20,6 +20,8 @@ echo "## store health"
 python3 tools/bench/store_health.py "$BUILD/release/ofelia" $quick
 echo "## login timing"
 python3 tools/bench/login.py "$BUILD/release/ofelia" $quick
+echo "## notifications"
+python3 tools/bench/notify.py "$BUILD/release/ofelia" $quick
 for s in tools/bench/*.sh; do
 	[ "$s" = tools/bench/run.sh ] && continue
 	echo "## $(basename "$s" .sh)"
