@@ -33,6 +33,8 @@ enum {
 	COL_PROCESS_START,
 	COL_OWNER_PID,
 	COL_OWNER_START,
+	COL_NODE,
+	COL_RESOLVED_BY,
 };
 
 void store_new_id(char id[37])
@@ -52,7 +54,7 @@ struct owner {
 static int insert(struct store *s, const char *id, const char *job, enum job_type type,
                   enum job_status status, enum job_trigger trigger, int64_t slot_ns,
                   int64_t start_ns, const char *error, const char *container, int64_t created_ns,
-                  struct owner owner)
+                  struct owner owner, const char *node)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_INSERT];
 
@@ -71,15 +73,17 @@ static int insert(struct store *s, const char *id, const char *job, enum job_typ
 	else
 		sqlite3_bind_null(q, 11);
 	store_bind_text(q, 12, owner.key);
+	store_bind_text(q, 13, node ? node : store_cluster_node(s));
 	int rc = store_done(s, q, "execution insert");
 	if (rc == STORE_CONFLICT)
 		store_seterr(s, "job \"%s\": the slot already has an outcome", job);
+	if (rc == 0)
+		rc = store_cluster_mark_exec(s, id);
 	return rc;
 }
 
-/* move_slot records slot_ns as the job's latest slot with an outcome. */
-static int move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
-                     int64_t next_run_ns)
+int store_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                    int64_t next_run_ns)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_SLOT];
 
@@ -87,7 +91,8 @@ static int move_slot(struct store *s, const char *job, int64_t slot_ns, const ch
 	store_bind_time(q, 2, slot_ns);
 	store_bind_text(q, 3, schedule);
 	store_bind_time(q, 4, next_run_ns);
-	return store_done(s, q, "job slot");
+	int rc = store_done(s, q, "job slot");
+	return rc == 0 ? store_cluster_mark_job(s, job) : rc;
 }
 
 static int begun(struct store *s, const struct store_execution *e, const char *schedule,
@@ -99,16 +104,16 @@ static int begun(struct store *s, const struct store_execution *e, const char *s
 	/* The counters are outcomes: finish writes them. */
 	rc = insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING, e->trigger,
 	            e->scheduled_ns, e->start_ns, NULL, e->container_id, e->created_ns,
-	            (struct owner){e->owner_pid, e->owner_key});
+	            (struct owner){e->owner_pid, e->owner_key}, e->node);
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_text(q, 1, e->job_name, -1, SQLITE_STATIC);
 	store_bind_time(q, 2, e->start_ns);
-	if (store_done(s, q, "job begun") < 0)
+	if (store_done(s, q, "job begun") < 0 || store_cluster_mark_job(s, e->job_name) < 0)
 		return -1;
 	if (e->scheduled_ns == 0)
 		return 0;
-	return move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
+	return store_move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
 }
 
 int store_execution_begin(struct store *s, const struct store_execution *e, const char *schedule,
@@ -132,10 +137,10 @@ static int outcome(struct store *s, const char *job, enum job_type type, int64_t
 		                    job_status_name(status));
 	store_new_id(id);
 	rc = insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason, NULL, 0,
-	            (struct owner){0, NULL});
+	            (struct owner){0, NULL}, NULL);
 	if (rc != 0)
 		return rc;
-	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0 ||
+	if (store_move_slot(s, job, slot_ns, schedule, next_run_ns) < 0 ||
 	    store_metrics_count(s, job, status) < 0)
 		return -1;
 	return store_outbox_owe(s, id, job, status, reason, 0);
@@ -157,7 +162,7 @@ int store_run_skipped(struct store *s, const char *id, const char *job, enum job
 	if (store_write_begin(s) < 0)
 		return -1;
 	int rc = insert(s, id, job, type, JOB_STATUS_SKIPPED, trigger, 0, 0, reason, NULL, 0,
-	                (struct owner){0, NULL});
+	                (struct owner){0, NULL}, NULL);
 	if (rc == 0)
 		rc = store_metrics_count(s, job, JOB_STATUS_SKIPPED);
 	return store_write_end(s, rc);
@@ -171,7 +176,8 @@ int store_execution_set_container(struct store *s, const char *id, const char *c
 		return -1;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	store_bind_text(q, 2, container_id);
-	return store_write_end(s, store_done(s, q, "execution set container"));
+	int rc = store_done(s, q, "execution set container");
+	return store_write_end(s, rc == 0 ? store_cluster_mark_exec(s, id) : rc);
 }
 
 int store_execution_set_process(struct store *s, const char *id, long pid, const char *key)
@@ -224,7 +230,9 @@ static int write_final(struct store *s, const struct store_execution *e)
 	sqlite3_bind_int64(q, 9, e->log_lines);
 	sqlite3_bind_int64(q, 10, e->dropped_lines);
 	store_bind_text(q, 11, e->container_id);
-	return store_done(s, q, "execution finish");
+	store_bind_text(q, 12, e->resolved_by);
+	int rc = store_done(s, q, "execution finish");
+	return rc == 0 ? store_cluster_mark_exec(s, e->id) : rc;
 }
 
 /* finished writes e's final fields, the job's last_status and the metrics,
@@ -242,7 +250,8 @@ static int finished(struct store *s, const struct store_execution *e)
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
 	store_bind_text(q, 3, start);
 	row.job_name = job;
-	if (store_done(s, q, "job finished") == 0 && store_metrics_finished(s, &row) == 0 &&
+	if (store_done(s, q, "job finished") == 0 && store_cluster_mark_job(s, job) == 0 &&
+	    store_metrics_finished(s, &row) == 0 &&
 	    store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) == 0)
 		rc = 0;
 out:
@@ -293,6 +302,8 @@ static struct store_execution *exec_row(sqlite3_stmt *q)
 	e->process_key = store_col_strdup(q, COL_PROCESS_START);
 	e->owner_pid = (long)sqlite3_column_int64(q, COL_OWNER_PID);
 	e->owner_key = store_col_strdup(q, COL_OWNER_START);
+	e->node = store_col_strdup(q, COL_NODE);
+	e->resolved_by = store_col_strdup(q, COL_RESOLVED_BY);
 	return e;
 }
 
@@ -399,6 +410,8 @@ void store_execution_free(struct store_execution *e)
 	free(e->container_id);
 	free(e->process_key);
 	free(e->owner_key);
+	free(e->node);
+	free(e->resolved_by);
 	free(e);
 }
 

@@ -111,10 +111,11 @@ struct store {
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
 	int lock_fd;                             /* <db>.lock, held by a daemon; -1 */
-	bool unwritable;             /* the last write failed for a reason of the file or disk */
-	char write_err[256];         /* that failure */
-	char probe_sql[64];          /* a write that changes nothing: PRAGMA user_version = N */
-	struct store_outbox *outbox; /* store_outbox.c */
+	bool unwritable;               /* the last write failed for a reason of the file or disk */
+	char write_err[256];           /* that failure */
+	char probe_sql[64];            /* a write that changes nothing: PRAGMA user_version = N */
+	struct store_outbox *outbox;   /* store_outbox.c */
+	struct store_cluster *cluster; /* store_cluster.c; NULL without a cluster */
 	char err[512];
 };
 
@@ -148,6 +149,24 @@ int store_outbox_init(struct store *s);
 void store_outbox_fini(struct store *s);
 int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
                      const char *error, int64_t end_ns);
+
+/* store_metrics_bucket writes the histogram bucket (le) of a duration. */
+void store_metrics_bucket(int64_t duration_ns, char le[16]);
+/* store_move_slot records slot_ns as the job's latest slot with an
+ * outcome (and its next run), unless a later one is recorded. */
+int store_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                    int64_t next_run_ns);
+
+/* store_cluster.c: in a cluster, each write of an execution row (of a job
+ * row while the node leads) is numbered as this node's change; without a
+ * cluster these do nothing. store_cluster_committed notes that the open
+ * transaction committed; store_cluster_fini releases the cluster state.
+ * store_cluster_node is the node's name, NULL without a cluster. */
+int store_cluster_mark_exec(struct store *s, const char *id);
+int store_cluster_mark_job(struct store *s, const char *name);
+void store_cluster_committed(struct store *s);
+void store_cluster_fini(struct store *s);
+const char *store_cluster_node(const struct store *s);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);
