@@ -1,0 +1,158 @@
+"""High availability on etcd (docs/cluster.md, issue 14), for real: a
+3-member etcd cluster and 3 ofelia daemons on 127.0.0.1, one job every
+second that writes its execution id to a shared file when it starts.
+
+One rich scenario here (make test); the longer ones (an etcd member down,
+quorum lost and back) are in tests/cluster (make test-cluster)."""
+import calendar
+import os
+import signal
+import time
+import unittest
+
+from tests.integration.cluster import (ETCD, Etcd, Node, free_ports, iso, leader_of, slots_of,
+                                       started_ids, stop_quietly)
+from tests.integration.support import DaemonTest, wait_for
+
+TTL = 3
+
+
+@unittest.skipUnless(ETCD, "needs Debian's etcd-server (tools/deps.sh)")
+class ClusterTest(DaemonTest):
+
+    def setUp(self):
+        super().setUp()
+        self.etcd = Etcd(self.dir)
+        self.addCleanup(self.etcd.stop_all)
+        self.starts = os.path.join(self.dir, "starts")
+        # Each run outlives the next slot: the leader is killed mid-run.
+        self.job = """[job-local "tick"]
+schedule = @every 1s
+command = `sh -c 'echo $OFELIA_EXECUTION_ID >> %s; sleep 1.5'`
+""" % self.starts
+
+    def make_nodes(self):
+        ports = free_ports(3)
+        nodes = []
+        for name, port in zip("abc", ports):
+            n = Node(self.dir, name, self.etcd, port, self.job, ttl="%ds" % TTL)
+            self.daemons.append(n)
+            nodes.append(n)
+        return nodes
+
+    def wait_leader(self, nodes, not_this=None):
+        def found():
+            n = leader_of(nodes)
+            return n if n is not None and n is not not_this else None
+        return wait_for(found, 6 * TTL, 0.1, "a leader")
+
+    def history(self, node, limit=200):
+        status, body = node.get("/api/job/tick?limit=%d" % limit)
+        return body if status == 200 else None
+
+    def starts_by(self, node):
+        return node.rows("SELECT count(*) FROM executions WHERE node = ? AND "
+                         "start_time IS NOT NULL", (node.name,))[0][0]
+
+    def test_failover_without_a_slot_twice(self):
+        self.etcd.start_all()
+        nodes = self.make_nodes()
+        for n in nodes:
+            n.start()
+        leader = self.wait_leader(nodes)
+        followers = [n for n in nodes if n is not leader]
+        wait_for(lambda: self.starts_by(leader) >= 3, 15, 0.2, "three starts")
+
+        # Writes go to the leader: a follower says where it is.
+        status, body = followers[0].send("PATCH", "/api/job/tick/toggle")
+        self.assertEqual(status, 421, body)
+        self.assertEqual(body["error"]["code"], "NOT_LEADER")
+        self.assertEqual(body["error"]["details"]["leader"], leader.name)
+        self.assertEqual(body["error"]["details"]["leaderUrl"], leader.url)
+        status, body = leader.send("PATCH", "/api/job/tick/toggle")
+        self.assertEqual((status, body["enabled"]), (200, False), body)
+        off = time.time()
+
+        # A follower's view of the job is the leader's once the runs are
+        # over and replicated: definition, state, history, metrics.
+        def same():
+            views = [self.history(n) for n in nodes]
+            if any(v is None or v["status"] == "running" for v in views):
+                return False
+            return all(v == views[0] for v in views) and views[0]
+        view = wait_for(same, 20, 0.3, "the same job view on every node")
+        self.assertGreaterEqual(view["metrics"]["totalRuns"], 3)
+        self.assertEqual({h["node"] for h in view["history"]}, {leader.name})
+        status, body = leader.send("PATCH", "/api/job/tick/toggle")
+        self.assertEqual((status, body["enabled"]), (200, True), body)
+        disabled = (off - 1, time.time() + 1)
+        ran = self.starts_by(leader)
+        wait_for(lambda: self.starts_by(leader) >= ran + 2, 15, 0.2, "runs again")
+
+        # kill -9 of the leader mid-run: another node leads, and resolves
+        # the executions the dead one left running.
+        killed = leader
+        killed.kill9()
+        t0 = time.monotonic()
+        leader = self.wait_leader(nodes, not_this=killed)
+        print("\nfailover after kill -9: %.2fs (lease-ttl %ds)" % (time.monotonic() - t0, TTL))
+        ran = self.starts_by(leader)
+        wait_for(lambda: self.starts_by(leader) >= ran + 3, 20, 0.2, "runs on the new leader")
+        killed.start()
+
+        # The leader paused past its lease: it steps down and starts nothing
+        # once it runs again, even where its timers are long due.
+        paused = leader
+        paused.signal(signal.SIGSTOP)
+        leader = self.wait_leader([n for n in nodes if n is not paused])
+        before = self.starts_by(paused)
+        paused.signal(signal.SIGCONT)
+        t_cont = time.time()
+        paused.wait_log("not leading any more", 10)
+        ran = self.starts_by(leader)
+        wait_for(lambda: self.starts_by(leader) >= ran + 3, 20, 0.2, "runs go on")
+        self.assertNotIn("leading again", paused.log())
+        self.assertEqual(self.starts_by(paused), before,
+                         "the paused leader started a slot after it lost its lease")
+        late = paused.rows("SELECT id, start_time FROM executions WHERE node = ? AND "
+                           "start_time > ?", (paused.name, iso(t_cont)))
+        self.assertEqual(late, [])
+
+        # Every node converges; every slot has one outcome somewhere, and
+        # no slot started twice across the cluster.
+        def settled():
+            views = [self.history(n, 1000) for n in nodes]
+            if any(v is None for v in views):
+                return False
+            ids = [{h["executionId"]: h["status"] for h in v["history"]} for v in views]
+            return all(i == ids[0] for i in ids)
+        leader.send("PATCH", "/api/job/tick/toggle")
+        wait_for(settled, 30, 0.5, "every node with the same history")
+        for n in nodes:
+            self.assertEqual(stop_quietly(n), 0, n.log()[-3000:])
+
+        by_id, by_slot = slots_of(nodes)
+        started = started_ids(self.starts)
+        self.assertGreater(len(started), 10)
+        slots = {}
+        for eid in started:
+            self.assertIn(eid, by_id, "a start no node recorded")
+            slot, node = by_id[eid]
+            self.assertNotIn(slot, slots, "slot %s started twice (%s and %s)" %
+                             (slot, slots.get(slot), eid))
+            slots[slot] = eid
+        def epoch(text):
+            return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+        recorded = {epoch(s) for s in by_slot}
+        # The job was off while the views were compared: no slots then.
+        missing = [iso(t) for t in range(min(recorded), max(recorded) + 1)
+                   if t not in recorded and not disabled[0] <= t <= disabled[1]]
+        self.assertEqual(missing, [], "slots without an outcome on any node")
+        for slot, rows in by_slot.items():
+            self.assertNotIn("running", {r[0] for r in rows}, slot)
+        # The nodes record who ran what.
+        self.assertTrue({node for _, node in by_id.values()} >= {killed.name, paused.name})
+
+
+if __name__ == "__main__":
+    unittest.main()
