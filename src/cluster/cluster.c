@@ -189,7 +189,7 @@ static void take_page(struct cluster *c, struct cluster_msg *m)
 		return;
 	}
 	atomic_fetch_add(&c->ctr.pulled_rows, (uint_fast64_t)a.executions + a.jobs.n);
-	c->last_applied_ns = clock_now_ns();
+	c->last_pulled_ns = clock_now_ns();
 	if ((a.executions || a.jobs.n) && c->hooks.on_replicated)
 		c->hooks.on_replicated(c->hooks.arg, &a);
 	store_applied_fini(&a);
@@ -292,6 +292,9 @@ void cluster_stop(struct cluster *c)
 		return;
 	c->stopped = true;
 	atomic_store(&c->leader_until, 0);
+	/* Requests under way are aborted; the session thread then revokes the
+	 * lease with a short request of its own. */
+	atomic_store(&c->stop, true);
 	pthread_mutex_lock(&c->lock);
 	c->resign = true;
 	pthread_cond_signal(&c->wake);
@@ -299,7 +302,6 @@ void cluster_stop(struct cluster *c)
 	if (c->session_started)
 		pthread_join(c->session, NULL);
 	c->session_started = false;
-	atomic_store(&c->stop, true);
 	cluster_pull_stop(c->pull);
 	c->pull = NULL;
 	loop_timer_stop(c->pull_timer);
@@ -408,17 +410,23 @@ json_t *cluster_status(struct cluster *c, bool *healthy)
 			json_array_append_new(drifted, json_string(p->name));
 	}
 	*healthy = ok;
-	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o,s:b,s:o,s:o,s:I,s:I}", "role",
-	                 me          ? "leader"
-	                 : leader[0] ? "follower"
-	                             : "candidate",
-	                 "node", c->node, "cluster", c->cfg.name, "leader",
-	                 leader[0] ? json_string(leader) : json_null(), "leaderUrl",
-	                 url[0] ? json_string(url) : json_null(), "etcd",
-	                 ok ? "healthy" : "unreachable", "etcdError", etcd_error, "jobsHash", hash,
-	                 "configDrift", c->drift, "driftNodes", drifted, "nodes", nodes,
-	                 "claimsPending", (json_int_t)claims, "replicationPending",
-	                 (json_int_t)(c->pull ? cluster_pull_pending(c->pull) : 0));
+	char pulled[CLOCK_TEXT_MAX] = "";
+	if (c->last_pulled_ns)
+		clock_format_rfc3339(c->last_pulled_ns, pulled);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o,s:b,s:o,s:o,s:I,s:I}", "role",
+	                      me          ? "leader"
+	                      : leader[0] ? "follower"
+	                                  : "candidate",
+	                      "node", c->node, "cluster", c->cfg.name, "leader",
+	                      leader[0] ? json_string(leader) : json_null(), "leaderUrl",
+	                      url[0] ? json_string(url) : json_null(), "etcd",
+	                      ok ? "healthy" : "unreachable", "etcdError", etcd_error, "jobsHash",
+	                      hash, "configDrift", c->drift, "driftNodes", drifted, "nodes", nodes,
+	                      "claimsPending", (json_int_t)claims, "replicationPending",
+	                      (json_int_t)(c->pull ? cluster_pull_pending(c->pull) : 0));
+	/* When a page of another node's changes was last taken. */
+	json_object_set_new(o, "lastReplicated", pulled[0] ? json_string(pulled) : json_null());
+	return o;
 }
 
 static void counter(struct buf *b, const char *name, const char *help, uint64_t v)

@@ -65,7 +65,8 @@ struct cluster *cluster_start(struct loop *loop, struct store *store, const stru
                               size_t errlen);
 /* cluster_stop gives up the leadership (the lease is revoked, so another
  * node takes over at once), stops both threads and joins them, within
- * about a second. Hooks are not called after it. NULL is fine. */
+ * two seconds (the lease is revoked with a short request). Hooks are not called after it. NULL is
+ * fine. */
 void cluster_stop(struct cluster *c);
 /* cluster_free stops c if needed and releases it. NULL is fine. */
 void cluster_free(struct cluster *c);

@@ -127,7 +127,7 @@ struct cluster {
 	struct cluster_peer peers[CLUSTER_PEERS_MAX];
 	size_t npeers;
 	bool drift;
-	int64_t last_applied_ns; /* a page applied */
+	int64_t last_pulled_ns; /* a page of changes applied */
 	struct loop_timer *pull_timer;
 	struct cluster_pull *pull;
 	bool stopped;

@@ -205,11 +205,17 @@ static void keepalive(struct session *se)
 		atomic_store(&se->c->leader_until, se->lease_until - se->margin_ns);
 }
 
-static void revoke(struct session *se, int64_t lease)
+/* resign revokes the lease on the way out, with a client of its own: the
+ * session's requests are being aborted (cluster_stop), this one is short. */
+static void resign(struct session *se, int64_t lease)
 {
+	atomic_bool keep = false;
+	char err[256];
 	int code;
-	se->timeout_ns = RESIGN_WAIT_NS;
-	json_decref(call(se, ETCD_REVOKE, json_pack("{s:o}", "ID", int_text(lease)), &code));
+	struct etcd *e = etcd_new(&se->c->cfg, &se->c->ctr, &keep);
+	json_decref(etcd_call(e, ETCD_REVOKE, json_pack("{s:o}", "ID", int_text(lease)),
+	                      RESIGN_WAIT_NS, &code, err, sizeof err));
+	etcd_free(e);
 }
 
 /* ---- election ---- */
@@ -586,9 +592,9 @@ void *cluster_session_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		bool resign = c->resign, dirty = c->hash_dirty;
+		bool resign_now = c->resign, dirty = c->hash_dirty;
 		pthread_mutex_unlock(&c->lock);
-		if (resign || atomic_load(&c->stop))
+		if (resign_now || atomic_load(&c->stop))
 			break;
 		int64_t now = clock_mono_ns();
 		if (se.leader_rev && now >= se.lease_until - se.margin_ns)
@@ -609,8 +615,8 @@ void *cluster_session_main(void *arg)
 	/* Resigning: the leader key goes with the lease, so another node
 	 * leads at its next try instead of after the TTL. */
 	atomic_store(&c->leader_until, 0);
-	if (se.lease && !atomic_load(&c->stop))
-		revoke(&se, se.lease);
+	if (se.lease)
+		resign(&se, se.lease);
 	etcd_free(se.etcd);
 	return NULL;
 }
