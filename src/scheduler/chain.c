@@ -484,13 +484,16 @@ static void on_pend(void *arg)
 		loop_timer_after(s->pend_timer, RESYNC_NS);
 		return;
 	}
+	if (s->pend_resync) {
+		s->pend_resync = false;
+		resync(s);
+	}
 	while (s->pend_len > 0 && s->pend_heap[0]->p->due_ns <= now) {
 		struct spend *sp = s->pend_heap[0];
 		heap_remove(s, sp);
 		process(s, sp, now, true);
 	}
-	if (sched_batch_end(s) < 0)
-		resync(s);
+	sched_batch_end(s);
 	arm(s);
 }
 
@@ -521,8 +524,7 @@ static void on_poke(void *arg)
 		process(s, waits[i], now, due);
 	}
 	free(waits);
-	if (sched_batch_end(s) < 0)
-		resync(s);
+	sched_batch_end(s);
 	arm(s);
 }
 
@@ -571,6 +573,12 @@ static void resync(struct scheduler *s)
 	for (size_t i = 0; i < n; i++)
 		hold(s, v[i]);
 	free(v);
+}
+
+void sched_chain_resync(struct scheduler *s)
+{
+	s->pend_resync = true;
+	loop_timer_after(s->pend_timer, RESYNC_NS);
 }
 
 void sched_chain_dequeued(struct scheduler *s, const char *id)
@@ -860,8 +868,7 @@ void sched_chain_start(struct scheduler *s)
 	if (nheld > 0 && sched_batch_begin(s) == 0) {
 		for (size_t i = 0; i < nheld; i++)
 			late(s, held[i], now);
-		if (sched_batch_end(s) < 0)
-			resync(s);
+		sched_batch_end(s);
 	}
 	free(held);
 	if (n > 0) {

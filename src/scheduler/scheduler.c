@@ -504,11 +504,17 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 	}
 	struct map_iter it;
 	void *v;
-	map_iter_init(&s->jobs, &it);
-	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
-		struct sjob *j = v;
-		sched_plan(s, j, now, false);
-		store_job_set_next(s->store, j->def->name, j->next_ns);
+	/* Jobs with depends-on go second: a slot they catch up then finds
+	 * the catch-up runs of their dependencies begun. */
+	for (int pass = 0; pass < 2; pass++) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+			struct sjob *j = v;
+			if ((j->def->depends_on.n > 0) != (pass == 1))
+				continue;
+			sched_plan(s, j, now, false);
+			store_job_set_next(s->store, j->def->name, j->next_ns);
+		}
 	}
 	int rc = sched_batch_end(s);
 	if (rc < 0) {

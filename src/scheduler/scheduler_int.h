@@ -162,6 +162,7 @@ struct scheduler {
 	bool links_dirty;              /* a definition changed: dependents are listed again */
 	struct map dependents;         /* name -> struct strv of jobs whose depends-on names it */
 	char links_loop[512];          /* a loop through the live jobs' links, or "" */
+	bool pend_resync;              /* a batch did not commit: read the rows again */
 
 	long self_pid; /* this process, as executions record their owner */
 	char self_key[RUNNER_KEY_MAX];
@@ -249,6 +250,9 @@ void sched_chain_adopt(struct scheduler *s, const struct store_execution *e, str
  * runner thread or a job's no-overlap freed up, the scheduler resumed). */
 void sched_chain_poke(struct scheduler *s);
 void sched_chain_kick(struct scheduler *s);
+/* sched_chain_resync reads the pending rows again on a coming turn: a
+ * batch that took or added some did not commit. */
+void sched_chain_resync(struct scheduler *s);
 /* sched_chain_dequeued begins a pending row that waited in the run queue. */
 void sched_chain_dequeued(struct scheduler *s, const char *id);
 /* sched_pending_json is the API's view of a pending row (a new object). */

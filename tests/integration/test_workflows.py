@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 import unittest
+import uuid
 
 from tests.integration.support import BIN, DaemonTest, wait_for
 from tests.integration.test_api import ApiCase, WebSocket
@@ -194,8 +195,58 @@ jobs:
         self.assertIntegrity()
 
 
+    def test_retries_left_while_down_catch_up_and_a_removed_job_skips_its_own(self):
+        cfg = """
+jobs:
+  late:
+    type: local
+    schedule: "@manual"
+    command: echo late
+    max-retries: 3
+  gone:
+    type: local
+    schedule: "@manual"
+    command: "false"
+    max-retries: 1
+    retry-delay: 1500ms
+"""
+        d = self.start_web(cfg)
+        self.assertCleanExit(d)
+        # Two retries fell due while ofelia was down: 2 h ago (past
+        # catch-up-deadline, 1h) and 5 min ago.
+        rows = []
+        for ago in ("-2 hours", "-5 minutes"):
+            rid = str(uuid.uuid4())
+            rows.append(rid)
+            self.query("INSERT INTO pending_runs (id, job_name, kind, trigger, due_at, attempt, "
+                       "first_attempt_id, cause_id, created_at) VALUES (?, 'late', 'retry', "
+                       "'retry', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?), 2, ?, ?, "
+                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))",
+                       (rid, ago, str(uuid.uuid4()), str(uuid.uuid4()), ago))
+        d = self.start_web(cfg)
+        wait_for(lambda: self.query("SELECT status FROM executions WHERE id = ?",
+                                    (rows[1],)) == [("success",)], what="the recent retry")
+        self.assertEqual(self.query("SELECT status, trigger, attempt FROM executions WHERE id = ?",
+                                    (rows[0],)), [("expired", "retry", 2)])
+        self.assertIn("older than catch-up-deadline",
+                      self.query("SELECT error FROM executions WHERE id = ?", (rows[0],))[0][0])
+
+        # A job removed while its retry waits: the retry is recorded skipped.
+        self.run_job("gone")
+        retry = wait_for(lambda: self.query("SELECT id FROM pending_runs WHERE job_name = "
+                                            "'gone'"), what="gone's retry")[0][0]
+        self.ok("DELETE", "/api/job/gone")
+        wait_for(lambda: self.query("SELECT status FROM executions WHERE id = ?", (retry,)),
+                 what="the retry's outcome")
+        self.assertEqual(self.query("SELECT status, error FROM executions WHERE id = ?",
+                                    (retry,)),
+                         [("skipped", "the job was removed or disabled before it could run")])
+        self.assertEqual(self.query("SELECT count(*) FROM pending_runs"), [(0,)])
+        self.assertCleanExit(d)
+
+
 class DependsOn(DaemonTest):
-    def test_dependency_success_failure_and_timeout(self):
+    def test_dependency_success_failure_timeout_and_no_overlap(self):
         d = self.daemon("""
 jobs:
   base:
@@ -227,6 +278,13 @@ jobs:
     command: echo never
     depends-on: slow
     dependency-timeout: 1s
+  flap:
+    type: local
+    schedule: "* * * * * *"
+    no-overlap: true
+    command: "false"
+    max-retries: 1
+    retry-delay: 1500ms
 """).start()
 
         def first(job):
@@ -236,6 +294,11 @@ jobs:
             return rows[0] if rows else None
         wait_for(lambda: all(first(j) for j in ("child", "child-of-bad", "child-of-slow")),
                  timeout=20, what="the first slot of each dependent")
+        # no-overlap counts a pending retry as the job still at work.
+        wait_for(lambda: self.query("SELECT count(*) FROM executions WHERE job_name = 'flap' "
+                                    "AND status = 'skipped' AND error = 'a retry of the "
+                                    "previous run was pending (no-overlap)'")[0][0] >= 1,
+                 what="a slot skipped while flap's retry was pending")
         d.wait_log("slot waits for its dependencies")
         self.assertCleanExit(d)
 
@@ -254,7 +317,9 @@ jobs:
         self.assertEqual((status, start), ("skipped", None))
         self.assertIn("did not settle within dependency-timeout 1s", error)
         self.assertIn("slow", error)
-        self.assertEqual(self.query("SELECT count(*) FROM pending_runs"), [(0,)])
+        # Waits all settled; a retry of flap may wait for the next start.
+        self.assertEqual(self.query("SELECT count(*) FROM pending_runs WHERE kind <> 'retry'"),
+                         [(0,)])
         self.assertIntegrity()
 
 
