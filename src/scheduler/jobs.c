@@ -269,7 +269,7 @@ static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_
 	free(def->source);
 	def->source = xstrdup("api");
 	if (job_validate(def, code, err, errlen) < 0 ||
-	    sched_chain_check_one(s, def, err, errlen) < 0) {
+	    sched_chain_check_one(s, def, NULL, err, errlen) < 0) {
 		job_free(def);
 		return SCHED_INVALID;
 	}
@@ -304,7 +304,7 @@ enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_
 	struct job *copy = job_clone(j->def);
 	if (job_apply_json(copy, body, err, errlen) < 0 ||
 	    job_validate(copy, code, err, errlen) < 0 ||
-	    sched_chain_check_one(s, copy, err, errlen) < 0) {
+	    sched_chain_check_one(s, copy, j->def, err, errlen) < 0) {
 		job_free(copy);
 		return SCHED_INVALID;
 	}

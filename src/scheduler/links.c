@@ -189,16 +189,27 @@ int scheduler_links_check(struct scheduler *s, enum job_origin origin, struct jo
 	return rc;
 }
 
-int sched_chain_check_one(struct scheduler *s, const struct job *def, char *err, size_t errlen)
+static bool listed(const struct strv *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->n; i++)
+		if (strcmp(v->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+int sched_chain_check_one(struct scheduler *s, const struct job *def, const struct job *was,
+                          char *err, size_t errlen)
 {
 	size_t count, holder;
 	enum job_link key;
 	char loop[512];
 	for (int l = 0; l < JOB_LINK_COUNT; l++) {
 		const struct strv *v = job_links(def, (enum job_link)l);
+		const struct strv *before = was ? job_links(was, (enum job_link)l) : NULL;
 		for (size_t i = 0; i < v->n; i++) {
 			struct sjob *t = map_get(&s->jobs, v->v[i]);
-			if (t == NULL || t->deleted || t->held) {
+			/* A name the job had (a label job not seen yet) may stay. */
+			if ((t == NULL || t->deleted || t->held) && !listed(before, v->v[i])) {
 				snprintf(err, errlen, "%s: no job \"%s\" is defined",
 				         job_link_key((enum job_link)l), v->v[i]);
 				return -1;

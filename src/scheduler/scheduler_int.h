@@ -269,9 +269,11 @@ const struct strv *sched_links_dependents(struct scheduler *s, const char *name)
 /* sched_links_reach tells whether `to` is reachable from `from` through
  * the live jobs' links. */
 bool sched_links_reach(struct scheduler *s, const char *from, const char *to);
-/* sched_chain_check_one checks the links of def, an API edit: names of
- * live jobs only, no loop; -1 with the reason in err. */
-int sched_chain_check_one(struct scheduler *s, const struct job *def, char *err, size_t errlen);
+/* sched_chain_check_one checks the links of def, an API edit of was (NULL
+ * for a new job): names it adds must be live jobs, and no loop; -1 with the
+ * reason in err. */
+int sched_chain_check_one(struct scheduler *s, const struct job *def, const struct job *was,
+                          char *err, size_t errlen);
 
 /* reload.c */
 void sched_reload_free(struct scheduler *s);

@@ -395,11 +395,14 @@ class Checks(ApiCase):
     def test_reload_and_the_api_check_again(self):
         path = os.path.join(self.dir, "ofelia.yaml")
         with open(path, "w") as f:
-            f.write(GOOD)
+            f.write(GOOD.replace("[b]", "[b, web.later]"))
         d = self.start_web(None, config_path=path)
+        # A label job not seen yet may stay named; an edit of the job keeps it.
+        self.ok("PUT", "/api/job/a", {"command": "echo edited"})
         with open(path, "w") as f:
             f.write(GOOD.replace('"@triggered"\n    command: "true"\n',
                                  '"@triggered"\n    command: "true"\n    on-failure: [a]\n'))
+        self.assertIn("on-failure: [a]", open(path).read())
         r = self.req("POST", "/api/scheduler/reload")
         self.assertError(r, 400, "VALIDATION_ERROR")
         d.wait_log("the jobs form a loop: a -> b -> a")
