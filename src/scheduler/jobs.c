@@ -219,6 +219,7 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 	map_fini(&seen);
 	int rc = sched_batch_end(s);
 	sched_arm(s);
+	sched_links_refresh(s);
 	for (size_t i = 0; i < nchanges; i++) {
 		if (rc == 0)
 			sched_publish_job(s, changes[i].type, map_get(&s->jobs, changes[i].name));

@@ -54,9 +54,9 @@ static struct job **live_defs(struct scheduler *s, size_t *n)
 	return defs;
 }
 
-/* relink lists again which manual jobs depend on which, and whether the
+/* sched_links_refresh lists again which manual jobs depend on which, and whether the
  * live jobs' links hold a loop (said once per change). */
-static void relink(struct scheduler *s)
+void sched_links_refresh(struct scheduler *s)
 {
 	size_t n, holder;
 	enum job_link key;
@@ -100,7 +100,7 @@ static void relink(struct scheduler *s)
 
 const struct strv *sched_links_dependents(struct scheduler *s, const char *name)
 {
-	relink(s);
+	sched_links_refresh(s);
 	return map_get(&s->dependents, name);
 }
 

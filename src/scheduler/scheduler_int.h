@@ -1,7 +1,8 @@
 /* Private to the scheduler: the job and execution records and the functions
  * its files (scheduler.c: timer, plan, catch-up; exec.c: executions;
- * jobs.c: job changes and retention) share. Loop thread only, except the
- * runner-side fields of struct sexec, which are marked. */
+ * jobs.c: job changes and retention; chain.c: retries, triggered runs,
+ * waiting slots; links.c: the links between jobs) share. Loop thread only,
+ * except the runner-side fields of struct sexec, which are marked. */
 #ifndef OFELIA_SCHEDULER_SCHEDULER_INT_H
 #define OFELIA_SCHEDULER_SCHEDULER_INT_H
 
@@ -263,6 +264,9 @@ void sched_links_init(struct scheduler *s);
 void sched_links_free(struct scheduler *s);
 /* sched_chain_links_changed notes that a definition changed. */
 void sched_chain_links_changed(struct scheduler *s);
+/* sched_links_refresh lists the links again after a change, and says
+ * once when they hold a loop (labels cannot be refused one). */
+void sched_links_refresh(struct scheduler *s);
 /* sched_links_dependents lists the live @triggered jobs whose depends-on
  * names `name` (borrowed; NULL when none). */
 const struct strv *sched_links_dependents(struct scheduler *s, const char *name);
