@@ -4,18 +4,16 @@ one notice per slot; on-failure and on-success triggers with their cause;
 kill -9 during a backoff and during a chain (each runs exactly once after
 the restart); depends-on that succeeds, fails and times out; loops and
 unknown names refused with their place, at load, reload and through the
-API; retries of Docker jobs against the private test engine."""
+API. Retries of Docker jobs are in test_docker.py (RunRetries), beside the
+other tests of the private test engine."""
 import datetime as dt
 import os
-import signal
 import subprocess
 import time
-import unittest
 import uuid
 
 from tests.integration.support import BIN, DaemonTest, wait_for
 from tests.integration.test_api import ApiCase, WebSocket
-from tests.integration.test_docker import HOST, DockerCase
 
 
 def parse_iso(s):
@@ -402,7 +400,8 @@ class Checks(ApiCase):
         with open(path, "w") as f:
             f.write(GOOD.replace('"@triggered"\n    command: "true"\n',
                                  '"@triggered"\n    command: "true"\n    on-failure: [a]\n'))
-        self.assertIn("on-failure: [a]", open(path).read())
+        with open(path) as f:
+            self.assertIn("on-failure: [a]", f.read())
         r = self.req("POST", "/api/scheduler/reload")
         self.assertError(r, 400, "VALIDATION_ERROR")
         d.wait_log("the jobs form a loop: a -> b -> a")
@@ -419,34 +418,3 @@ class Checks(ApiCase):
         self.assertEqual(r.status, 201, r)
         self.assertEqual(self.ok("GET", "/api/job/a")["dependents"]["dependsOn"], ["api-job"])
         self.assertCleanExit(d)
-
-
-@unittest.skipUnless(HOST, "OFELIA_TEST_DOCKER_HOST is not set")
-class DockerRetries(DockerCase):
-    def test_a_run_job_is_retried_in_a_new_container(self):
-        job = self.tag + "-retry"
-        self.web_daemon(self.config("""jobs:
-  %s:
-    type: run
-    schedule: "@manual"
-    image: busybox:local
-    network: none
-    pull: never
-    command: sh -c 'echo attempt; exit 4'
-    max-retries: 1
-    retry-delay: 200ms
-""" % job))
-        status, body = self.api("POST", "/api/job/%s/run" % job)
-        self.assertEqual(status, 200, body)
-        wait_for(lambda: self.query("SELECT count(*) FROM executions WHERE job_name = ? AND "
-                                    "status = 'failed'", (job,))[0][0] == 2,
-                 timeout=60, what="both attempts")
-        rows = self.query("SELECT id, trigger, attempt, first_attempt_id, exit_code, "
-                          "container_id, start_time, end_time FROM executions "
-                          "WHERE job_name = ? ORDER BY attempt", (job,))
-        self.assertEqual([r[1:5] for r in rows],
-                         [("manual", 1, None, 4), ("retry", 2, rows[0][0], 4)])
-        self.assertNotEqual(rows[0][5], rows[1][5])
-        self.assertGreaterEqual(parse_iso(rows[1][6]) - parse_iso(rows[0][7]), 0.2 - MS)
-        self.assertEqual(self.query("SELECT count(*) FROM pending_runs"), [(0,)])
-
