@@ -332,7 +332,7 @@ static json_t *history_item(const struct store_execution *e)
 	/* In a cluster: the node that ran it. */
 	if (e->node)
 		json_object_set_new(o, "node", http_string(e->node));
-	return o;
+	return http_chain_fields(o, e);
 }
 
 static json_t *metrics_view(const struct store_job_metrics *m)
@@ -374,8 +374,9 @@ static void schedule_view(struct http_req *r, json_t *body, const struct store_j
 	json_object_set_new(body, "overridden", json_boolean(row->overridden));
 }
 
-/* The keys schedule_view adds, which a client may send back with PUT. */
-static const char *const view_keys[] = {"zone", "nextRuns", "overridden", "recent"};
+/* The keys the job's page adds, which a client may send back with PUT. */
+static const char *const view_keys[] = {"zone",         "nextRuns",   "overridden", "recent",
+                                        "dependencies", "dependents", "pending"};
 
 static bool job_exists(struct http_req *r)
 {
@@ -432,6 +433,11 @@ void http_on_job_get(struct http_req *r)
 
 	json_t *body = http_job_view(r->h, row);
 	schedule_view(r, body, row);
+	json_t *chain = scheduler_job_chain(r->h->deps.scheduler, r->param);
+	if (chain) {
+		json_object_update(body, chain);
+		json_decref(chain);
+	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, history_item(hist[i]));

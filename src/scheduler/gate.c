@@ -62,6 +62,11 @@ static bool may_start(const struct scheduler *s)
 	return s->leading && !s->shutting_down && s->gate.leading(s->gate.arg);
 }
 
+bool sched_gate_may_start(const struct scheduler *s)
+{
+	return !s->gated || may_start(s);
+}
+
 const char *sched_gate_id(const struct scheduler *s, const struct sjob *j)
 {
 	return s->gated && j->claim_slot == j->next_ns && j->claim_state == SCLAIM_GRANTED
@@ -252,6 +257,11 @@ static void take_backlog(struct scheduler *s, struct sbacklog *b, const struct s
 				sched_record_outcome(s, j, bs->slot_ns, bs->status, bs->reason);
 			else if (!may_start(s))
 				forfeit(s, j, bs->slot_ns);
+			else if (j->def->depends_on.n > 0 &&
+			         sched_chain_gate_slot(s, j, bs->slot_ns, JOB_TRIGGER_CATCH_UP,
+			                               v[i].id))
+				; /* waiting for its dependencies, or skipped: chain.c recorded it
+				   */
 			else if (sched_exec_begin(s, j, j->def, bs->slot_ns, JOB_TRIGGER_CATCH_UP,
 			                          v[i].id, err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
@@ -410,6 +420,11 @@ static void promote(struct scheduler *s)
 	}
 	sched_launch(s, true);
 	sched_dequeue(s);
+	/* This node's own retries, triggered runs and waits: those left from
+	 * when it led before (or from its start) and those its runs committed
+	 * while it followed. */
+	sched_chain_start(s);
+	sched_chain_kick(s);
 	sched_arm(s);
 	events_publish(s->events, EVENT_SCHEDULER_STARTED, json_pack("{s:b}", "running", 1));
 }

@@ -160,6 +160,8 @@ void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
 		j->last_slot_ns = slot_ns;
 		free(j->slot_schedule);
 		j->slot_schedule = xstrdup(j->def->schedule);
+		/* A job waiting for this one may now know its answer. */
+		sched_chain_poke(s);
 	}
 }
 
@@ -251,6 +253,10 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 				continue;
 			}
 			char err[256];
+			if (j->def->depends_on.n > 0 &&
+			    sched_chain_gate_slot(s, j, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
+			                          NULL))
+				continue;
 			if (sched_exec_begin(s, j, j->def, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
 			                     NULL, err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
@@ -327,7 +333,8 @@ void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_n
 static void queue_push(struct scheduler *s, struct sjob *j, int64_t slot_ns)
 {
 	size_t at = (s->queue_head + s->queue_len) % (size_t)s->o.max_queue;
-	s->queue[at] = (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE, ""};
+	s->queue[at] =
+	    (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE, "", false};
 	s->queue_len++;
 }
 
@@ -358,9 +365,14 @@ void sched_fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	if (s->paused) {
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
 		                     "the scheduler was stopped through the API");
-	} else if (j->def->no_overlap && j->running > 0) {
+	} else if (j->def->no_overlap && (j->running > 0 || j->retrying > 0)) {
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
-		                     "the previous run was still running (no-overlap)");
+		                     j->running > 0
+		                         ? "the previous run was still running (no-overlap)"
+		                         : "a retry of the previous run was pending (no-overlap)");
+	} else if (j->def->depends_on.n > 0 &&
+	           sched_chain_gate_slot(s, j, slot_ns, JOB_TRIGGER_SCHEDULE, id[0] ? id : NULL)) {
+		/* waiting for its dependencies, or skipped: chain.c recorded it */
 	} else if (s->running >= s->o.max_concurrent) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
@@ -475,6 +487,7 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	map_init(&s->execs);
 	map_init(&s->prune_dirty);
 	s->queue = xcalloc((size_t)s->o.max_queue, sizeof *s->queue);
+	sched_chain_init(s);
 	s->timer = loop_timer_new(loop, on_tick, s);
 	s->flush_timer = loop_timer_new(loop, sched_on_flush, s);
 	s->prune_timer = loop_timer_new(loop, sched_on_prune, s);
@@ -494,6 +507,7 @@ void scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	sched_reload_free(s);
+	sched_chain_free(s);
 	runner_pool_free(s->pool);
 	loop_mailbox_free(s->mailbox);
 	loop_timer_free(s->timer);
@@ -569,17 +583,25 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
 	}
-	map_iter_init(&s->jobs, &it);
-	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
-		struct sjob *j = v;
-		sched_plan(s, j, now, false);
-		store_job_set_next(s->store, j->def->name, j->next_ns);
+	/* Jobs with depends-on go second: a slot they catch up then finds
+	 * the catch-up runs of their dependencies begun. */
+	for (int pass = 0; pass < 2; pass++) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+			struct sjob *j = v;
+			if ((j->def->depends_on.n > 0) != (pass == 1))
+				continue;
+			sched_plan(s, j, now, false);
+			store_job_set_next(s->store, j->def->name, j->next_ns);
+		}
 	}
 	int rc = sched_batch_end(s);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
 	}
+	if (scheduler_links_check(s, JOB_ORIGIN_CONFIG, defs, n, err, errlen) < 0)
+		return -1;
 	if (scheduler_sync(s, JOB_ORIGIN_CONFIG, defs, n, &changes) < 0) {
 		snprintf(err, errlen, "cannot store the config's jobs: %s", store_errmsg(s->store));
 		return -1;
@@ -595,6 +617,8 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			log_errorx("job %s: run-on-startup: %s", j->def->name, why);
 	}
 	sched_launch(s, true);
+	/* Retries, triggered runs and waits the previous process left. */
+	sched_chain_start(s);
 	sched_dequeue(s);
 	sched_arm(s);
 	loop_timer_after(s->prune_timer, 5 * NS_PER_SEC);
@@ -624,6 +648,7 @@ void scheduler_resume(struct scheduler *s)
 		return;
 	s->paused = false;
 	s->version++;
+	sched_chain_kick(s);
 	events_publish(s->events, EVENT_SCHEDULER_STARTED, json_pack("{s:b}", "running", 1));
 }
 
@@ -684,6 +709,8 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	s->shutdown_done = on_done;
 	s->shutdown_arg = arg;
 	loop_timer_stop(s->timer);
+	/* Retries and triggered runs stay in the store for the next start. */
+	loop_timer_stop(s->pend_timer);
 	bool batch = sched_batch_begin(s) == 0;
 	while (s->queue_len > 0) {
 		struct spending *p = &s->queue[s->queue_head];

@@ -39,15 +39,18 @@
 #define REPL_EXEC_COLUMNS                                                                          \
 	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
 	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
-	"container_id, created_at, node, resolved_by"
-#define REPL_EXEC_COUNT 19
+	"container_id, created_at, node, resolved_by, attempt, first_attempt_id, cause_id"
+#define REPL_EXEC_COUNT 22
 #define REPL_JOB_COLUMNS                                                                           \
 	"name, type, schedule, command, origin, enabled, next_run, last_run, last_status, "        \
 	"last_slot, slot_schedule, definition, source_definition, overridden, deleted_at, "        \
 	"created_at, updated_at"
 #define REPL_JOB_COUNT 17
 
-#define P19 "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19"
+/* attempt comes as 1 from a node that does not send it (its NOT NULL). */
+#define P22                                                                                        \
+	"?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "   \
+	"coalesce(?20, 1), ?21, ?22"
 #define P17 "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17"
 
 enum {
@@ -96,8 +99,8 @@ static const char *const sql[C_STMT_COUNT] = {
     [C_BY_SLOT] = "SELECT id, status, resolved_by, job_name, duration_ns, end_time "
                   "FROM executions WHERE job_name = ?1 AND scheduled_time = ?2",
     [C_EXEC_UPSERT] =
-        "INSERT INTO executions (" REPL_EXEC_COLUMNS ", changed_by, change_seq) VALUES (" P19
-        ", ?20, ?21) ON CONFLICT (id) DO UPDATE SET job_type = excluded.job_type, "
+        "INSERT INTO executions (" REPL_EXEC_COLUMNS ", changed_by, change_seq) VALUES (" P22
+        ", ?23, ?24) ON CONFLICT (id) DO UPDATE SET job_type = excluded.job_type, "
         "status = excluded.status, trigger = excluded.trigger, "
         "scheduled_time = excluded.scheduled_time, start_time = excluded.start_time, "
         "end_time = excluded.end_time, duration_ns = excluded.duration_ns, "
@@ -105,7 +108,9 @@ static const char *const sql[C_STMT_COUNT] = {
         "output_dropped = excluded.output_dropped, error = excluded.error, "
         "log_lines = excluded.log_lines, dropped_lines = excluded.dropped_lines, "
         "container_id = excluded.container_id, node = excluded.node, "
-        "resolved_by = excluded.resolved_by, changed_by = excluded.changed_by, "
+        "resolved_by = excluded.resolved_by, attempt = excluded.attempt, "
+        "first_attempt_id = excluded.first_attempt_id, cause_id = excluded.cause_id, "
+        "changed_by = excluded.changed_by, "
         "change_seq = excluded.change_seq",
     [C_EXEC_DELETE] = "DELETE FROM executions WHERE id = ?1",
     [C_EXEC_MARK_FROM] = "UPDATE executions SET changed_by = ?2, change_seq = ?3 WHERE id = ?1",
@@ -604,8 +609,8 @@ static int upsert_exec(struct store *s, const json_t *o, const char *source, int
 {
 	sqlite3_stmt *q = s->cluster->stmt[C_EXEC_UPSERT];
 	bind_json(q, o, REPL_EXEC_COLUMNS);
-	sqlite3_bind_text(q, 20, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 21, seq);
+	sqlite3_bind_text(q, 23, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 24, seq);
 	return store_done(s, q, "cluster execution") == 0 ? 0 : -1;
 }
 
@@ -818,6 +823,6 @@ int store_execution_claimed(struct store *s, const struct store_execution *e, co
 	if (rc == 0)
 		rc = store_metrics_count(s, e->job_name, JOB_STATUS_INTERRUPTED);
 	if (rc == 0)
-		rc = store_move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
+		rc = store_exec_move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
 	return store_write_end(s, rc);
 }

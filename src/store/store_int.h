@@ -52,6 +52,7 @@ enum store_stmt {
 	ST_EXEC_HISTORY_AFTER,
 	ST_EXEC_RECENT,
 	ST_EXEC_RUNNING,
+	ST_EXEC_CAUSED,
 
 	ST_LOG_INSERT,
 	ST_LOG_INSERT_MANY,
@@ -115,6 +116,7 @@ struct store {
 	char write_err[256];           /* that failure */
 	char probe_sql[64];            /* a write that changes nothing: PRAGMA user_version = N */
 	struct store_outbox *outbox;   /* store_outbox.c */
+	struct store_chain *chain;     /* store_chain.c */
 	struct store_cluster *cluster; /* store_cluster.c; NULL without a cluster */
 	char err[512];
 };
@@ -152,10 +154,6 @@ int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum
 
 /* store_metrics_bucket writes the histogram bucket (le) of a duration. */
 void store_metrics_bucket(int64_t duration_ns, char le[16]);
-/* store_move_slot records slot_ns as the job's latest slot with an
- * outcome (and its next run), unless a later one is recorded. */
-int store_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
-                    int64_t next_run_ns);
 
 /* store_cluster.c: in a cluster, each write of an execution row (of a job
  * row while the node leads) is numbered as this node's change; without a
@@ -167,6 +165,33 @@ int store_cluster_mark_job(struct store *s, const char *name);
 void store_cluster_committed(struct store *s);
 void store_cluster_fini(struct store *s);
 const char *store_cluster_node(const struct store *s);
+
+/* store_chain_init prepares the statements of retries and workflows (-1
+ * with the message on s); store_chain_fini finalizes them.
+ * store_pending_insert and store_pending_take add and remove one
+ * pending_runs row in the open transaction. */
+int store_chain_init(struct store *s);
+void store_chain_fini(struct store *s);
+int store_pending_insert(struct store *s, const struct store_pending *p);
+int store_pending_take(struct store *s, const char *id);
+
+/* The columns of an executions row beyond its outcome (store_exec.c). */
+struct store_exec_extra {
+	int attempt;                  /* 0 is 1 */
+	const char *first_attempt_id; /* NULL or "": none */
+	const char *cause_id;
+	const char *node; /* the node that runs it; NULL: this store's node (or none) */
+};
+/* store_exec_insert writes a new executions row (created_at now unless
+ * given); STORE_CONFLICT when the slot has an outcome. store_exec_move_slot
+ * records slot_ns as the job's latest slot with an outcome. */
+int store_exec_insert(struct store *s, const char *id, const char *job, enum job_type type,
+                      enum job_status status, enum job_trigger trigger, int64_t slot_ns,
+                      int64_t start_ns, const char *error, const char *container,
+                      int64_t created_ns, long owner_pid, const char *owner_key,
+                      const struct store_exec_extra *extra);
+int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                         int64_t next_run_ns);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);

@@ -10,8 +10,8 @@
 #define EXEC_COLUMNS                                                                               \
 	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
 	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
-	"container_id, created_at, process_id, process_start, owner_pid, owner_start, node, "      \
-	"resolved_by"
+	"container_id, created_at, process_id, process_start, owner_pid, owner_start, attempt, "   \
+	"first_attempt_id, cause_id, node, resolved_by"
 
 /* STORE_LOG_CHUNK rows of (execution_id, seq, timestamp, level, message). */
 #define LOG_ROW  "(?, ?, ?, ?, ?)"
@@ -60,8 +60,9 @@ const char *const store_sql[ST_COUNT] = {
 
     [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
                        "scheduled_time, start_time, error, container_id, created_at, "
-                       "owner_pid, owner_start, node) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                       "owner_pid, owner_start, attempt, first_attempt_id, cause_id, node) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                       "?15, ?16)",
     [ST_EXEC_JOB_BEGUN] = "UPDATE jobs SET last_run = ?2, last_status = 'running' "
                           "WHERE name = ?1",
     /* An outcome recorded late (the store was down when its slot fell)
@@ -103,6 +104,8 @@ const char *const store_sql[ST_COUNT] = {
                        "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     [ST_EXEC_RUNNING] = "SELECT " EXEC_COLUMNS " FROM executions "
                         "WHERE status = 'running' ORDER BY created_at",
+    [ST_EXEC_CAUSED] = "SELECT " EXEC_COLUMNS " FROM executions WHERE cause_id = ?1 "
+                       "ORDER BY created_at, rowid LIMIT ?2",
 
     [ST_LOG_INSERT] = "INSERT INTO execution_logs (execution_id, seq, timestamp, level, "
                       "message) VALUES " LOG_ROW,

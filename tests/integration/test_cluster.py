@@ -31,10 +31,19 @@ class ClusterTest(DaemonTest):
         self.addCleanup(self.etcd.stop_all)
         self.starts = os.path.join(self.dir, "starts")
         # Each run outlives the next slot: the leader is killed mid-run.
+        self.attempts = os.path.join(self.dir, "attempts")
+        # A job that always fails and retries once: its attempts run on the
+        # leader only, each once cluster-wide, through the failovers.
         self.job = """[job-local "tick"]
 schedule = @every 1s
 command = `sh -c 'echo $OFELIA_EXECUTION_ID >> %s; sleep 1.5'`
-""" % self.starts
+
+[job-local "flaky"]
+schedule = @every 2s
+max-retries = 1
+retry-delay = 1s
+command = `sh -c 'echo $OFELIA_EXECUTION_ID >> %s; exit 3'`
+""" % (self.starts, self.attempts)
 
     def make_nodes(self):
         ports = free_ports(3)
@@ -166,6 +175,30 @@ command = `sh -c 'echo $OFELIA_EXECUTION_ID >> %s; sleep 1.5'`
             self.assertNotIn("running", {r[0] for r in rows}, slot)
         # The nodes record who ran what.
         self.assertTrue({node for _, node in by_id.values()} >= {killed.name, paused.name})
+
+        # Retries: each attempt started once cluster-wide and recorded; a
+        # retry follows a first attempt; the attempt columns replicated.
+        attempts = started_ids(self.attempts)
+        self.assertEqual(len(attempts), len(set(attempts)), "an attempt started twice")
+        rows = {}
+        for n in nodes:
+            for eid, attempt, first, node in n.rows(
+                    "SELECT id, attempt, first_attempt_id, node FROM executions "
+                    "WHERE job_name = 'flaky' AND start_time IS NOT NULL"):
+                rows.setdefault(eid, set()).add((attempt, first, node))
+        for eid in attempts:
+            self.assertIn(eid, rows, "an attempt no node recorded")
+        retries = {eid: v for eid, v in rows.items() if {a for a, _, _ in v} == {2}}
+        self.assertGreater(len(retries), 2)
+        firsts = [next(iter(v))[1] for v in retries.values()]
+        self.assertEqual(len(firsts), len(set(firsts)), "a first attempt retried twice")
+        for first in firsts:
+            self.assertEqual({a for a, _, _ in rows[first]}, {1}, first)
+        self.assertTrue(all(len(v) == 1 for v in rows.values()), "rows differ between nodes")
+        replicated = [eid for eid, v in retries.items()
+                      for n in nodes if n.name != next(iter(v))[2]
+                      and n.rows("SELECT attempt FROM executions WHERE id = ?", (eid,)) == [(2,)]]
+        self.assertTrue(replicated, "no retry reached another node with its attempt")
 
 
 if __name__ == "__main__":
