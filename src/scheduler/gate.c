@@ -271,6 +271,12 @@ static void take_backlog(struct scheduler *s, struct sbacklog *b, const struct s
 				placeholder(s, j, bs->slot_ns, v[i].owner, v[i].owner_id);
 			break;
 		case SCHED_CLAIM_REFUSED:
+			/* Not recorded: this node stopped leading before the claim.
+			 * Like a dropped slot it is not handled, so the plan of its
+			 * next leadership goes over it again (catch_up marked the
+			 * whole backlog handled). */
+			if (bs->slot_ns - 1 < j->handled_ns)
+				j->handled_ns = bs->slot_ns - 1;
 			break;
 		}
 	}
