@@ -51,8 +51,8 @@ static const char *const sql[P_STMT_COUNT] = {
     [P_LATEST] = "SELECT id, status, " AT_EXPR " FROM executions "
                  "WHERE job_name = ?1 AND first_attempt_id IS NULL AND " AT_EXPR " <= ?2 "
                  "ORDER BY " AT_EXPR " DESC, rowid DESC LIMIT 1",
-    [P_LAST_ATTEMPT] = "SELECT id, status, attempt FROM executions "
-                       "WHERE first_attempt_id = ?1 ORDER BY attempt DESC LIMIT 1",
+    [P_LAST_ATTEMPT] = ("SELECT id, status, attempt FROM executions "
+                        "WHERE first_attempt_id = ?1 ORDER BY attempt DESC LIMIT 1"),
     [P_RETRY_PENDING] = "SELECT 1 FROM pending_runs WHERE first_attempt_id = ?1 LIMIT 1",
 };
 
