@@ -66,7 +66,12 @@ def bench_spawn_floor(probes):
 def bench_delay(probes, njobs, seconds):
     """Slot to the start of the command: the command prints the time it began.
     One probe fires each second, so the figure is one start's delay, not the
-    queueing of several commands that share a second on two cores."""
+    queueing of several commands that share a second on two cores. The spawn
+    floor is measured again just before, and ofelia's own share is the
+    difference (the floor moves with the machine's load)."""
+    out = subprocess.run([probes[1], probes[0], "200"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    floor = [float(x) for x in out]
     nprobes = 1
     config = "global:\n  max-concurrent: 16\njobs:\n" + idle_jobs(njobs - nprobes)
     for i in range(nprobes):
@@ -85,6 +90,12 @@ def bench_delay(probes, njobs, seconds):
     report("delay_%d_jobs_p50" % njobs, "%.2f" % percentile(delays, 50), "ms")
     report("delay_%d_jobs_p99" % njobs, "%.2f" % percentile(delays, 99), "ms")
     report("delay_%d_jobs_samples" % njobs, len(delays))
+    report("delay_%d_jobs_floor_p50" % njobs, "%.2f" % percentile(floor, 50), "ms")
+    report("delay_%d_jobs_floor_p99" % njobs, "%.2f" % percentile(floor, 99), "ms")
+    report("delay_%d_jobs_share_p50" % njobs,
+           "%.2f" % (percentile(delays, 50) - percentile(floor, 50)), "ms")
+    report("delay_%d_jobs_share_p99" % njobs,
+           "%.2f" % (percentile(delays, 99) - percentile(floor, 99)), "ms")
 
 
 def bench_executions(probes, seconds):
@@ -136,6 +147,7 @@ def bench_resources():
         time.sleep(5)
         report("rss_idle_100_jobs", d.rss_kb(), "kB")
         report("rss_anon_idle_100_jobs", d.rss_kb("RssAnon:"), "kB")
+        report("pss_idle_100_jobs", d.pss_kb(), "kB")
         d.stop()
     span = 30 if QUICK else 60
     config = "jobs:\n"
@@ -150,6 +162,7 @@ def bench_resources():
         c1, t1 = d.cpu_seconds(), time.monotonic()
         report("rss_three_jobs_every_5s", d.rss_kb(), "kB")
         report("rss_anon_three_jobs_every_5s", d.rss_kb("RssAnon:"), "kB")
+        report("pss_three_jobs_every_5s", d.pss_kb(), "kB")
         report("cpu_three_jobs_every_5s", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
         d.stop()
     with tempfile.TemporaryDirectory() as tmp:
@@ -244,6 +257,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         probes = build_probes(tmp)
         bench_spawn_floor(probes)
+        bench_delay(probes, 1, 15 if QUICK else 30)
         bench_delay(probes, 1000, 15 if QUICK else 30)
         bench_delay(probes, 10000, 15 if QUICK else 30)
         bench_executions(probes, 5 if QUICK else 10)
