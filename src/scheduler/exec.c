@@ -23,9 +23,16 @@
 #define BATCH_LINES  1024
 #define BATCH_BYTES  (256 * 1024)
 #define MAX_INFLIGHT (8 * 1024 * 1024)
-/* Log lines wait at most this long, or for this many, before a commit. */
-#define FLUSH_DELAY_NS (20 * NS_PER_MS)
-#define FLUSH_LINES    4096
+/* Log lines, process notes and ends wait at most this long, or for this
+ * many lines, before a commit: what a slot's jobs print and their ends then
+ * go to disk in one commit instead of several (docs/design.md). The API
+ * shows an end once it is committed; live lines go out on the WebSocket at
+ * once. */
+#define FLUSH_DELAY_NS (100 * NS_PER_MS)
+/* ... unless the tick commits the next claims within this long: then they
+ * go with those (one commit a second for a job that runs every second). */
+#define MERGE_NS    (1000 * NS_PER_MS)
+#define FLUSH_LINES 4096
 /* ... or this many bytes: 4096 long lines would pass the store queue's
  * bound (STORE_QUEUE_MAX_BYTES) and lose lines on a healthy store, and one
  * commit stays well within the WAL's limit (store_checkpoint.c). */
@@ -34,7 +41,7 @@
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
 
-enum smsg_kind { SMSG_LINES, SMSG_CONTAINER, SMSG_PROCESS, SMSG_DONE };
+enum smsg_kind { SMSG_STARTED, SMSG_LINES, SMSG_CONTAINER, SMSG_PROCESS, SMSG_DONE };
 
 /* A message from a runner thread. Lines are packed in data as a header
  * (struct packed_line) followed by the bytes. */
@@ -83,6 +90,7 @@ void sched_exec_free(struct sexec *ex)
 	}
 	buf_free(&ex->output);
 	free(ex->job_name);
+	free(ex->schedule);
 	free(ex->container_id);
 	pthread_mutex_destroy(&ex->lock);
 	pthread_cond_destroy(&ex->drained);
@@ -112,6 +120,12 @@ static void post_batch(struct sexec *ex)
 	while (ex->inflight > MAX_INFLIGHT)
 		pthread_cond_wait(&ex->drained, &ex->lock);
 	pthread_mutex_unlock(&ex->lock);
+}
+
+static void on_started(void *arg)
+{
+	struct sexec *ex = arg;
+	loop_mailbox_post(ex->s->mailbox, msg_new(SMSG_STARTED, ex));
 }
 
 static void on_line(void *arg, bool is_error, const char *line, size_t len, bool more)
@@ -162,6 +176,17 @@ static void on_done(void *arg, const struct runner_result *r)
 
 /* ---- begin and launch ---- */
 
+static struct runner_sink sink_of(struct sexec *ex)
+{
+	return (struct runner_sink){.on_started = on_started,
+	                            .on_line = on_line,
+	                            .on_idle = on_idle,
+	                            .on_container = on_container,
+	                            .on_process = on_process,
+	                            .on_done = on_done,
+	                            .arg = ex};
+}
+
 /* resolved copies def with the global defaults a runner needs filled in. */
 static struct job *resolved(const struct scheduler *s, const struct job *def)
 {
@@ -189,6 +214,11 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	ex->trigger = trigger;
 	ex->slot_ns = slot_ns;
 	ex->start_ns = clock_now_ns();
+	/* A slot claimed ahead of its time (the tick) starts at its time. */
+	if (slot_ns > ex->start_ns) {
+		ex->due_ns = slot_ns;
+		ex->start_ns = slot_ns;
+	}
 	ex->s = s;
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->drained, NULL);
@@ -204,7 +234,7 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	e.created_ns = ex->start_ns;
 	e.owner_pid = s->self_pid;
 	e.owner_key = s->self_key;
-	int rc = store_execution_begin(s->store, &e, def->schedule, j ? j->next_ns : 0);
+	int rc = store_execution_begin(s->store, &e);
 	if (rc != 0) {
 		if (rc == STORE_CONFLICT) {
 			snprintf(err, errlen, "the slot already has a recorded outcome");
@@ -219,8 +249,10 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 		sched_exec_free(ex);
 		return NULL;
 	}
-	if (slot_ns)
+	if (slot_ns) {
 		sched_batch_note(s, def->name, def->type, slot_ns, JOB_STATUS_MISSED, NULL);
+		ex->schedule = xstrdup(def->schedule);
+	}
 	if (j) {
 		j->running++;
 		j->last_run_ns = ex->start_ns;
@@ -233,8 +265,9 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	}
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
+	struct runner_sink sink = sink_of(ex);
 	ex->rx = runner_exec_new(resolved(s, def), ex->id, &s->o.runner, &sink, NULL);
+	runner_exec_set_due(ex->rx, ex->due_ns);
 	ex->launch_next = s->launch;
 	s->launch = ex;
 	s->version++;
@@ -281,15 +314,28 @@ void sched_launch(struct scheduler *s, bool committed)
 			sched_exec_free(ex);
 			continue;
 		}
-		log_kv(LOG_INFO, "execution started", "job", ex->job_name, "execution", ex->id,
-		       "trigger", job_trigger_name(ex->trigger), NULL);
-		if (events_active(s->events))
-			events_publish(s->events, EVENT_JOB_STARTED, started_payload(ex));
+		/* Announced when the runner says it started (SMSG_STARTED). */
 		runner_pool_submit(s->pool, ex->rx);
 	}
 }
 
 /* ---- loop side: lines, container ids, finish ---- */
+
+/* flush_soon arms the flush timer unless it is armed: what waits is
+ * committed within FLUSH_DELAY_NS, with whatever else comes meanwhile; or,
+ * when the tick claims the next slots within MERGE_NS, with those claims
+ * (the timer then only backs the tick up). */
+static void flush_soon(struct scheduler *s)
+{
+	if (s->store_down || loop_timer_armed(s->flush_timer))
+		return;
+	int64_t now = clock_now_ns();
+	int64_t tick = s->heap_len > 0 ? s->heap[0]->next_ns - CLAIM_LEAD_NS : 0;
+	if (tick > now && tick - now <= MERGE_NS)
+		loop_timer_at(s->flush_timer, tick + FLUSH_DELAY_NS);
+	else
+		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
+}
 
 /* trim_output keeps the last max bytes of the output, cut at a character. */
 static void trim_output(struct sexec *ex, int64_t max)
@@ -356,15 +402,130 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 		return;
 	if (store_pending(s->store) >= FLUSH_LINES || store_pending_bytes(s->store) >= FLUSH_BYTES)
 		sched_on_flush(s);
-	else if (!loop_timer_armed(s->flush_timer))
-		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
+	else
+		flush_soon(s);
+}
+
+static void announce_finish(struct scheduler *s, const struct store_execution *e);
+
+/* recorded takes a committed end into the job's state and announces it. */
+static void recorded(struct scheduler *s, struct sexec *ex)
+{
+	struct sjob *j = map_get(&s->jobs, ex->job_name);
+	if (j && ex->start_ns >= j->last_run_ns) {
+		j->last_run_ns = ex->start_ns;
+		j->last_status = ex->unsaved->status;
+	}
+	announce_finish(s, ex->unsaved);
+	if (ex->on_done)
+		ex->on_done(ex->unsaved->status, ex->done_arg);
+	sched_exec_free(ex);
+}
+
+/* commit_endings writes the ends that wait (oldest first) and the queued
+ * lines in one transaction, then announces them. When it fails they go to
+ * the retry list, which records them one by one once the store is back. */
+static void commit_endings(struct scheduler *s)
+{
+	struct sexec *order = NULL;
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	bool began = store_tx_begin(s->store) == 0, ok = began;
+	for (struct sexec *ex = order; ok && ex; ex = ex->retry_next)
+		ok = store_execution_finish(s->store, ex->unsaved) == 0;
+	if (ok)
+		ok = store_tx_commit(s->store) == 0;
+	else if (began)
+		store_tx_rollback(s->store);
+	if (!ok) {
+		log_errorx("cannot record the end of %s (retrying): %s",
+		           order && order->retry_next ? "several executions" : "an execution",
+		           store_errmsg(s->store));
+		sched_store_failed(s);
+		while (order) {
+			struct sexec *ex = order;
+			order = ex->retry_next;
+			ex->retry_next = s->retry;
+			s->retry = ex;
+		}
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+		return;
+	}
+	s->version++;
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		recorded(s, ex);
+	}
+}
+
+void sched_endings_write(struct scheduler *s)
+{
+	struct sexec *order = NULL;
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		if (store_execution_finish(s->store, ex->unsaved) == 0) {
+			ex->retry_next = s->ending_batch;
+			s->ending_batch = ex;
+			continue;
+		}
+		log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
+		           ex->job_name, ex->id, store_errmsg(s->store));
+		ex->retry_next = s->retry;
+		s->retry = ex;
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	}
+}
+
+void sched_endings_settle(struct scheduler *s, bool committed)
+{
+	struct sexec *order = NULL;
+	while (s->ending_batch) {
+		struct sexec *ex = s->ending_batch;
+		s->ending_batch = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	if (committed)
+		s->version++;
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		if (committed) {
+			recorded(s, ex);
+			continue;
+		}
+		ex->retry_next = s->retry;
+		s->retry = ex;
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	}
 }
 
 void sched_on_flush(void *arg)
 {
 	struct scheduler *s = arg;
 	loop_timer_stop(s->flush_timer);
-	if (store_pending(s->store) == 0 || s->store_down)
+	if (s->store_down)
+		return;
+	if (s->ending) {
+		commit_endings(s);
+		return;
+	}
+	if (store_pending(s->store) == 0)
 		return;
 	if (store_flush(s->store) < 0) {
 		log_errorx("cannot store log lines (they are kept for the next try): %s",
@@ -428,16 +589,22 @@ static struct store_execution *final_record(struct scheduler *s, struct sexec *e
 	return e;
 }
 
+/* finish records an execution's end. Ends wait up to FLUSH_DELAY_NS to be
+ * committed together, with the lines and the ends of the executions that
+ * finish meanwhile (a group commit): one commit for the jobs of a slot
+ * instead of one each. Nothing is announced before its commit. */
 static void finish(struct scheduler *s, struct sexec *ex, const struct runner_result *r)
 {
-	struct store_execution *e = final_record(s, ex, r);
 	struct sjob *j = map_get(&s->jobs, ex->job_name);
 
+	ex->unsaved = final_record(s, ex, r);
+	/* The job's row moves to the slot and the next one with the end. */
+	ex->unsaved->slot_schedule = ex->schedule;
+	ex->unsaved->next_run_ns = j ? j->next_ns : 0;
 	forget(s, ex);
 	runner_exec_free(ex->rx);
 	ex->rx = NULL;
 	if (j) {
-		j->last_status = r->status;
 		map_put(&s->prune_dirty, j->def->name, j);
 		if (!s->prune_soon) {
 			loop_timer_after(s->prune_timer, PRUNE_SOON_NS);
@@ -446,24 +613,15 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	}
 	s->version++;
 	/* While the store is down the end waits with the others for it. */
-	if (s->store_down || store_execution_finish(s->store, e) < 0) {
-		if (!s->store_down) {
-			log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
-			           ex->job_name, ex->id, store_errmsg(s->store));
-			sched_store_failed(s);
-		}
-		ex->unsaved = e;
+	if (s->store_down) {
 		ex->retry_next = s->retry;
 		s->retry = ex;
 		if (!loop_timer_armed(s->retry_timer))
 			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
 	} else {
-		announce_finish(s, e);
-		if (ex->on_done)
-			ex->on_done(e->status, ex->done_arg);
-		e->job_name = NULL;
-		store_execution_free(e);
-		sched_exec_free(ex);
+		ex->retry_next = s->ending;
+		s->ending = ex;
+		flush_soon(s);
 	}
 	sched_dequeue(s);
 	sched_maybe_done(s);
@@ -485,10 +643,8 @@ void sched_on_retry(void *arg)
 			break;
 		}
 		*p = ex->retry_next;
-		announce_finish(s, ex->unsaved);
-		if (ex->on_done)
-			ex->on_done(ex->unsaved->status, ex->done_arg);
-		sched_exec_free(ex);
+		s->version++;
+		recorded(s, ex);
 	}
 	if (s->retry)
 		loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
@@ -500,6 +656,13 @@ void sched_on_message(void *msg, void *arg)
 	struct scheduler *s = arg;
 	struct smsg *m = msg;
 	switch (m->kind) {
+	case SMSG_STARTED:
+		m->ex->started = true;
+		log_kv(LOG_INFO, "execution started", "job", m->ex->job_name, "execution",
+		       m->ex->id, "trigger", job_trigger_name(m->ex->trigger), NULL);
+		if (events_active(s->events))
+			events_publish(s->events, EVENT_JOB_STARTED, started_payload(m->ex));
+		break;
 	case SMSG_LINES:
 		take_lines(s, m);
 		break;
@@ -511,9 +674,10 @@ void sched_on_message(void *msg, void *arg)
 			           m->container_id, store_errmsg(s->store));
 		break;
 	case SMSG_PROCESS:
-		if (store_execution_set_process(s->store, m->ex->id, m->pid, m->container_id) < 0)
-			log_errorx("execution %s: cannot record process %ld: %s", m->ex->id, m->pid,
-			           store_errmsg(s->store));
+		/* With the next commit: until then a restart finds the job's
+		 * processes by their OFELIA_EXECUTION_ID. */
+		store_execution_note_process(s->store, m->ex->id, m->pid, m->container_id);
+		flush_soon(s);
 		break;
 	case SMSG_DONE:
 		finish(s, m->ex, &m->result);
@@ -540,13 +704,13 @@ void sched_drop_queued(struct scheduler *s, const struct spending *p, const char
 
 void sched_dequeue(struct scheduler *s)
 {
-	if (s->queue_len == 0 || s->running >= s->o.max_concurrent || s->shutting_down)
+	if (s->queue_len == 0 || SCHED_FULL(s) || s->shutting_down)
 		return;
 	/* One commit for every slot this frees, as the tick does. A store that
 	 * cannot take it leaves the slots queued. */
 	if (sched_batch_begin(s) < 0)
 		return;
-	while (s->queue_len > 0 && s->running < s->o.max_concurrent && !s->shutting_down) {
+	while (s->queue_len > 0 && !SCHED_FULL(s) && !s->shutting_down) {
 		struct spending p = s->queue[s->queue_head];
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
 		s->queue_len--;
@@ -593,6 +757,8 @@ void sched_maybe_done(struct scheduler *s)
 {
 	if (!s->shutting_down || s->running > 0 || s->shutdown_done == NULL)
 		return;
+	if (s->ending && !s->store_down)
+		commit_endings(s);
 	for (struct sexec *ex = s->retry; ex; ex = ex->retry_next)
 		log_errorx("execution %s of job %s ended (%s) but could not be recorded; it will "
 		           "show as interrupted after the next start",
@@ -636,7 +802,7 @@ static void reattach(struct scheduler *s, struct sjob *j, struct store_execution
 	j->running++;
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
+	struct runner_sink sink = sink_of(ex);
 	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink, e->container_id);
 	ex->launch_next = s->launch;
 	s->launch = ex;
@@ -716,9 +882,9 @@ enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char 
 		snprintf(err, errlen, "Job '%s' not found", name);
 		return SCHED_NOT_FOUND;
 	}
-	/* Every runner thread busy: the run waits in the queue, like a slot,
-	 * and is only recorded when it starts. A full queue refuses it. */
-	if (s->running >= s->o.max_concurrent) {
+	/* max-concurrent executions run: the run waits in the queue, like a
+	 * slot, and is only recorded when it starts. A full queue refuses it. */
+	if (SCHED_FULL(s)) {
 		if (s->queue_len >= (size_t)s->o.max_queue) {
 			snprintf(err, errlen,
 			         "%d executions are running (max-concurrent) and %d are waiting "

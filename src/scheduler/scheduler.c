@@ -104,7 +104,7 @@ void sched_arm(struct scheduler *s)
 	if (s->heap_len == 0 || s->shutting_down)
 		loop_timer_stop(s->timer);
 	else
-		loop_timer_at(s->timer, s->heap[0]->next_ns);
+		loop_timer_at(s->timer, s->heap[0]->next_ns - CLAIM_LEAD_NS);
 }
 
 /* ---- planning ---- */
@@ -315,7 +315,7 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	} else if (j->def->no_overlap && j->running > 0) {
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
 		                     "the previous run was still running (no-overlap)");
-	} else if (s->running >= s->o.max_concurrent) {
+	} else if (SCHED_FULL(s)) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
 			store_job_set_next(s->store, j->def->name, j->next_ns);
@@ -365,6 +365,8 @@ static void on_tick(void *arg)
 {
 	struct scheduler *s = arg;
 	int64_t now = clock_now_ns();
+	/* Slots due within the lead are claimed now (CLAIM_LEAD_NS). */
+	int64_t horizon = now + CLAIM_LEAD_NS;
 
 	/* Outcomes owed since the store failed go first, oldest first. */
 	if (s->nowed > 0 && !s->store_down)
@@ -373,18 +375,23 @@ static void on_tick(void *arg)
 	 * committed together, then launched and announced. When the store
 	 * cannot take it, nothing runs: every due slot is owed as missed. */
 	if (sched_batch_begin(s) < 0) {
-		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= horizon) {
 			struct sjob *j = s->heap[0];
-			owe_due(s, j, now);
+			owe_due(s, j, horizon);
 			sched_heap_update(s, j);
 		}
 	} else {
-		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= horizon) {
 			struct sjob *j = s->heap[0];
 			fire(s, j, now);
 			sched_heap_update(s, j);
 		}
-		sched_batch_end(s);
+		/* Ends waiting for a commit go with the claims (exec.c). */
+		sched_endings_write(s);
+		sched_endings_settle(s, sched_batch_end(s) == 0);
+		/* The commit took what the flush timer was armed for. */
+		if (store_pending(s->store) == 0 && s->ending == NULL)
+			loop_timer_stop(s->flush_timer);
 	}
 	sched_dequeue(s);
 	s->version++;
@@ -401,8 +408,8 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	s->store = store;
 	s->events = events;
 	s->o = *o;
-	if (s->o.max_concurrent < 1)
-		s->o.max_concurrent = 1;
+	if (s->o.max_concurrent < 0)
+		s->o.max_concurrent = 0;
 	if (s->o.max_queue < 1)
 		s->o.max_queue = 1;
 	if (s->o.zone == NULL)
@@ -456,6 +463,16 @@ void scheduler_free(struct scheduler *s)
 		s->retry = ex->retry_next;
 		sched_exec_free(ex);
 	}
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		sched_exec_free(ex);
+	}
+	while (s->ending_batch) {
+		struct sexec *ex = s->ending_batch;
+		s->ending_batch = ex->retry_next;
+		sched_exec_free(ex);
+	}
 	for (size_t i = 0; i < s->queue_len; i++)
 		free(s->queue[(s->queue_head + i) % (size_t)s->o.max_queue].job_name);
 	sched_owed_free(s);
@@ -481,6 +498,21 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			map_put(&s->jobs, j->def->name, j);
 	}
 	store_jobs_free(rows, nrows);
+	/* A run's end moves its job's last_slot: a run begun but never ended
+	 * (ofelia was killed) has a later slot, which must not run again. */
+	struct map_iter it;
+	void *v;
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		int64_t latest;
+		if (store_job_latest_slot(s->store, j->def->name, &latest) < 0) {
+			snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
+			return -1;
+		}
+		if (latest > j->last_slot_ns)
+			j->last_slot_ns = latest;
+	}
 	s->started = true;
 	sched_resolve_orphans(s);
 
@@ -489,8 +521,6 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
 	}
-	struct map_iter it;
-	void *v;
 	map_iter_init(&s->jobs, &it);
 	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
 		struct sjob *j = v;
@@ -579,6 +609,18 @@ int scheduler_job_running(struct scheduler *s, const char *name)
 	return j ? j->running : 0;
 }
 
+bool scheduler_job_times(struct scheduler *s, const char *name, int64_t *next_ns,
+                         int64_t *last_run_ns, enum job_status *last_status)
+{
+	struct sjob *j = map_get(&s->jobs, name);
+	if (j == NULL)
+		return false;
+	*next_ns = j->next_ns;
+	*last_run_ns = j->last_run_ns;
+	*last_status = j->last_status;
+	return true;
+}
+
 bool scheduler_job_live(struct scheduler *s, const char *name)
 {
 	struct sjob *j = map_get(&s->jobs, name);
@@ -616,6 +658,15 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	}
 	if (batch)
 		sched_batch_end(s);
+	/* Slots claimed ahead whose time has not come do not start now. */
+	struct map_iter it;
+	void *v;
+	map_iter_init(&s->execs, &it);
+	while (map_iter_next(&s->execs, &it, NULL, &v)) {
+		struct sexec *ex = v;
+		if (!ex->started && ex->due_ns > clock_now_ns())
+			runner_exec_stop(ex->rx, JOB_STATUS_STOPPED, "ofelia was shutting down");
+	}
 	events_publish(s->events, EVENT_SCHEDULER_STOPPED, json_pack("{s:b}", "running", 0));
 	if (s->running == 0) {
 		sched_maybe_done(s);

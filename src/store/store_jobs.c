@@ -191,6 +191,22 @@ int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns)
 	return store_write_end(s, rc);
 }
 
+int store_job_latest_slot(struct store *s, const char *name, int64_t *slot_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_JOB_LATEST_SLOT];
+	int rc;
+
+	*slot_ns = 0;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*slot_ns = store_col_time(q, 0);
+	else
+		store_fail(s, "job latest slot");
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 void store_job_free(struct store_job *j)
 {
 	if (j == NULL)

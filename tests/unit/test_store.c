@@ -166,7 +166,7 @@ static int begin(struct store *s, const char *job, int64_t slot, int64_t created
 	};
 	store_new_id(e.id);
 	memcpy(id, e.id, 37);
-	return store_execution_begin(s, &e, "@every 1h", slot ? slot + 3600 * SEC : 0);
+	return store_execution_begin(s, &e);
 }
 
 static int finish(struct store *s, const char *id, enum job_status status, int64_t duration)
@@ -451,13 +451,15 @@ Test(store, execution_begin_and_finish)
 	cr_assert_not(e->has_exit_code);
 	store_execution_free(e);
 
+	/* The job's row moves with the end; the slot is claimed by the row. */
 	struct store_job *j;
 	cr_assert_eq(store_job_get(s, "a", &j), 0);
-	cr_assert_eq(j->last_run_ns, T0 + 3600 * SEC);
-	cr_assert_eq(j->last_status, JOB_STATUS_RUNNING);
-	cr_assert_eq(j->last_slot_ns, slot);
-	cr_assert_eq(j->next_run_ns, slot + 3600 * SEC);
+	cr_assert_eq(j->last_run_ns, 0);
+	cr_assert_eq(j->last_slot_ns, 0);
 	store_job_free(j);
+	int64_t latest;
+	cr_assert_eq(store_job_latest_slot(s, "a", &latest), 0);
+	cr_assert_eq(latest, slot);
 
 	struct store_execution fin = {
 	    .status = JOB_STATUS_FAILED,
@@ -470,6 +472,9 @@ Test(store, execution_begin_and_finish)
 	    .error = "exit status 3",
 	    .log_lines = 0,
 	    .dropped_lines = 5,
+	    .scheduled_ns = slot,
+	    .slot_schedule = "@every 1h",
+	    .next_run_ns = slot + 3600 * SEC,
 	};
 	memcpy(fin.id, id, 37);
 	cr_assert_eq(store_execution_finish(s, &fin), 0, "%s", store_errmsg(s));
@@ -488,6 +493,10 @@ Test(store, execution_begin_and_finish)
 	store_execution_free(e);
 	cr_assert_eq(store_job_get(s, "a", &j), 0);
 	cr_assert_eq(j->last_status, JOB_STATUS_FAILED);
+	cr_assert_eq(j->last_run_ns, T0 + 3600 * SEC);
+	cr_assert_eq(j->last_slot_ns, slot);
+	cr_assert_str_eq(j->slot_schedule, "@every 1h");
+	cr_assert_eq(j->next_run_ns, slot + 3600 * SEC);
 	store_job_free(j);
 
 	fin.status = JOB_STATUS_RUNNING;
