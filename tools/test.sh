@@ -1,6 +1,7 @@
 #!/bin/sh
-# Run the whole suite against the sanitizer build: criterion unit tests, then
-# the integration tests of the real binary. Exits non-zero if anything fails.
+# Run the whole suite against the sanitizer build: criterion unit tests, the
+# integration tests of the real binary, the HTTP abuse suite, the browser
+# tests and the short campaigns. Exits non-zero if anything fails.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -30,20 +31,9 @@ echo "== module include rules and formatting"
 ./tools/check-deps.sh || status=1
 clang-format --dry-run -Werror $(find src tests tools -name '*.[ch]') || status=1
 
-echo "== unit tests"
-# -j2: two workers; criterion forks one process per test.
-"$BUILD/asan/unit" -j2 || status=1
-
-echo "== integration tests"
-"$PYTHON" -m unittest discover -s tests/integration -t . -v || status=1
-
-echo "== HTTP abuse suite (short; make abuse for the long one)"
-"$PYTHON" tools/http-abuse.py || status=1
-
-echo "== web UI in Chromium (screenshots in $BUILD/ui-screenshots)"
-./tools/test-ui.sh || status=1
-
-echo "== campaigns (short): kill -9 loop under load, fault matrix"
-PYTHON="$PYTHON" ./tools/campaign/run.sh short || status=1
+# Unit tests, each integration module (those on the Docker engine
+# together), the HTTP abuse suite, the browser tests and the short campaigns
+# run side by side (tools/test-parallel.py; OFELIA_TEST_JOBS workers).
+BUILD="$BUILD" PYTHON="$PYTHON" "$PYTHON" tools/test-parallel.py || status=1
 
 exit $status

@@ -285,6 +285,15 @@ int cli_scheduler_options(const struct config *c, struct scheduler_options *o)
 	    .max_log_bytes = g->max_log_bytes,
 	    .max_runtime_ns = g->max_runtime_ns,
 	    .shutdown_grace_ns = g->shutdown_grace_ns,
+	    .flow =
+	        {
+	            .max_retries = g->max_retries,
+	            .retry_delay_ns = g->retry_delay_ns,
+	            .retry_exponential = g->retry_exponential,
+	            .retry_max_delay_ns = g->retry_max_delay_ns,
+	            .retry_interrupted = g->retry_interrupted,
+	            .dependency_timeout_ns = g->dependency_timeout_ns,
+	        },
 	    .runner =
 	        {
 	            .default_user = g->default_user,

@@ -151,6 +151,14 @@ static int reload_apply(void *arg, void *config, struct scheduler_changes *out, 
 	struct daemon *d = arg;
 	struct config *c = config;
 	struct config_diag diag = {STRV_INIT, STRV_INIT};
+	/* A loop through jobs of other origins (labels, the API) is refused
+	 * like one within the file. */
+	if (scheduler_links_check(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, err, errlen) <
+	    0) {
+		log_errorx("reload: %s; the jobs are unchanged", err);
+		config_free(c);
+		return -1;
+	}
 	int rc = scheduler_sync(d->scheduler, JOB_ORIGIN_CONFIG, c->jobs, c->njobs, out);
 	if (rc == 0 && prepare_config(d, c, &diag) == 0) {
 		char nerr[640];

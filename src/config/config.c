@@ -87,6 +87,12 @@ const struct config_key config_global_keys[] = {
     KR("max-log-bytes", CK_BYTES, G(max_log_bytes), 0, MAX_BYTES),
     K("max-runtime", CK_DURATION, G(max_runtime_ns)),
     K("shutdown-grace", CK_DURATION, G(shutdown_grace_ns)),
+    KR("max-retries", CK_INT, G(max_retries), 0, JOB_MAX_RETRIES),
+    K("retry-delay", CK_DURATION, G(retry_delay_ns)),
+    K("retry-exponential", CK_BOOL, G(retry_exponential)),
+    K("retry-max-delay", CK_DURATION, G(retry_max_delay_ns)),
+    K("retry-interrupted", CK_BOOL, G(retry_interrupted)),
+    K("dependency-timeout", CK_DURATION, G(dependency_timeout_ns)),
     K("default-user", CK_DEFAULT_USER, G(default_user)),
     K("allow-host-jobs-from-labels", CK_BOOL, G(allow_host_jobs_from_labels)),
     KX("job-exec-label-scope", CK_ENUM, G(job_exec_label_scope), scope_words),
@@ -204,8 +210,8 @@ const struct config_key config_user_keys[] = {
 static const struct {
 	const char *key, *hint;
 } ofelia_job_keys[] = {
-    {"depends-on", ""},    {"on-success", ""},  {"on-failure", ""}, {"console-height", ""},
-    {"console-width", ""}, {"annotations", ""}, {"env-file", ""},   {"env-from", ""},
+    {"console-height", ""}, {"console-width", ""}, {"annotations", ""},
+    {"env-file", ""},       {"env-from", ""},
 };
 
 /* ---- messages ---- */
@@ -259,6 +265,10 @@ void config_defaults(struct config *c)
 	g->max_log_lines = 100000;
 	g->max_log_bytes = 32 * MIB;
 	g->shutdown_grace_ns = 10 * SEC;
+	g->retry_delay_ns = SEC;
+	g->retry_exponential = true;
+	g->retry_max_delay_ns = 60 * SEC;
+	g->dependency_timeout_ns = HOUR;
 	g->default_user = xstrdup("root");
 	g->job_exec_label_scope = xstrdup("service");
 	g->smtp_port = 587;
@@ -766,26 +776,42 @@ const struct job_field *config_job_field(const struct job *j, const char *key, c
 	return NULL;
 }
 
-void config_job_add(struct config_ld *ld, struct job *j, struct config_pos pos,
-                    struct config_pos sched_pos)
+void config_job_note_key(struct config_job_pos *p, const struct job_field *f, struct config_pos pos)
+{
+	static const size_t links[JOB_LINK_COUNT] = {
+	    [JOB_LINK_DEPENDS_ON] = offsetof(struct job, depends_on),
+	    [JOB_LINK_ON_SUCCESS] = offsetof(struct job, on_success),
+	    [JOB_LINK_ON_FAILURE] = offsetof(struct job, on_failure),
+	};
+	if (f->offset == offsetof(struct job, schedule))
+		p->schedule = pos;
+	for (int l = 0; l < JOB_LINK_COUNT; l++)
+		if (f->offset == links[l])
+			p->links[l] = pos;
+}
+
+void config_job_add(struct config_ld *ld, struct job *j, const struct config_job_pos *pos)
 {
 	struct config *c = ld->c;
 	uintptr_t first = (uintptr_t)map_get(&ld->job_names, j->name);
 	if (first) {
-		config_error(ld, pos, "job \"%s\" is defined twice (first at line %d)", j->name,
-		             ld->job_pos[first - 1].line);
+		config_error(ld, pos->job, "job \"%s\" is defined twice (first at line %d)",
+		             j->name, ld->job_pos[first - 1].line);
 		job_free(j);
 		return;
 	}
 	map_put(&ld->job_names, j->name, (void *)(uintptr_t)(c->njobs + 1));
 	j->origin = JOB_ORIGIN_CONFIG;
 	free(j->source);
-	j->source = xasprintf("%s:%d", ld->name, pos.line);
+	j->source = xasprintf("%s:%d", ld->name, pos->job.line);
 	c->jobs = xreallocarray(c->jobs, c->njobs + 1, sizeof *c->jobs);
 	ld->job_pos = xreallocarray(ld->job_pos, c->njobs + 1, sizeof *ld->job_pos);
 	ld->sched_pos = xreallocarray(ld->sched_pos, c->njobs + 1, sizeof *ld->sched_pos);
-	ld->job_pos[c->njobs] = pos;
-	ld->sched_pos[c->njobs] = sched_pos.line ? sched_pos : pos;
+	ld->link_pos = xreallocarray(ld->link_pos, c->njobs + 1, sizeof *ld->link_pos);
+	ld->job_pos[c->njobs] = pos->job;
+	ld->sched_pos[c->njobs] = pos->schedule.line ? pos->schedule : pos->job;
+	for (int l = 0; l < JOB_LINK_COUNT; l++)
+		ld->link_pos[c->njobs][l] = pos->links[l].line ? pos->links[l] : pos->job;
 	c->jobs[c->njobs++] = j;
 }
 
@@ -855,6 +881,44 @@ static void check_jobs(struct config_ld *ld)
 	for (size_t i = 0; i < ld->c->njobs; i++)
 		if (config_job_check(ld->c->jobs[i], &sched, err, sizeof err) < 0)
 			config_error(ld, sched ? ld->sched_pos[i] : ld->job_pos[i], "%s", err);
+}
+
+/* check_links finds the names in depends-on, on-success and on-failure
+ * that no job of the file has, and loops through them. A name with a dot
+ * may be a job from container labels ({service}.{job}), which are known
+ * only once discovered: a warning; any other unknown name is an error. */
+static void check_links(struct config_ld *ld)
+{
+	const struct config *c = ld->c;
+	char loop[1024];
+	size_t holder;
+	enum job_link key;
+
+	for (size_t i = 0; i < c->njobs; i++)
+		for (int l = 0; l < JOB_LINK_COUNT; l++) {
+			const struct strv *v = job_links(c->jobs[i], (enum job_link)l);
+			for (size_t k = 0; k < v->n; k++) {
+				if (map_get(&ld->job_names, v->v[k]))
+					continue;
+				if (strchr(v->v[k], '.'))
+					config_warning(
+					    ld, ld->link_pos[i][l],
+					    "job \"%s\": %s: no job \"%s\" in this file; "
+					    "a job from container labels is expected",
+					    c->jobs[i]->name, job_link_key((enum job_link)l),
+					    v->v[k]);
+				else
+					config_error(ld, ld->link_pos[i][l],
+					             "job \"%s\": %s: no job \"%s\" is defined",
+					             c->jobs[i]->name,
+					             job_link_key((enum job_link)l), v->v[k]);
+			}
+		}
+	if (job_links_cycle(c->jobs, c->njobs, &holder, &key, loop, sizeof loop) < 0)
+		config_error(ld, ld->link_pos[holder][key],
+		             "job \"%s\": %s: the jobs form a loop: %s (depends-on, on-success "
+		             "and on-failure may not lead back to a job)",
+		             c->jobs[holder]->name, job_link_key(key), loop);
 }
 
 struct placed {
@@ -949,6 +1013,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 		finish_web_user(&ld);
 		check_web(&ld);
 		check_jobs(&ld);
+		check_links(&ld);
 		config_webhooks_finish(&ld);
 	}
 	free(copy);
@@ -957,6 +1022,7 @@ struct config *config_load_string(const char *text, size_t len, const char *name
 	free(ld.web_hash);
 	free(ld.job_pos);
 	free(ld.sched_pos);
+	free(ld.link_pos);
 	map_fini(&ld.job_names);
 
 	sort_messages(&ld.diag->errors, ld.errors_before, name);

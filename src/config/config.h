@@ -42,6 +42,14 @@ struct config_global {
 	bool allow_host_jobs_from_labels;
 	char *job_exec_label_scope; /* "service", "container", "container-service" */
 
+	/* retries and workflows: the defaults of every job (docs/scheduling.md) */
+	int max_retries;               /* 0 = none */
+	int64_t retry_delay_ns;        /* the first retry's delay (1s) */
+	bool retry_exponential;        /* doubled each retry (true) */
+	int64_t retry_max_delay_ns;    /* bound of an exponential delay (1m) */
+	bool retry_interrupted;        /* retry interrupted attempts too (false) */
+	int64_t dependency_timeout_ns; /* how long a slot waits for depends-on (1h) */
+
 	/* notifications (src/notify; docs/notifications.md): the defaults of
 	 * every job, whose own keys win one by one */
 	char *slack_webhook;

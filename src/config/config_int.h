@@ -76,9 +76,10 @@ struct config_ld {
 	size_t nclaims;
 	char *web_user, *web_hash; /* Ofelia's single web user, joined at the end */
 	struct config_pos web_user_pos, web_hash_pos;
-	struct map job_names;         /* name -> index in c->jobs + 1 */
-	struct config_pos *job_pos;   /* where each job of c->jobs is defined */
-	struct config_pos *sched_pos; /* where its schedule is, or its job_pos */
+	struct map job_names;                          /* name -> index in c->jobs + 1 */
+	struct config_pos *job_pos;                    /* where each job of c->jobs is defined */
+	struct config_pos *sched_pos;                  /* where its schedule is, or its job_pos */
+	struct config_pos (*link_pos)[JOB_LINK_COUNT]; /* its depends-on, on-success, on-failure */
 };
 
 void config_error(struct config_ld *ld, struct config_pos pos, const char *fmt, ...)
@@ -111,9 +112,17 @@ void config_user_add(struct config *c, const char *username, const char *hash, c
  * of another job type. The warning text goes to the caller through warn. */
 const struct job_field *config_job_field(const struct job *j, const char *key, char *warn,
                                          size_t warnlen);
+/* The places of a job's keys that later checks point at. */
+struct config_job_pos {
+	struct config_pos job, schedule;
+	struct config_pos links[JOB_LINK_COUNT]; /* {0, 0}: the key is not there */
+};
+/* config_job_note_key records where key f of a job is, when a later check
+ * may point at it (schedule, depends-on, on-success, on-failure). */
+void config_job_note_key(struct config_job_pos *p, const struct job_field *f,
+                         struct config_pos pos);
 /* config_job_add takes j into ld->c unless its name is taken (an error). */
-void config_job_add(struct config_ld *ld, struct job *j, struct config_pos pos,
-                    struct config_pos sched_pos);
+void config_job_add(struct config_ld *ld, struct job *j, const struct config_job_pos *pos);
 /* config_job_check runs job_validate and checks the command splits; -1 with
  * the message (and " [INVALID_SCHEDULE]" for a schedule) in err. *sched
  * tells whether the message is about the schedule. */

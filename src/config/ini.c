@@ -495,7 +495,7 @@ static void job(struct ini *in, const struct ini_section *sec, enum job_type typ
 {
 	char where[300], warn[256];
 	struct ini_key *keys;
-	struct config_pos sched = {0, 0};
+	struct config_job_pos at = {.job = sec->pos};
 	bool bad = false;
 	struct job *j = job_new(name, type);
 
@@ -507,8 +507,7 @@ static void job(struct ini *in, const struct ini_section *sec, enum job_type typ
 			config_warning(in->ld, keys[i].pos, "%s: %s", where, warn);
 			continue;
 		}
-		if (strcmp(f->key, "schedule") == 0)
-			sched = keys[i].pos;
+		config_job_note_key(&at, f, keys[i].pos);
 		if (job_values(in, j, f, &keys[i], where) < 0)
 			bad = true;
 	}
@@ -516,7 +515,7 @@ static void job(struct ini *in, const struct ini_section *sec, enum job_type typ
 	if (bad)
 		job_free(j);
 	else
-		config_job_add(in->ld, j, sec->pos, sched);
+		config_job_add(in->ld, j, &at);
 }
 
 static const struct {

@@ -335,6 +335,33 @@ static struct job *build(const struct scan *s, const struct part *parts, size_t 
 	return j;
 }
 
+/* scope_links lets the jobs of one container name each other as their
+ * labels do: a depends-on, on-success or on-failure that names another job
+ * of the container by its name in the label ("cleanup") becomes that job's
+ * scoped name ("worker.cleanup"), as netresearch's examples write them. A
+ * name that is already some job's full name is left alone. */
+static void scope_links(struct job **jobs, char **short_names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct strv *lists[] = {&jobs[i]->depends_on, &jobs[i]->on_success,
+		                        &jobs[i]->on_failure};
+		for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+			struct strv *v = lists[l];
+			for (size_t k = 0; k < v->n; k++) {
+				bool full = false;
+				for (size_t m = 0; m < n && !full; m++)
+					full = strcmp(jobs[m]->name, v->v[k]) == 0;
+				for (size_t m = 0; m < n && !full; m++)
+					if (strcmp(short_names[m], v->v[k]) == 0) {
+						free(v->v[k]);
+						v->v[k] = xstrdup(jobs[m]->name);
+						full = true;
+					}
+			}
+		}
+	}
+}
+
 size_t config_labels_jobs(const struct config_global *global, const struct config_container *ct,
                           const struct config_label *labels, size_t nlabels, struct job ***jobs,
                           size_t *njobs, struct config_diag *diag)
@@ -344,6 +371,7 @@ size_t config_labels_jobs(const struct config_global *global, const struct confi
 	struct part *parts = xcalloc(nlabels ? nlabels : 1, sizeof *parts);
 	size_t n = 0, added = 0;
 	bool enabled = false;
+	char **short_names = NULL; /* the name in the label of each job added */
 
 	for (size_t i = 0; i < nlabels; i++)
 		if (strcmp(labels[i].key, PREFIX "enabled") == 0)
@@ -367,8 +395,13 @@ size_t config_labels_jobs(const struct config_global *global, const struct confi
 			continue;
 		*jobs = xreallocarray(*jobs, *njobs + 1, sizeof **jobs);
 		(*jobs)[(*njobs)++] = j;
-		added++;
+		short_names = xreallocarray(short_names, added + 1, sizeof *short_names);
+		short_names[added++] = xstrndup(parts[i].name, parts[i].nlen);
 	}
+	scope_links(*jobs + *njobs - added, short_names, added);
+	for (size_t i = 0; i < added; i++)
+		free(short_names[i]);
+	free(short_names);
 	free(parts);
 	config_diag_free(&local);
 	return added;

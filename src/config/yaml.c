@@ -458,7 +458,7 @@ static void job(struct yl *y, const char *name, const yaml_node_t *name_node,
 {
 	char where[300], warn[256];
 	struct ypair *pairs;
-	struct config_pos sched = {0, 0};
+	struct config_job_pos at = {.job = pos_of(name_node)};
 	enum job_type type;
 	bool bad = false;
 
@@ -485,8 +485,7 @@ static void job(struct yl *y, const char *name, const yaml_node_t *name_node,
 			config_warning(y->ld, pos_of(pairs[i].key), "%s: %s", where, warn);
 			continue;
 		}
-		if (strcmp(f->key, "schedule") == 0)
-			sched = pos_of(pairs[i].key);
+		config_job_note_key(&at, f, pos_of(pairs[i].key));
 		if (job_value(y, j, f, where, pairs[i].val) < 0)
 			bad = true;
 	}
@@ -494,7 +493,7 @@ static void job(struct yl *y, const char *name, const yaml_node_t *name_node,
 	if (bad)
 		job_free(j);
 	else
-		config_job_add(y->ld, j, pos_of(name_node), sched);
+		config_job_add(y->ld, j, &at);
 }
 
 static void jobs(struct yl *y, const yaml_node_t *map)

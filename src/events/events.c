@@ -30,6 +30,9 @@ static const char *type_names[] = {
     "notification.delivered",
     "notification.failed",
     "notification.dead",
+    "job.retrying",
+    "job.triggered",
+    "job.waiting",
 };
 
 struct events *events_new(void)

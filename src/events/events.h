@@ -23,6 +23,9 @@ enum event_type {
 	EVENT_NOTIFICATION_DELIVERED,
 	EVENT_NOTIFICATION_FAILED, /* an attempt failed; it will be tried again */
 	EVENT_NOTIFICATION_DEAD,   /* given up: attempts or age used up, or a final refusal */
+	EVENT_JOB_RETRYING,        /* a failed attempt's retry is planned */
+	EVENT_JOB_TRIGGERED,       /* an end triggered a run of another job */
+	EVENT_JOB_WAITING,         /* a slot waits for its dependencies */
 };
 
 struct event {
@@ -38,7 +41,8 @@ struct events *events_new(void);
 /* events_free drops every subscription; NULL is fine. */
 void events_free(struct events *e);
 /* events_type_name returns the wire name: "job.started", ..., "log.line",
- * "notification.delivered", "notification.failed", "notification.dead". */
+ * "notification.delivered", "notification.failed", "notification.dead",
+ * "job.retrying", "job.triggered", "job.waiting". */
 const char *events_type_name(enum event_type t);
 /* events_subscribe calls on_event for every event published from now on,
  * until events_unsubscribe. */

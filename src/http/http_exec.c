@@ -13,6 +13,8 @@
 #define LOGS_DEFAULT  1000
 #define LOGS_MAX      10000
 #define STOP_SLACK_NS (5 * NS_PER_SEC)
+/* Runs an execution caused that its view lists (sql/chains.sql has all). */
+#define CAUSED_MAX 100
 
 bool http_valid_id(const char *id)
 {
@@ -52,6 +54,52 @@ static struct store_execution *load(struct http_req *r)
 	return e;
 }
 
+json_t *http_chain_fields(json_t *o, const struct store_execution *e)
+{
+	json_object_set_new(o, "attempt", json_integer(e->attempt > 1 ? e->attempt : 1));
+	json_object_set_new(o, "firstAttemptId",
+	                    *e->first_attempt_id ? json_string(e->first_attempt_id) : json_null());
+	json_object_set_new(o, "causeId", *e->cause_id ? json_string(e->cause_id) : json_null());
+	return o;
+}
+
+/* caused lists what e's end made: the executions whose cause it is (a
+ * retry, triggered runs) and the rows still pending (their ids are those
+ * the executions will have). NULL when the store cannot be read. */
+static json_t *caused(struct store *st, const struct store_execution *e)
+{
+	struct store_execution **v = NULL;
+	struct store_pending **p = NULL;
+	size_t n = 0, np = 0;
+	if (store_execution_caused(st, e->id, CAUSED_MAX, &v, &n) < 0)
+		return NULL;
+	if (store_pending_of_cause(st, e->id, &p, &np) < 0) {
+		store_executions_free(v, n);
+		return NULL;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    a, http_chain_fields(json_pack("{s:s,s:o,s:s,s:s,s:o}", "executionId", v[i]->id,
+		                                   "job", http_string(v[i]->job_name), "status",
+		                                   job_status_name(v[i]->status), "trigger",
+		                                   job_trigger_name(v[i]->trigger), "startTime",
+		                                   http_time(v[i]->start_ns)),
+		                         v[i]));
+	for (size_t i = 0; i < np; i++)
+		json_array_append_new(
+		    a,
+		    json_pack("{s:s,s:o,s:s,s:s,s:o,s:i,s:o,s:o}", "executionId", p[i]->id, "job",
+		              http_string(p[i]->job_name), "status", "pending", "trigger",
+		              job_trigger_name(p[i]->trigger), "dueTime", http_time(p[i]->due_ns),
+		              "attempt", p[i]->attempt > 1 ? p[i]->attempt : 1, "reason",
+		              p[i]->reason ? http_string(p[i]->reason) : json_null(), "kind",
+		              json_string(store_pending_kind_name(p[i]->kind))));
+	store_executions_free(v, n);
+	store_pendings_free(p, np);
+	return a;
+}
+
 void http_on_execution(struct http_req *r)
 {
 	char job[256];
@@ -62,6 +110,12 @@ void http_on_execution(struct http_req *r)
 		                json_pack("{s:s,s:o,s:s,s:s,s:n}", "executionId", r->param, "job",
 		                          http_string(job), "status", "queued", "trigger", "manual",
 		                          "startTime"));
+		return;
+	}
+	json_t *pending =
+	    http_valid_id(r->param) ? scheduler_pending_view(r->h->deps.scheduler, r->param) : NULL;
+	if (pending) {
+		http_reply_json(r, 200, pending);
 		return;
 	}
 	struct store_execution *e = load(r);
@@ -79,6 +133,9 @@ void http_on_execution(struct http_req *r)
 	    job_trigger_name(e->trigger), "logLines", (json_int_t)e->log_lines, "droppedLines",
 	    (json_int_t)e->dropped_lines);
 	json_object_set_new(body, "notifications", http_execution_notifications(r->h, e->id));
+	http_chain_fields(body, e);
+	json_t *follows = caused(r->h->deps.store, e);
+	json_object_set_new(body, "caused", follows ? follows : json_array());
 	store_execution_free(e);
 	http_reply_json(r, 200, body);
 }

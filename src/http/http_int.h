@@ -399,6 +399,9 @@ void http_on_execution_stop(struct http_req *r);
 void http_on_execution_logs(struct http_req *r);
 /* http_exec_on_event answers the stops that waited for this execution. */
 void http_exec_on_event(struct http *h, const struct event *ev);
+/* http_chain_fields adds e's attempt, firstAttemptId and causeId to o and
+ * returns o. */
+json_t *http_chain_fields(json_t *o, const struct store_execution *e);
 
 /* http_scheduler_view returns GET /api/scheduler/status's body (caller
  * owns it). */

@@ -324,15 +324,16 @@ static json_t *output_tail(const char *output)
 static json_t *history_item(const struct store_execution *e)
 {
 	bool ended = e->end_ns != 0;
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "executionId", e->id,
-	                 "job", http_string(e->job_name), "startTime", http_time(e->start_ns),
-	                 "endTime", http_time(e->end_ns), "scheduledTime",
-	                 http_time(e->scheduled_ns), "duration",
-	                 ended ? json_integer(e->duration_ns) : json_null(), "status",
-	                 job_status_name(e->status), "output", output_tail(e->output), "error",
-	                 e->error ? http_string(e->error) : json_null(), "exitCode",
-	                 e->has_exit_code ? json_integer(e->exit_code) : json_null(), "trigger",
-	                 json_string(job_trigger_name(e->trigger)));
+	return http_chain_fields(
+	    json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "executionId", e->id, "job",
+	              http_string(e->job_name), "startTime", http_time(e->start_ns), "endTime",
+	              http_time(e->end_ns), "scheduledTime", http_time(e->scheduled_ns), "duration",
+	              ended ? json_integer(e->duration_ns) : json_null(), "status",
+	              job_status_name(e->status), "output", output_tail(e->output), "error",
+	              e->error ? http_string(e->error) : json_null(), "exitCode",
+	              e->has_exit_code ? json_integer(e->exit_code) : json_null(), "trigger",
+	              json_string(job_trigger_name(e->trigger))),
+	    e);
 }
 
 static json_t *metrics_view(const struct store_job_metrics *m)
@@ -377,8 +378,9 @@ static void schedule_view(struct http_req *r, json_t *body, const struct store_j
 	json_object_set_new(body, "overridden", json_boolean(row->overridden));
 }
 
-/* The keys schedule_view adds, which a client may send back with PUT. */
-static const char *const view_keys[] = {"zone", "nextRuns", "overridden", "recent"};
+/* The keys the job's page adds, which a client may send back with PUT. */
+static const char *const view_keys[] = {"zone",         "nextRuns",   "overridden", "recent",
+                                        "dependencies", "dependents", "pending"};
 
 static bool job_exists(struct http_req *r)
 {
@@ -435,6 +437,11 @@ void http_on_job_get(struct http_req *r)
 
 	json_t *body = http_job_view(r->h, row);
 	schedule_view(r, body, row);
+	json_t *chain = scheduler_job_chain(r->h->deps.scheduler, r->param);
+	if (chain) {
+		json_object_update(body, chain);
+		json_decref(chain);
+	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, history_item(hist[i]));

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,16 @@
 #define SERVICE JOB_TYPE_BIT(JOB_SERVICE)
 #define F(key, json, kind, member, types)                                                          \
 	{                                                                                          \
-		key, json, kind, offsetof(struct job, member), types, false                        \
+		key, json, kind, offsetof(struct job, member), types, false, false                 \
 	}
 #define SECRET(key, json, member)                                                                  \
 	{                                                                                          \
-		key, json, JOB_F_STRING, offsetof(struct job, member), ALL, true                   \
+		key, json, JOB_F_STRING, offsetof(struct job, member), ALL, true, false            \
+	}
+/* netresearch's RetryDelayMs and RetryMaxDelayMs: whole milliseconds. */
+#define MILLIS(key, json, member)                                                                  \
+	{                                                                                          \
+		key, json, JOB_F_MILLIS, offsetof(struct job, member), ALL, false, true            \
 	}
 
 /* The one table of job keys. Names and the types that have them follow
@@ -40,6 +46,17 @@ const struct job_field job_fields[] = {
     F("catch-up", "catchUp", JOB_F_CATCH_UP, catch_up, ALL),
     F("catch-up-deadline", "catchUpDeadline", JOB_F_DURATION, catch_up_deadline_ns, ALL),
     F("environment", "environment", JOB_F_LIST, environment, ALL),
+    F("max-retries", "maxRetries", JOB_F_INT, max_retries, ALL),
+    F("retry-delay", "retryDelay", JOB_F_OPT_DURATION, retry_delay_ns, ALL),
+    F("retry-exponential", "retryExponential", JOB_F_OPT_BOOL, retry_exponential, ALL),
+    F("retry-max-delay", "retryMaxDelay", JOB_F_OPT_DURATION, retry_max_delay_ns, ALL),
+    F("retry-interrupted", "retryInterrupted", JOB_F_OPT_BOOL, retry_interrupted, ALL),
+    F("depends-on", "dependsOn", JOB_F_LIST, depends_on, ALL),
+    F("on-success", "onSuccess", JOB_F_LIST, on_success, ALL),
+    F("on-failure", "onFailure", JOB_F_LIST, on_failure, ALL),
+    F("dependency-timeout", "dependencyTimeout", JOB_F_OPT_DURATION, dependency_timeout_ns, ALL),
+    MILLIS("retry-delay-ms", "retryDelayMs", retry_delay_ns),
+    MILLIS("retry-max-delay-ms", "retryMaxDelayMs", retry_max_delay_ns),
     F("container", "container", JOB_F_STRING, container, EXEC | RUN),
     F("user", "user", JOB_F_STRING, user, EXEC | RUN | SERVICE),
     F("tty", "tty", JOB_F_BOOL, tty, EXEC | RUN | SERVICE),
@@ -86,7 +103,9 @@ const size_t job_field_count = sizeof job_fields / sizeof job_fields[0];
 static const char *type_names[JOB_TYPE_COUNT] = {"exec", "run", "local", "service"};
 static const char *status_names[JOB_STATUS_COUNT] = {"running", "success",     "failed", "skipped",
                                                      "stopped", "interrupted", "missed", "expired"};
-static const char *trigger_names[] = {"schedule", "manual", "startup", "catch-up", "retry"};
+static const char *trigger_names[] = {"schedule", "manual", "startup",
+                                      "catch-up", "retry",  "dependency"};
+static const char *link_keys[JOB_LINK_COUNT] = {"depends-on", "on-success", "on-failure"};
 static const char *origin_names[] = {"config", "docker-label", "api"};
 static const char *catch_up_names[] = {"default", "skip", "once"};
 static const char *pull_names[] = {"always", "if-not-present", "never"};
@@ -104,6 +123,9 @@ struct job *job_new(const char *name, enum job_type type)
 	j->slack_only_on_error = j->mail_only_on_error = -1;
 	j->smtp_tls_skip_verify = j->save_only_on_error = -1;
 	j->smtp_port = -1;
+	j->max_retries = -1;
+	j->retry_delay_ns = j->retry_max_delay_ns = j->dependency_timeout_ns = -1;
+	j->retry_exponential = j->retry_interrupted = -1;
 	return j;
 }
 
@@ -167,6 +189,8 @@ bool job_equal(const struct job *a, const struct job *b)
 				return false;
 			break;
 		case JOB_F_DURATION:
+		case JOB_F_OPT_DURATION:
+		case JOB_F_MILLIS:
 			if (*CFIELD(a, f, int64_t) != *CFIELD(b, f, int64_t))
 				return false;
 			break;
@@ -401,19 +425,38 @@ int job_field_set(struct job *j, const struct job_field *f, const char *value, c
 		snprintf(err, errlen, "%s: \"%s\" is not a whole number >= 0", f->key, value);
 		return -1;
 	case JOB_F_DURATION:
-		if (duration_parse(value, FIELD(j, f, int64_t), derr, sizeof derr) < 0) {
+	case JOB_F_OPT_DURATION: {
+		int64_t ns;
+		if (duration_parse(value, &ns, derr, sizeof derr) < 0) {
 			snprintf(err, errlen, "%s: %s", f->key, derr);
 			return -1;
 		}
-		if (*FIELD(j, f, int64_t) < 0) {
+		if (ns < 0) {
 			snprintf(err, errlen, "%s: \"%s\" is negative", f->key, value);
 			return -1;
 		}
-		if (duration_check(*FIELD(j, f, int64_t), derr, sizeof derr) < 0) {
+		if (duration_check(ns, derr, sizeof derr) < 0) {
 			snprintf(err, errlen, "%s: \"%s\" is %s", f->key, value, derr);
 			return -1;
 		}
+		*FIELD(j, f, int64_t) = ns;
 		return 0;
+	}
+	case JOB_F_MILLIS: {
+		long long ms = strtoll(value, &end, 10);
+		/* ms * 1e6 must fit in int64; duration_check bounds it further. */
+		if (*value == '\0' || *end != '\0' || ms < 0 || ms > INT64_MAX / 1000000) {
+			snprintf(err, errlen, "%s: \"%s\" is not a whole number of milliseconds",
+			         f->key, value);
+			return -1;
+		}
+		if (duration_check(ms * 1000000, derr, sizeof derr) < 0) {
+			snprintf(err, errlen, "%s: \"%s\" is %s", f->key, value, derr);
+			return -1;
+		}
+		*FIELD(j, f, int64_t) = ms * 1000000;
+		return 0;
+	}
 	case JOB_F_LIST:
 		strv_push(FIELD(j, f, struct strv), value);
 		return 0;
@@ -497,6 +540,7 @@ int job_name_valid(const char *name, char *err, size_t errlen)
 }
 
 static int validate_notify(const struct job *j, char *err, size_t errlen);
+static int validate_links(const struct job *j, char *err, size_t errlen);
 
 static bool empty(const char *s)
 {
@@ -529,9 +573,11 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 	/* Durations given as integers (the API's nanoseconds) pass here too. */
 	for (size_t i = 0; i < job_field_count; i++) {
 		const struct job_field *f = &job_fields[i];
-		if (f->kind != JOB_F_DURATION)
+		if (f->kind != JOB_F_DURATION && f->kind != JOB_F_OPT_DURATION)
 			continue;
 		int64_t ns = *CFIELD(j, f, int64_t);
+		if (f->kind == JOB_F_OPT_DURATION && ns == -1)
+			continue;
 		if (ns < 0 || duration_check(ns, cerr, sizeof cerr) < 0) {
 			snprintf(err, errlen, "job \"%s\": %s: %lld ns is %s", j->name, f->key,
 			         (long long)ns, ns < 0 ? "negative" : cerr);
@@ -572,7 +618,55 @@ int job_validate(const struct job *j, const char **code, char *err, size_t errle
 			return -1;
 		}
 	}
+	if (validate_links(j, err, errlen) < 0)
+		return -1;
 	return validate_notify(j, err, errlen);
+}
+
+const char *job_link_key(enum job_link l)
+{
+	return link_keys[l];
+}
+
+const struct strv *job_links(const struct job *j, enum job_link l)
+{
+	switch (l) {
+	case JOB_LINK_DEPENDS_ON:
+		return &j->depends_on;
+	case JOB_LINK_ON_SUCCESS:
+		return &j->on_success;
+	case JOB_LINK_ON_FAILURE:
+		break;
+	}
+	return &j->on_failure;
+}
+
+/* validate_links checks the names a job links to; that they name jobs
+ * that exist is checked where every job is known (config, scheduler). */
+static int validate_links(const struct job *j, char *err, size_t errlen)
+{
+	char why[256];
+	if (j->max_retries > JOB_MAX_RETRIES) {
+		snprintf(err, errlen, "job \"%s\": max-retries: %d is more than %d", j->name,
+		         j->max_retries, JOB_MAX_RETRIES);
+		return -1;
+	}
+	for (int l = 0; l < JOB_LINK_COUNT; l++) {
+		const struct strv *v = job_links(j, (enum job_link)l);
+		for (size_t i = 0; i < v->n; i++) {
+			if (job_name_valid(v->v[i], why, sizeof why) < 0) {
+				snprintf(err, errlen, "job \"%s\": %s: %s", j->name, link_keys[l],
+				         why);
+				return -1;
+			}
+			if (strcmp(v->v[i], j->name) == 0) {
+				snprintf(err, errlen, "job \"%s\": %s: names the job itself",
+				         j->name, link_keys[l]);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 int job_mode_parse(const char *s, unsigned *mode)

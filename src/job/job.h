@@ -47,6 +47,18 @@ struct job {
 	int64_t catch_up_deadline_ns; /* 0 = global default */
 	struct strv environment;      /* "KEY=value" */
 
+	/* retries and workflows (every type; docs/scheduling.md). Unset
+	 * values (-1) take the global setting. */
+	int max_retries;               /* retries after a failed attempt; -1 unset */
+	int64_t retry_delay_ns;        /* the first retry's delay; -1 unset */
+	int retry_exponential;         /* JOB_F_OPT_BOOL: the delay doubles each retry */
+	int64_t retry_max_delay_ns;    /* bound of an exponential delay; -1 unset */
+	int retry_interrupted;         /* JOB_F_OPT_BOOL: an interrupted attempt retries too */
+	struct strv depends_on;        /* jobs whose latest execution must have succeeded */
+	struct strv on_success;        /* jobs triggered when an execution succeeds */
+	struct strv on_failure;        /* ... when it fails (after its last retry) */
+	int64_t dependency_timeout_ns; /* how long a slot waits for depends-on; -1 unset */
+
 	/* exec, run, service */
 	char *container; /* exec: where to run; run: existing container to start */
 	char *user;      /* NULL = global default-user; "default" = the image's own */
@@ -112,7 +124,8 @@ enum job_trigger {
 	JOB_TRIGGER_MANUAL,
 	JOB_TRIGGER_STARTUP,
 	JOB_TRIGGER_CATCH_UP,
-	JOB_TRIGGER_RETRY,
+	JOB_TRIGGER_RETRY,      /* a retry of a failed attempt (attempt 2, 3, ...) */
+	JOB_TRIGGER_DEPENDENCY, /* on-success / on-failure of another execution */
 };
 
 /* How a field's text is read. */
@@ -124,7 +137,9 @@ enum job_field_kind {
 	JOB_F_LIST,
 	JOB_F_CATCH_UP,
 	JOB_F_PULL,
-	JOB_F_OPT_BOOL, /* int: -1 unset (null in JSON), 0 or 1 */
+	JOB_F_OPT_BOOL,     /* int: -1 unset (null in JSON), 0 or 1 */
+	JOB_F_OPT_DURATION, /* int64_t ns: -1 unset (null in JSON) */
+	JOB_F_MILLIS,       /* an int64_t ns field written as whole milliseconds */
 };
 
 struct job_field {
@@ -134,6 +149,7 @@ struct job_field {
 	size_t offset;  /* into struct job */
 	unsigned types; /* bit (1 << JOB_*) for each type that has the key */
 	bool secret;    /* masked in job_to_json (tokens, passwords, webhook URLs) */
+	bool alias;     /* another spelling of a field listed before it: read, never shown */
 };
 
 /* The text a secret shows in the API; job_apply_json keeps the current
@@ -196,11 +212,31 @@ void job_field_clear(struct job *j, const struct job_field *f);
 int job_name_valid(const char *name, char *err, size_t errlen);
 /* job_validate checks a whole definition: the name, a schedule that parses,
  * the keys each type needs (exec: container and command; run: image or
- * container; local: command; service: image) and the notification keys'
- * words (smtp-tls-policy, save modes, notify-on). Returns 0, or -1 with a
+ * container; local: command; service: image), the notification keys'
+ * words (smtp-tls-policy, save modes, notify-on) and the names in
+ * depends-on, on-success and on-failure (valid names, not the job itself;
+ * whether they exist is the caller's to check). Returns 0, or -1 with a
  * message in err; *code gets the API error code ("INVALID_SCHEDULE" or
  * "VALIDATION_ERROR"). */
 int job_validate(const struct job *j, const char **code, char *err, size_t errlen);
+
+/* The most retries a job may ask for. */
+#define JOB_MAX_RETRIES 1000
+
+/* The links of a job to others, by key: depends-on, on-success, on-failure. */
+enum job_link { JOB_LINK_DEPENDS_ON, JOB_LINK_ON_SUCCESS, JOB_LINK_ON_FAILURE };
+#define JOB_LINK_COUNT 3
+/* job_link_key: "depends-on", "on-success", "on-failure". */
+const char *job_link_key(enum job_link l);
+/* job_links returns the list of names of one link kind of j (borrowed). */
+const struct strv *job_links(const struct job *j, enum job_link l);
+/* job_links_cycle looks for a loop through the links of jobs[0..n): edges
+ * run from a dependency to its dependent and from a job to those it
+ * triggers; names outside the set are not edges. On a loop it writes it
+ * into out ("a -> b -> a"), the job whose key closes it into *holder (an
+ * index) and that key into *key, and returns -1; else 0. */
+int job_links_cycle(struct job *const *jobs, size_t n, size_t *holder, enum job_link *key,
+                    char *out, size_t outlen);
 
 /* SMTP's STARTTLS posture, netresearch's smtp-tls-policy. */
 enum job_tls_policy {

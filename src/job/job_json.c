@@ -28,7 +28,11 @@ static json_t *field_to_json(const struct job *j, const struct job_field *f)
 		/* A negative count means "the global default": null in JSON. */
 		return *CFIELD(j, f, int) < 0 ? json_null() : json_integer(*CFIELD(j, f, int));
 	case JOB_F_DURATION:
+	case JOB_F_MILLIS:
 		return json_integer(*CFIELD(j, f, int64_t));
+	case JOB_F_OPT_DURATION:
+		return *CFIELD(j, f, int64_t) < 0 ? json_null()
+		                                  : json_integer(*CFIELD(j, f, int64_t));
 	case JOB_F_LIST: {
 		const struct strv *sv = CFIELD(j, f, struct strv);
 		json_t *arr = json_array();
@@ -53,7 +57,7 @@ static json_t *to_json(const struct job *j, bool secrets)
 	json_object_set_new(o, "type", json_string(job_type_name(j->type)));
 	for (size_t i = 0; i < job_field_count; i++) {
 		const struct job_field *f = &job_fields[i];
-		if (!job_field_applies(f, j->type))
+		if (!job_field_applies(f, j->type) || f->alias)
 			continue;
 		if (f->secret && !secrets && *CFIELD(j, f, char *))
 			json_object_set_new(o, f->json, json_string(JOB_SECRET_MASK));
@@ -118,7 +122,12 @@ static int field_from_json(struct job *j, const struct job_field *f, json_t *v, 
 			return wrong_type(f, "a whole number >= 0, or null", err, errlen);
 		*FIELD(j, f, int) = (int)json_integer_value(v);
 		return 0;
+	case JOB_F_OPT_DURATION:
 	case JOB_F_DURATION:
+		if (f->kind == JOB_F_OPT_DURATION && json_is_null(v)) {
+			*FIELD(j, f, int64_t) = -1;
+			return 0;
+		}
 		/* Nanoseconds as the API reports them, or Go duration text ("1h30m"). */
 		if (json_is_integer(v)) {
 			if (json_integer_value(v) < 0)
@@ -152,6 +161,14 @@ static int field_from_json(struct job *j, const struct job_field *f, json_t *v, 
 		*FIELD(j, f, struct strv) = items;
 		return 0;
 	}
+	case JOB_F_MILLIS:
+		if (!json_is_integer(v) && !json_is_string(v))
+			return wrong_type(f, "whole milliseconds", err, errlen);
+		if (json_is_integer(v))
+			snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		else
+			snprintf(text, sizeof text, "%s", json_string_value(v));
+		return job_field_set(j, f, text, err, errlen);
 	case JOB_F_CATCH_UP:
 	case JOB_F_PULL:
 		if (!json_is_string(v) && !json_is_boolean(v))

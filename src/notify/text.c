@@ -45,6 +45,20 @@ static size_t utf8_len(const unsigned char *s, size_t n, unsigned *cp)
 	return len;
 }
 
+/* json_short_escape appends the two-character JSON escape of c, when c
+ * has one; both JSON writers below share it. */
+static bool json_short_escape(struct buf *b, unsigned c)
+{
+	static const char esc[] = "\"\\\b\f\n\r\t";
+	static const char name[] = "\"\\bfnrt";
+	const char *e = c ? strchr(esc, (int)c) : NULL;
+	if (e == NULL)
+		return false;
+	buf_putc(b, '\\');
+	buf_putc(b, name[e - esc]);
+	return true;
+}
+
 void notify_json_string(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -52,40 +66,14 @@ void notify_json_string(struct buf *b, const char *s, size_t len)
 	for (size_t i = 0; i < len;) {
 		unsigned c = p[i], cp;
 		if (c < 0x80) {
-			switch (c) {
-			case '"':
-				buf_puts(b, "\\\"");
-				break;
-			case '\\':
-				buf_puts(b, "\\\\");
-				break;
-			case '\b':
-				buf_puts(b, "\\b");
-				break;
-			case '\f':
-				buf_puts(b, "\\f");
-				break;
-			case '\n':
-				buf_puts(b, "\\n");
-				break;
-			case '\r':
-				buf_puts(b, "\\r");
-				break;
-			case '\t':
-				buf_puts(b, "\\t");
-				break;
-			case '<':
-			case '>':
-			case '&':
-				buf_printf(b, "\\u00%02x", c);
-				break;
-			default:
-				if (c < 0x20)
-					buf_printf(b, "\\u00%02x", c);
-				else
-					buf_putc(b, (char)c);
-			}
 			i++;
+			if (json_short_escape(b, c))
+				continue;
+			/* Go's encoder also escapes <, > and & (HTML-safe). */
+			if (c < 0x20 || c == '<' || c == '>' || c == '&')
+				buf_printf(b, "\\u%04x", c);
+			else
+				buf_putc(b, (char)c);
 			continue;
 		}
 		size_t n = utf8_len(p + i, len - i, &cp);
@@ -107,34 +95,12 @@ void notify_json_escape(struct buf *b, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\b':
-			buf_puts(b, "\\b");
-			break;
-		case '\f':
-			buf_puts(b, "\\f");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		default:
-			if (c < 0x20)
-				buf_printf(b, "\\u%04x", c);
-			else
-				buf_putc(b, (char)c);
-		}
+		if (json_short_escape(b, c))
+			continue;
+		if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, (char)c);
 	}
 }
 

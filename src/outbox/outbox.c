@@ -730,6 +730,10 @@ struct outbox *outbox_start(struct loop *loop, struct store *store, struct event
 	o->prune_timer = loop_timer_new(loop, on_prune, o);
 	o->sender = notify_start(notify_workers(nc), QUEUE_MAX, on_result, o);
 	store_set_planner(store, on_plan, o);
+	/* Windows that ended while ofelia was down alert now, before the
+	 * scheduler starts: a run-on-startup success must not hide them. */
+	rescan(o);
+	on_deadman(o);
 	loop_timer_after(o->pump_timer, 0);
 	loop_timer_after(o->rescan_timer, 0);
 	loop_timer_after(o->prune_timer, PRUNE_NS / 60);

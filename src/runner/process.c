@@ -137,10 +137,31 @@ static bool carries(long pid, const char *var)
 
 /* tagged kills the processes carrying var, and the groups they lead;
  * returns how many it signalled. */
+/* gone waits until pid is no process any more, or a zombie. */
+static bool gone(long pid)
+{
+	int64_t until = clock_mono_ns() + GONE_WAIT_NS;
+	for (;;) {
+		char state;
+		long pgrp;
+		unsigned long long start;
+		if (stat_fields(pid, &state, &pgrp, &start) < 0 || state == 'Z' || state == 'X')
+			return true;
+		if (clock_mono_ns() > until)
+			return false;
+		usleep(10000);
+	}
+}
+
+/* Processes kill_tagged waits for: SIGKILL takes effect a moment after
+ * kill() returns, and nothing may be planned while they still run. */
+#define TAGGED_WAIT_MAX 64
+
 static int kill_tagged(const char *var, long self)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
+	long killed[TAGGED_WAIT_MAX];
 	int n = 0;
 
 	if (d == NULL)
@@ -157,26 +178,14 @@ static int kill_tagged(const char *var, long self)
 			continue;
 		/* A live leader of its own group, checked just now: its group. */
 		kill(pgrp == pid ? -pid : pid, SIGKILL);
+		if (n < TAGGED_WAIT_MAX)
+			killed[n] = pid;
 		n++;
 	}
 	closedir(d);
+	for (int i = 0; i < n && i < TAGGED_WAIT_MAX; i++)
+		gone(killed[i]);
 	return n;
-}
-
-/* gone waits until pid is no process any more, or a zombie. */
-static bool gone(long pid)
-{
-	int64_t until = clock_mono_ns() + GONE_WAIT_NS;
-	for (;;) {
-		char state;
-		long pgrp;
-		unsigned long long start;
-		if (stat_fields(pid, &state, &pgrp, &start) < 0 || state == 'Z' || state == 'X')
-			return true;
-		if (clock_mono_ns() > until)
-			return false;
-		usleep(10000);
-	}
 }
 
 int runner_kill_orphan(const char *exec_id, long pid, const char *key, char *what, size_t len)

@@ -89,6 +89,7 @@ void sched_exec_free(struct sexec *ex)
 		store_execution_free(ex->unsaved);
 	}
 	buf_free(&ex->output);
+	sched_follow_fini(&ex->follow);
 	free(ex->job_name);
 	free(ex->schedule);
 	free(ex->container_id);
@@ -196,9 +197,11 @@ static struct job *resolved(const struct scheduler *s, const struct job *def)
 	return j;
 }
 
-struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
-                               int64_t slot_ns, enum job_trigger trigger, const char *id, char *err,
-                               size_t errlen)
+/* begin records an execution as running and makes it ready to launch; p,
+ * when not NULL, is the pending row it takes the place of. */
+static struct sexec *begin(struct scheduler *s, struct sjob *j, const struct job *def,
+                           int64_t slot_ns, enum job_trigger trigger, const char *id,
+                           const struct store_pending *p, char *err, size_t errlen)
 {
 	if (s->shutting_down) {
 		snprintf(err, errlen, "ofelia is shutting down");
@@ -220,6 +223,11 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 		ex->start_ns = slot_ns;
 	}
 	ex->s = s;
+	ex->attempt = p && p->attempt > 1 ? p->attempt : 1;
+	if (p) {
+		memcpy(ex->first_id, p->first_attempt_id, sizeof ex->first_id);
+		memcpy(ex->cause_id, p->cause_id, sizeof ex->cause_id);
+	}
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->drained, NULL);
 
@@ -234,6 +242,10 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	e.created_ns = ex->start_ns;
 	e.owner_pid = s->self_pid;
 	e.owner_key = s->self_key;
+	e.attempt = ex->attempt;
+	memcpy(e.first_attempt_id, ex->first_id, sizeof e.first_attempt_id);
+	memcpy(e.cause_id, ex->cause_id, sizeof e.cause_id);
+	e.pending = p != NULL;
 	int rc = store_execution_begin(s->store, &e);
 	if (rc != 0) {
 		if (rc == STORE_CONFLICT) {
@@ -242,8 +254,9 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 			snprintf(err, errlen, "cannot record the execution: %s",
 			         store_errmsg(s->store));
 			sched_store_failed(s);
-			/* A slot is never left without an outcome. */
-			if (slot_ns)
+			/* A slot is never left without an outcome; a pending row
+			 * stays pending. */
+			if (slot_ns && p == NULL)
 				sched_owe_store(s, def->name, def->type, slot_ns);
 		}
 		sched_exec_free(ex);
@@ -274,13 +287,37 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 	return ex;
 }
 
+struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct job *def,
+                               int64_t slot_ns, enum job_trigger trigger, const char *id, char *err,
+                               size_t errlen)
+{
+	return begin(s, j, def, slot_ns, trigger, id, NULL, err, errlen);
+}
+
+struct sexec *sched_exec_begin_pending(struct scheduler *s, struct sjob *j,
+                                       const struct store_pending *p, char *err, size_t errlen)
+{
+	return begin(s, j, j->def, p->slot_ns, p->trigger, p->id, p, err, errlen);
+}
+
+/* chain_fields adds an execution's place in a chain to an event or view:
+ * its attempt, the first attempt it retries, what caused it. */
+static json_t *chain_fields(json_t *o, int attempt, const char *first, const char *cause)
+{
+	json_object_set_new(o, "attempt", json_integer(attempt > 1 ? attempt : 1));
+	json_object_set_new(o, "firstAttemptId", *first ? json_string(first) : json_null());
+	json_object_set_new(o, "causeId", *cause ? json_string(cause) : json_null());
+	return o;
+}
+
 static json_t *started_payload(const struct sexec *ex)
 {
 	char start[CLOCK_TEXT_MAX];
 	clock_format_rfc3339(ex->start_ns, start);
-	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "executionId", ex->id, "job", ex->job_name,
-	                 "startTime", start, "status", "running", "trigger",
-	                 job_trigger_name(ex->trigger));
+	return chain_fields(json_pack("{s:s,s:s,s:s,s:s,s:s}", "executionId", ex->id, "job",
+	                              ex->job_name, "startTime", start, "status", "running",
+	                              "trigger", job_trigger_name(ex->trigger)),
+	                    ex->attempt, ex->first_id, ex->cause_id);
 }
 
 /* forget undoes the bookkeeping of an execution that ends without a
@@ -417,6 +454,7 @@ static void recorded(struct scheduler *s, struct sexec *ex)
 		j->last_status = ex->unsaved->status;
 	}
 	announce_finish(s, ex->unsaved);
+	sched_chain_adopt(s, ex->unsaved, &ex->follow);
 	if (ex->on_done)
 		ex->on_done(ex->unsaved->status, ex->done_arg);
 	sched_exec_free(ex);
@@ -436,7 +474,8 @@ static void commit_endings(struct scheduler *s)
 	}
 	bool began = store_tx_begin(s->store) == 0, ok = began;
 	for (struct sexec *ex = order; ok && ex; ex = ex->retry_next)
-		ok = store_execution_finish(s->store, ex->unsaved) == 0;
+		ok = store_execution_finish_then(s->store, ex->unsaved, ex->follow.v, ex->follow.n,
+		                                 ex->follow.notify) == 0;
 	if (ok)
 		ok = store_tx_commit(s->store) == 0;
 	else if (began)
@@ -476,7 +515,8 @@ void sched_endings_write(struct scheduler *s)
 	while (order) {
 		struct sexec *ex = order;
 		order = ex->retry_next;
-		if (store_execution_finish(s->store, ex->unsaved) == 0) {
+		if (store_execution_finish_then(s->store, ex->unsaved, ex->follow.v, ex->follow.n,
+		                                ex->follow.notify) == 0) {
 			ex->retry_next = s->ending_batch;
 			s->ending_batch = ex;
 			continue;
@@ -539,11 +579,14 @@ static json_t *finished_payload(const struct store_execution *e)
 	char start[CLOCK_TEXT_MAX], end[CLOCK_TEXT_MAX];
 	clock_format_rfc3339(e->start_ns, start);
 	clock_format_rfc3339(e->end_ns, end);
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o}", "executionId", e->id, "job",
-	                 e->job_name, "status", job_status_name(e->status), "startTime", start,
-	                 "endTime", end, "duration", (json_int_t)e->duration_ns, "exitCode",
-	                 e->has_exit_code ? json_integer(e->exit_code) : json_null(), "error",
-	                 e->error ? json_string(e->error) : json_null());
+	return chain_fields(json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:s}", "executionId", e->id,
+	                              "job", e->job_name, "status", job_status_name(e->status),
+	                              "startTime", start, "endTime", end, "duration",
+	                              (json_int_t)e->duration_ns, "exitCode",
+	                              e->has_exit_code ? json_integer(e->exit_code) : json_null(),
+	                              "error", e->error ? json_string(e->error) : json_null(),
+	                              "trigger", job_trigger_name(e->trigger)),
+	                    e->attempt, e->first_attempt_id, e->cause_id);
 }
 
 static void announce_finish(struct scheduler *s, const struct store_execution *e)
@@ -586,6 +629,9 @@ static struct store_execution *final_record(struct scheduler *s, struct sexec *e
 	e->dropped_lines = ex->dropped_lines;
 	e->container_id = xstrdup(ex->container_id);
 	e->created_ns = ex->start_ns;
+	e->attempt = ex->attempt;
+	memcpy(e->first_attempt_id, ex->first_id, sizeof e->first_attempt_id);
+	memcpy(e->cause_id, ex->cause_id, sizeof e->cause_id);
 	return e;
 }
 
@@ -612,6 +658,8 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 		}
 	}
 	s->version++;
+	/* A retry or the runs it triggers commit with the end. */
+	sched_chain_follow(s, ex->unsaved, ex->on_done != NULL, &ex->follow);
 	/* While the store is down the end waits with the others for it. */
 	if (s->store_down) {
 		ex->retry_next = s->retry;
@@ -621,9 +669,15 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	} else {
 		ex->retry_next = s->ending;
 		s->ending = ex;
-		flush_soon(s);
+		/* What it causes (a retry, triggered runs) and the slots that wait
+		 * for it do not wait for a group commit. */
+		if (ex->follow.n > 0 || s->nwaits > 0)
+			commit_endings(s);
+		else
+			flush_soon(s);
 	}
 	sched_dequeue(s);
+	sched_chain_kick(s);
 	sched_maybe_done(s);
 }
 
@@ -638,7 +692,8 @@ void sched_on_retry(void *arg)
 		struct sexec *ex = *p;
 		/* Each try writes the queued lines too: the first failure ends the
 		 * round, and the store's retry timer takes over. */
-		if (store_execution_finish(s->store, ex->unsaved) < 0) {
+		if (store_execution_finish_then(s->store, ex->unsaved, ex->follow.v, ex->follow.n,
+		                                ex->follow.notify) < 0) {
 			sched_store_failed(s);
 			break;
 		}
@@ -693,6 +748,8 @@ void sched_drop_queued(struct scheduler *s, const struct spending *p, const char
 	struct sjob *j = map_get(&s->jobs, p->job_name);
 	if (j == NULL)
 		return;
+	if (p->pending)
+		return; /* its row stays: it runs after the next start */
 	if (p->slot_ns) {
 		sched_record_outcome(s, j, p->slot_ns, JOB_STATUS_SKIPPED, reason);
 		return;
@@ -717,14 +774,23 @@ void sched_dequeue(struct scheduler *s)
 		struct sjob *j = map_get(&s->jobs, p.job_name);
 		bool manual = p.slot_ns == 0;
 		char err[256];
+		if (p.pending) {
+			/* chain.c checks it again and records what becomes of it. */
+			sched_chain_dequeued(s, p.id);
+			free(p.job_name);
+			continue;
+		}
 		/* A manual run goes ahead on a disabled job, as it would have
 		 * started at once. */
 		if (j == NULL || j->deleted || (!manual && !j->def->enabled)) {
 			sched_drop_queued(s, &p,
 			                  "the job was removed or disabled before it could run");
-		} else if (!manual && j->def->no_overlap && j->running > 0) {
-			sched_record_outcome(s, j, p.slot_ns, JOB_STATUS_SKIPPED,
-			                     "the previous run was still running (no-overlap)");
+		} else if (!manual && j->def->no_overlap && (j->running > 0 || j->retrying > 0)) {
+			sched_record_outcome(
+			    s, j, p.slot_ns, JOB_STATUS_SKIPPED,
+			    j->running > 0
+			        ? "the previous run was still running (no-overlap)"
+			        : "a retry of the previous run was pending (no-overlap)");
 		} else if (sched_exec_begin(s, j, j->def, p.slot_ns, p.trigger,
 		                            manual ? p.id : NULL, err, sizeof err) == NULL) {
 			log_errorx("job %s: queued %s not run: %s", p.job_name,
@@ -759,6 +825,16 @@ void sched_maybe_done(struct scheduler *s)
 		return;
 	if (s->ending && !s->store_down)
 		commit_endings(s);
+	/* The database may take writes again by now (the disk has room): the
+	 * ends it refused get one last try before they are given up. */
+	if (s->retry && !s->final_try) {
+		s->final_try = true;
+		if (store_probe(s->store) == 0) {
+			s->store_down = false;
+			sched_on_retry(s); /* it calls back here, to finish */
+			return;
+		}
+	}
 	for (struct sexec *ex = s->retry; ex; ex = ex->retry_next)
 		log_errorx("execution %s of job %s ended (%s) but could not be recorded; it will "
 		           "show as interrupted after the next start",
@@ -856,7 +932,14 @@ void sched_resolve_orphans(struct scheduler *s)
 		                     "was killed or the machine restarted); its end was not "
 		                     "observed%s%s",
 		                     *what ? "; " : "", what);
-		if (store_execution_finish(s->store, e) < 0)
+		/* A job that retries interrupted attempts gets its retry row
+		 * now; sched_chain_start arms it with the others. */
+		struct sfollow follow = {0};
+		sched_chain_follow(s, e, false, &follow);
+		int rc =
+		    store_execution_finish_then(s->store, e, follow.v, follow.n, follow.notify);
+		sched_follow_fini(&follow);
+		if (rc < 0)
 			log_errorx("execution %s: cannot mark it interrupted: %s", e->id,
 			           store_errmsg(s->store));
 		else
@@ -893,7 +976,7 @@ enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char 
 			return SCHED_BUSY;
 		}
 		size_t at = (s->queue_head + s->queue_len) % (size_t)s->o.max_queue;
-		s->queue[at] = (struct spending){xstrdup(name), 0, JOB_TRIGGER_MANUAL, ""};
+		s->queue[at] = (struct spending){xstrdup(name), 0, JOB_TRIGGER_MANUAL, "", false};
 		store_new_id(s->queue[at].id);
 		s->queue_len++;
 		j->queued_runs++;

@@ -79,6 +79,7 @@ int sched_job_save(struct scheduler *s, struct sjob *j)
 	    .deleted_ns = j->deleted ? clock_now_ns() : 0,
 	    .created_ns = j->created_ns,
 	};
+	sched_chain_links_changed(s);
 	if (store_job_save(s->store, &row) < 0) {
 		log_errorx("job %s: cannot store it: %s", j->def->name, store_errmsg(s->store));
 		return -1;
@@ -218,6 +219,7 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 	map_fini(&seen);
 	int rc = sched_batch_end(s);
 	sched_arm(s);
+	sched_links_refresh(s);
 	for (size_t i = 0; i < nchanges; i++) {
 		if (rc == 0)
 			sched_publish_job(s, changes[i].type, map_get(&s->jobs, changes[i].name));
@@ -267,7 +269,8 @@ static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_
 	def->origin = JOB_ORIGIN_API;
 	free(def->source);
 	def->source = xstrdup("api");
-	if (job_validate(def, code, err, errlen) < 0) {
+	if (job_validate(def, code, err, errlen) < 0 ||
+	    sched_chain_check_one(s, def, NULL, err, errlen) < 0) {
 		job_free(def);
 		return SCHED_INVALID;
 	}
@@ -301,7 +304,8 @@ enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_
 	}
 	struct job *copy = job_clone(j->def);
 	if (job_apply_json(copy, body, err, errlen) < 0 ||
-	    job_validate(copy, code, err, errlen) < 0) {
+	    job_validate(copy, code, err, errlen) < 0 ||
+	    sched_chain_check_one(s, copy, j->def, err, errlen) < 0) {
 		job_free(copy);
 		return SCHED_INVALID;
 	}

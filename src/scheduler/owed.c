@@ -117,6 +117,8 @@ int sched_batch_end(struct scheduler *s)
 		char reason[600];
 		log_errorx("scheduler: commit failed: %s", store_errmsg(s->store));
 		sched_store_failed(s);
+		/* Pending rows it took or added are read again (chain.c). */
+		sched_chain_resync(s);
 		store_reason(s, reason, sizeof reason);
 		/* A begun execution is owed as missed: it never started. */
 		for (size_t i = 0; i < s->nbatch; i++) {

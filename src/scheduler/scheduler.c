@@ -142,6 +142,8 @@ void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
 		j->last_slot_ns = slot_ns;
 		free(j->slot_schedule);
 		j->slot_schedule = xstrdup(j->def->schedule);
+		/* A job waiting for this one may now know its answer. */
+		sched_chain_poke(s);
 	}
 }
 
@@ -220,6 +222,9 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 		bool run = slot == latest && policy == JOB_CATCH_UP_ONCE;
 		if (run && now_ns - slot * NS_PER_SEC <= sched_effective_deadline(s, j)) {
 			char err[256];
+			if (j->def->depends_on.n > 0 &&
+			    sched_chain_gate_slot(s, j, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP))
+				continue;
 			if (sched_exec_begin(s, j, j->def, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
 			                     NULL, err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
@@ -292,7 +297,8 @@ void sched_plan(struct scheduler *s, struct sjob *j, int64_t now_ns, bool from_n
 static void queue_push(struct scheduler *s, struct sjob *j, int64_t slot_ns)
 {
 	size_t at = (s->queue_head + s->queue_len) % (size_t)s->o.max_queue;
-	s->queue[at] = (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE, ""};
+	s->queue[at] =
+	    (struct spending){xstrdup(j->def->name), slot_ns, JOB_TRIGGER_SCHEDULE, "", false};
 	s->queue_len++;
 }
 
@@ -312,9 +318,14 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	if (s->paused) {
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
 		                     "the scheduler was stopped through the API");
-	} else if (j->def->no_overlap && j->running > 0) {
+	} else if (j->def->no_overlap && (j->running > 0 || j->retrying > 0)) {
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED,
-		                     "the previous run was still running (no-overlap)");
+		                     j->running > 0
+		                         ? "the previous run was still running (no-overlap)"
+		                         : "a retry of the previous run was pending (no-overlap)");
+	} else if (j->def->depends_on.n > 0 &&
+	           sched_chain_gate_slot(s, j, slot_ns, JOB_TRIGGER_SCHEDULE)) {
+		/* waiting for its dependencies, or skipped: chain.c recorded it */
 	} else if (SCHED_FULL(s)) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
@@ -419,6 +430,7 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	map_init(&s->execs);
 	map_init(&s->prune_dirty);
 	s->queue = xcalloc((size_t)s->o.max_queue, sizeof *s->queue);
+	sched_chain_init(s);
 	s->timer = loop_timer_new(loop, on_tick, s);
 	s->flush_timer = loop_timer_new(loop, sched_on_flush, s);
 	s->prune_timer = loop_timer_new(loop, sched_on_prune, s);
@@ -438,6 +450,7 @@ void scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	sched_reload_free(s);
+	sched_chain_free(s);
 	runner_pool_free(s->pool);
 	loop_mailbox_free(s->mailbox);
 	loop_timer_free(s->timer);
@@ -510,8 +523,13 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
 			return -1;
 		}
-		if (latest > j->last_slot_ns)
+		/* The slot was claimed under the stored definition's schedule
+		 * (a sync saves the definition before its slots are planned). */
+		if (latest > j->last_slot_ns) {
 			j->last_slot_ns = latest;
+			free(j->slot_schedule);
+			j->slot_schedule = xstrdup(j->def->schedule);
+		}
 	}
 	s->started = true;
 	sched_resolve_orphans(s);
@@ -521,17 +539,25 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
 	}
-	map_iter_init(&s->jobs, &it);
-	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
-		struct sjob *j = v;
-		sched_plan(s, j, now, false);
-		store_job_set_next(s->store, j->def->name, j->next_ns);
+	/* Jobs with depends-on go second: a slot they catch up then finds
+	 * the catch-up runs of their dependencies begun. */
+	for (int pass = 0; pass < 2; pass++) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+			struct sjob *j = v;
+			if ((j->def->depends_on.n > 0) != (pass == 1))
+				continue;
+			sched_plan(s, j, now, false);
+			store_job_set_next(s->store, j->def->name, j->next_ns);
+		}
 	}
 	int rc = sched_batch_end(s);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot record recovery: %s", store_errmsg(s->store));
 		return -1;
 	}
+	if (scheduler_links_check(s, JOB_ORIGIN_CONFIG, defs, n, err, errlen) < 0)
+		return -1;
 	if (scheduler_sync(s, JOB_ORIGIN_CONFIG, defs, n, &changes) < 0) {
 		snprintf(err, errlen, "cannot store the config's jobs: %s", store_errmsg(s->store));
 		return -1;
@@ -547,6 +573,8 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			log_errorx("job %s: run-on-startup: %s", j->def->name, why);
 	}
 	sched_launch(s, true);
+	/* Retries, triggered runs and waits the previous process left. */
+	sched_chain_start(s);
 	sched_dequeue(s);
 	sched_arm(s);
 	loop_timer_after(s->prune_timer, 5 * NS_PER_SEC);
@@ -576,6 +604,7 @@ void scheduler_resume(struct scheduler *s)
 		return;
 	s->paused = false;
 	s->version++;
+	sched_chain_kick(s);
 	events_publish(s->events, EVENT_SCHEDULER_STARTED, json_pack("{s:b}", "running", 1));
 }
 
@@ -648,6 +677,8 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	s->shutdown_done = on_done;
 	s->shutdown_arg = arg;
 	loop_timer_stop(s->timer);
+	/* Retries and triggered runs stay in the store for the next start. */
+	loop_timer_stop(s->pend_timer);
 	bool batch = sched_batch_begin(s) == 0;
 	while (s->queue_len > 0) {
 		struct spending *p = &s->queue[s->queue_head];
@@ -658,15 +689,8 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	}
 	if (batch)
 		sched_batch_end(s);
-	/* Slots claimed ahead whose time has not come do not start now. */
-	struct map_iter it;
-	void *v;
-	map_iter_init(&s->execs, &it);
-	while (map_iter_next(&s->execs, &it, NULL, &v)) {
-		struct sexec *ex = v;
-		if (!ex->started && ex->due_ns > clock_now_ns())
-			runner_exec_stop(ex->rx, JOB_STATUS_STOPPED, "ofelia was shutting down");
-	}
+	/* A slot claimed ahead (CLAIM_LEAD_NS) is running already: it starts at
+	 * its instant and is waited for like the others. */
 	events_publish(s->events, EVENT_SCHEDULER_STOPPED, json_pack("{s:b}", "running", 0));
 	if (s->running == 0) {
 		sched_maybe_done(s);

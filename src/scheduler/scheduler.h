@@ -29,6 +29,16 @@ struct store;
 struct events;
 struct scheduler;
 
+/* Retries and workflows: the defaults of every job (docs/scheduling.md). */
+struct scheduler_flow {
+	int max_retries;
+	int64_t retry_delay_ns;
+	bool retry_exponential;
+	int64_t retry_max_delay_ns;
+	bool retry_interrupted;
+	int64_t dependency_timeout_ns;
+};
+
 struct scheduler_options {
 	const struct tz *zone; /* zone schedules run in unless they name one */
 	int max_concurrent;    /* executions at once (more wait in the queue); 0 = no limit */
@@ -42,6 +52,7 @@ struct scheduler_options {
 	int64_t max_log_bytes;
 	int64_t max_runtime_ns; /* default per job; 0 = no limit */
 	int64_t shutdown_grace_ns;
+	struct scheduler_flow flow;
 	struct runner_settings runner;
 };
 
@@ -172,6 +183,22 @@ bool scheduler_job_live(struct scheduler *s, const char *name);
 /* scheduler_version changes whenever a job is added, changed, removed, run
  * or planned: callers cache views of the jobs against it. */
 uint64_t scheduler_version(const struct scheduler *s);
+
+/* scheduler_links_check tells whether the jobs of origin, replaced by
+ * defs[0..n), would keep the live jobs' depends-on, on-success and
+ * on-failure free of loops; -1 with the loop named in err. */
+int scheduler_links_check(struct scheduler *s, enum job_origin origin, struct job *const *defs,
+                          size_t n, char *err, size_t errlen);
+/* scheduler_job_chain returns a new object for job name's page:
+ * "dependencies" (its dependsOn, onSuccess and onFailure), "dependents"
+ * (the jobs whose depends-on, on-success and on-failure name it) and
+ * "pending" (its retries, triggered runs and waiting slots); NULL when the
+ * job is unknown. */
+json_t *scheduler_job_chain(struct scheduler *s, const char *name);
+/* scheduler_pending_view returns a new object for a retry, triggered run
+ * or waiting slot not yet begun (status "pending", its due time, kind and
+ * reason), under the id its execution will have; NULL when id is none. */
+json_t *scheduler_pending_view(struct scheduler *s, const char *id);
 
 /* scheduler_run_once records one manual execution of def (copied) without
  * planning anything else (`ofelia run`); on_done(status, arg) is called on

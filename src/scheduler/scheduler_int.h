@@ -1,7 +1,8 @@
 /* Private to the scheduler: the job and execution records and the functions
  * its files (scheduler.c: timer, plan, catch-up; exec.c: executions;
- * jobs.c: job changes and retention) share. Loop thread only, except the
- * runner-side fields of struct sexec, which are marked. */
+ * jobs.c: job changes and retention; chain.c: retries, triggered runs,
+ * waiting slots; links.c: the links between jobs) share. Loop thread only,
+ * except the runner-side fields of struct sexec, which are marked. */
 #ifndef OFELIA_SCHEDULER_SCHEDULER_INT_H
 #define OFELIA_SCHEDULER_SCHEDULER_INT_H
 
@@ -49,6 +50,14 @@ struct sjob {
 	int64_t last_run_ns;
 	enum job_status last_status;
 	int64_t created_ns;
+	int retrying; /* pending retries (chain.c): no-overlap counts them as running */
+};
+
+/* The rows that follow an execution's end (chain.c): committed with it. */
+struct sfollow {
+	struct store_pending *v; /* owned, with their strings */
+	size_t n;
+	bool notify; /* false when a retry follows: the end owes no notice */
 };
 
 struct sexec {
@@ -77,6 +86,11 @@ struct sexec {
 	void *done_arg;
 	struct sexec *retry_next;
 	struct sexec *launch_next;
+	/* retries and workflows */
+	int attempt;           /* 1, 2, ... */
+	char first_id[37];     /* the first attempt this one retries; "" */
+	char cause_id[37];     /* the attempt before, or what triggered it; "" */
+	struct sfollow follow; /* what its end commits (kept while the store is down) */
 
 	/* runner thread: the batch being filled */
 	struct smsg *batch;
@@ -102,7 +116,16 @@ struct spending {
 	char *job_name;
 	int64_t slot_ns;
 	enum job_trigger trigger;
-	char id[37]; /* manual runs; "" for slots */
+	char id[37];  /* manual runs; "" for slots */
+	bool pending; /* a pending_runs row (chain.c) of that id */
+};
+
+/* A pending_runs row the scheduler holds (chain.c). */
+struct spend {
+	struct store_pending *p;
+	size_t heap_at;
+	bool queued;  /* in the run queue, waiting for a thread */
+	bool blocked; /* due, but no-overlap or a full queue holds it */
 };
 
 struct scheduler {
@@ -145,10 +168,23 @@ struct scheduler {
 	char down_reason[256];
 	struct loop_timer *store_timer;
 
+	/* chain.c: retries, triggered runs, slots waiting for dependencies */
+	struct map pending;       /* id -> struct spend */
+	struct spend **pend_heap; /* by due time; queued and blocked rows are not in it */
+	size_t pend_len, pend_cap;
+	size_t nwaits; /* rows of kind wait, re-checked when an outcome is recorded */
+	struct loop_timer *pend_timer;
+	struct loop_timer *poke_timer; /* re-checks waits on the next turn */
+	bool links_dirty;              /* a definition changed: dependents are listed again */
+	struct map dependents;         /* name -> struct strv of jobs whose depends-on names it */
+	char links_loop[512];          /* a loop through the live jobs' links, or "" */
+	bool pend_resync;              /* a batch did not commit: read the rows again */
+
 	long self_pid; /* this process, as executions record their owner */
 	char self_key[RUNNER_KEY_MAX];
 
 	bool started, paused, shutting_down;
+	bool final_try; /* the store was tried once more for the ends it refused */
 	int64_t start_ns;
 	uint64_t version;
 	struct sreload *reload; /* reload.c; NULL until scheduler_set_reload */
@@ -207,6 +243,61 @@ void sched_owe_store(struct scheduler *s, const char *job, enum job_type type, i
 int sched_record_owed(struct scheduler *s);
 void sched_on_store_retry(void *arg);
 void sched_owed_free(struct scheduler *s);
+
+/* exec.c: sched_exec_begin_pending begins the execution of a pending row
+ * (retry, triggered run, a waiting slot): its row goes in the same commit. */
+struct sexec *sched_exec_begin_pending(struct scheduler *s, struct sjob *j,
+                                       const struct store_pending *p, char *err, size_t errlen);
+void sched_follow_fini(struct sfollow *f);
+
+/* chain.c */
+void sched_chain_init(struct scheduler *s);
+void sched_chain_free(struct scheduler *s);
+/* sched_chain_start loads the pending rows at start (late ones follow the
+ * job's catch-up policy) and arms them. */
+void sched_chain_start(struct scheduler *s);
+/* sched_chain_gate_slot checks a slot of a job with depends-on: 0 when
+ * it may run now; 1 when it was recorded waiting or skipped. */
+int sched_chain_gate_slot(struct scheduler *s, struct sjob *j, int64_t slot_ns,
+                          enum job_trigger trigger);
+/* sched_chain_follow lists what the end e commits: a retry, or the runs it
+ * triggers (nothing for `ofelia run`, once). sched_chain_adopt arms them
+ * and announces them once committed. */
+void sched_chain_follow(struct scheduler *s, const struct store_execution *e, bool once,
+                        struct sfollow *out);
+void sched_chain_adopt(struct scheduler *s, const struct store_execution *e, struct sfollow *f);
+/* sched_chain_poke re-checks the waiting rows on the next loop turn (an
+ * outcome was recorded); sched_chain_kick retries the blocked ones (a
+ * runner thread or a job's no-overlap freed up, the scheduler resumed). */
+void sched_chain_poke(struct scheduler *s);
+void sched_chain_kick(struct scheduler *s);
+/* sched_chain_resync reads the pending rows again on a coming turn: a
+ * batch that took or added some did not commit. */
+void sched_chain_resync(struct scheduler *s);
+/* sched_chain_dequeued begins a pending row that waited in the run queue. */
+void sched_chain_dequeued(struct scheduler *s, const char *id);
+/* sched_pending_json is the API's view of a pending row (a new object). */
+json_t *sched_pending_json(const struct store_pending *p, bool queued);
+
+/* links.c */
+void sched_links_init(struct scheduler *s);
+void sched_links_free(struct scheduler *s);
+/* sched_chain_links_changed notes that a definition changed. */
+void sched_chain_links_changed(struct scheduler *s);
+/* sched_links_refresh lists the links again after a change, and says
+ * once when they hold a loop (labels cannot be refused one). */
+void sched_links_refresh(struct scheduler *s);
+/* sched_links_dependents lists the live @triggered jobs whose depends-on
+ * names `name` (borrowed; NULL when none). */
+const struct strv *sched_links_dependents(struct scheduler *s, const char *name);
+/* sched_links_reach tells whether `to` is reachable from `from` through
+ * the live jobs' links. */
+bool sched_links_reach(struct scheduler *s, const char *from, const char *to);
+/* sched_chain_check_one checks the links of def, an API edit of was (NULL
+ * for a new job): names it adds must be live jobs, and no loop; -1 with the
+ * reason in err. */
+int sched_chain_check_one(struct scheduler *s, const struct job *def, const struct job *was,
+                          char *err, size_t errlen);
 
 /* reload.c */
 void sched_reload_free(struct scheduler *s);

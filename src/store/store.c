@@ -364,6 +364,14 @@ static int apply(struct store *s, int version)
 	snprintf(sql, sizeof sql, "PRAGMA application_id = %d", STORE_APPLICATION_ID);
 	if ((version == 1 && exec(s, sql, "application_id") < 0) || exec(s, f->data, f->name) < 0)
 		goto fail;
+	/* A migration may change sqlite_schema itself (0004 widens a CHECK):
+	 * a new schema cookie makes every connection read the schema again. */
+	int64_t cookie;
+	if (pragma_int(s, "PRAGMA schema_version", &cookie) < 0)
+		goto fail;
+	snprintf(sql, sizeof sql, "PRAGMA schema_version = %lld", (long long)cookie + 1);
+	if (exec(s, sql, "schema_version") < 0)
+		goto fail;
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
 	if (exec(s, sql, "user_version") < 0 || exec(s, "COMMIT", "commit migration") < 0)
 		goto fail;
@@ -382,7 +390,7 @@ static int prepare(struct store *s)
 		                       &s->stmt[i], NULL) != SQLITE_OK)
 			return store_seterr(s, "prepare \"%.60s\": %s", store_sql[i],
 			                    sqlite3_errmsg(s->db));
-	return store_outbox_init(s);
+	return store_outbox_init(s) < 0 ? -1 : store_chain_init(s);
 }
 
 static int setup(struct store *s, const struct store_options *o)
@@ -430,6 +438,7 @@ static void teardown(struct store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	store_outbox_fini(s);
+	store_chain_fini(s);
 	sqlite3_close(s->db);
 	store_queue_fini(&s->queue);
 	store_file_unlock(s);

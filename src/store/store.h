@@ -161,6 +161,12 @@ struct store_execution {
 	 * takes (NULL: the row's slot stays). */
 	const char *slot_schedule;
 	int64_t next_run_ns;
+	/* retries and workflows */
+	int attempt;               /* 1, 2, ...; 0 is read as 1 */
+	char first_attempt_id[37]; /* the first attempt a retry repeats; "" on a first attempt */
+	char cause_id[37];         /* the attempt a retry follows, or the execution that
+	                              triggered this one; "" when none */
+	bool pending;              /* begun from the pending_runs row of its id: the row goes */
 };
 
 /* store_new_id writes a fresh UUIDv7 (time-ordered) into id. */
@@ -215,6 +221,76 @@ int store_flush(struct store *s);
  * later slot has an outcome), and the metrics (counter, histogram, last
  * success/failure), in one commit. */
 int store_execution_finish(struct store *s, const struct store_execution *e);
+
+/* ---- retries and workflows (store_chain.c) ---- */
+
+/* A row of pending_runs: a retry due after its delay, a triggered run, or
+ * a slot (or a triggered run) waiting for its dependencies. */
+enum store_pending_kind { STORE_PENDING_RETRY, STORE_PENDING_TRIGGER, STORE_PENDING_WAIT };
+
+struct store_pending {
+	char id[37]; /* the id its execution (or outcome) will have */
+	char *job_name;
+	enum store_pending_kind kind;
+	enum job_trigger trigger; /* of its execution */
+	int64_t due_ns;
+	int64_t slot_ns; /* a waiting slot; 0 otherwise */
+	int attempt;
+	char first_attempt_id[37]; /* "" when none */
+	char cause_id[37];         /* "" when none */
+	char *reason;              /* NULL when none */
+	int64_t created_ns;
+};
+
+/* store_pending_kind_name: "retry", "trigger", "wait". */
+const char *store_pending_kind_name(enum store_pending_kind k);
+/* store_pending_load returns every pending row, by due time. Free with
+ * store_pendings_free. */
+int store_pending_load(struct store *s, struct store_pending ***out, size_t *n);
+/* store_pending_of_cause returns the pending rows that cause_id caused. */
+int store_pending_of_cause(struct store *s, const char *cause_id, struct store_pending ***out,
+                           size_t *n);
+struct store_pending *store_pending_clone(const struct store_pending *p);
+void store_pending_free(struct store_pending *p);
+void store_pendings_free(struct store_pending **v, size_t n);
+
+/* store_execution_finish_then is store_execution_finish that inserts the
+ * rows follow[0..n) (retries, triggers) in the same commit. With notify
+ * false the end owes no notification (a retry follows it). */
+int store_execution_finish_then(struct store *s, const struct store_execution *e,
+                                const struct store_pending *follow, size_t n, bool notify);
+/* store_slot_wait records that the slot p->slot_ns of p->job_name waits for
+ * its dependencies: the pending row p, and the job's last_slot and
+ * next_run moved as store_execution_begin moves them. */
+int store_slot_wait(struct store *s, const struct store_pending *p, const char *schedule,
+                    int64_t next_run_ns);
+/* store_pending_wait turns row id into a wait until due_ns, for reason. */
+int store_pending_wait(struct store *s, const char *id, int64_t due_ns, const char *reason);
+/* store_pending_resolve records that p will not run: an executions row
+ * under p's id (status skipped, missed or expired, reason in error, p's
+ * attempt, first attempt and cause), counted and owing its notices, and p
+ * removed; one commit. */
+int store_pending_resolve(struct store *s, const struct store_pending *p, enum job_type type,
+                          enum job_status status, const char *reason);
+
+/* Where a job stands for depends-on: its latest first attempt at or
+ * before a time, and how that attempt's chain of retries ended. */
+struct store_dep_state {
+	bool found;
+	char id[37];            /* the first attempt */
+	int64_t at_ns;          /* its slot, else its start, else when it was recorded */
+	enum job_status status; /* of its latest attempt */
+	char last_id[37];       /* the latest attempt */
+	int attempts;
+	bool retry_pending; /* a retry of it is pending */
+};
+/* store_dependency_state fills *out for job at at_ns. */
+int store_dependency_state(struct store *s, const char *job, int64_t at_ns,
+                           struct store_dep_state *out);
+/* store_execution_caused returns the executions whose cause is id, oldest
+ * first (at most limit). */
+int store_execution_caused(struct store *s, const char *id, int limit,
+                           struct store_execution ***out, size_t *n);
 
 /* store_execution_get loads one execution; *out is NULL when unknown. */
 int store_execution_get(struct store *s, const char *id, struct store_execution **out);

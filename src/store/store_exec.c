@@ -34,6 +34,9 @@ enum {
 	COL_PROCESS_START,
 	COL_OWNER_PID,
 	COL_OWNER_START,
+	COL_ATTEMPT,
+	COL_FIRST_ATTEMPT,
+	COL_CAUSE,
 };
 
 /* Ids are UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, a
@@ -69,17 +72,11 @@ void store_new_id(char id[37])
 	uuid_unparse_lower(u, id);
 }
 
-/* The ofelia process that runs an execution; none for a slot outcome. */
-struct owner {
-	long pid;
-	const char *key;
-};
-
-/* insert writes a new executions row; created_at is now unless given. */
-static int insert(struct store *s, const char *id, const char *job, enum job_type type,
-                  enum job_status status, enum job_trigger trigger, int64_t slot_ns,
-                  int64_t start_ns, const char *error, const char *container, int64_t created_ns,
-                  struct owner owner)
+int store_exec_insert(struct store *s, const char *id, const char *job, enum job_type type,
+                      enum job_status status, enum job_trigger trigger, int64_t slot_ns,
+                      int64_t start_ns, const char *error, const char *container,
+                      int64_t created_ns, long owner_pid, const char *owner_key,
+                      const struct store_exec_extra *extra)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_INSERT];
 
@@ -93,20 +90,26 @@ static int insert(struct store *s, const char *id, const char *job, enum job_typ
 	store_bind_text(q, 8, error);
 	store_bind_text(q, 9, container);
 	store_bind_time(q, 10, created_ns ? created_ns : clock_now_ns());
-	if (owner.pid > 0)
-		sqlite3_bind_int64(q, 11, owner.pid);
+	if (owner_pid > 0)
+		sqlite3_bind_int64(q, 11, owner_pid);
 	else
 		sqlite3_bind_null(q, 11);
-	store_bind_text(q, 12, owner.key);
+	store_bind_text(q, 12, owner_key);
+	sqlite3_bind_int(q, 13, extra && extra->attempt > 1 ? extra->attempt : 1);
+	store_bind_text(q, 14,
+	                extra && extra->first_attempt_id && *extra->first_attempt_id
+	                    ? extra->first_attempt_id
+	                    : NULL);
+	store_bind_text(q, 15,
+	                extra && extra->cause_id && *extra->cause_id ? extra->cause_id : NULL);
 	int rc = store_done(s, q, "execution insert");
 	if (rc == STORE_CONFLICT)
 		store_seterr(s, "job \"%s\": the slot already has an outcome", job);
 	return rc;
 }
 
-/* move_slot records slot_ns as the job's latest slot with an outcome. */
-static int move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
-                     int64_t next_run_ns)
+int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                         int64_t next_run_ns)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_SLOT];
 
@@ -117,15 +120,25 @@ static int move_slot(struct store *s, const char *job, int64_t slot_ns, const ch
 	return store_done(s, q, "job slot");
 }
 
+/* begun inserts e's row. The counters are outcomes, and the job's row moves
+ * with the end. A run begun from a pending row takes the row's place in the
+ * same commit. */
+static int begun(struct store *s, const struct store_execution *e)
+{
+	struct store_exec_extra extra = {e->attempt, e->first_attempt_id, e->cause_id};
+	int rc = store_exec_insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING,
+	                           e->trigger, e->scheduled_ns, e->start_ns, NULL, e->container_id,
+	                           e->created_ns, e->owner_pid, e->owner_key, &extra);
+	if (rc != 0)
+		return rc;
+	return e->pending ? store_pending_take(s, e->id) : 0;
+}
+
 int store_execution_begin(struct store *s, const struct store_execution *e)
 {
 	if (store_write_begin(s) < 0)
 		return -1;
-	/* The counters are outcomes, and the job's row moves with the end. */
-	return store_write_end(s, insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING,
-	                                 e->trigger, e->scheduled_ns, e->start_ns, NULL,
-	                                 e->container_id, e->created_ns,
-	                                 (struct owner){e->owner_pid, e->owner_key}));
+	return store_write_end(s, begun(s, e));
 }
 
 static int outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
@@ -140,11 +153,11 @@ static int outcome(struct store *s, const char *job, enum job_type type, int64_t
 		return store_seterr(s, "slot outcome: status %s is not skipped, missed or expired",
 		                    job_status_name(status));
 	store_new_id(id);
-	rc = insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason, NULL, 0,
-	            (struct owner){0, NULL});
+	rc = store_exec_insert(s, id, job, type, status, JOB_TRIGGER_SCHEDULE, slot_ns, 0, reason,
+	                       NULL, 0, 0, NULL, NULL);
 	if (rc != 0)
 		return rc;
-	if (move_slot(s, job, slot_ns, schedule, next_run_ns) < 0 ||
+	if (store_exec_move_slot(s, job, slot_ns, schedule, next_run_ns) < 0 ||
 	    store_metrics_count(s, job, status) < 0)
 		return -1;
 	return store_outbox_owe(s, id, job, status, reason, 0);
@@ -165,8 +178,8 @@ int store_run_skipped(struct store *s, const char *id, const char *job, enum job
 {
 	if (store_write_begin(s) < 0)
 		return -1;
-	int rc = insert(s, id, job, type, JOB_STATUS_SKIPPED, trigger, 0, 0, reason, NULL, 0,
-	                (struct owner){0, NULL});
+	int rc = store_exec_insert(s, id, job, type, JOB_STATUS_SKIPPED, trigger, 0, 0, reason,
+	                           NULL, 0, 0, NULL, NULL);
 	if (rc == 0)
 		rc = store_metrics_count(s, job, JOB_STATUS_SKIPPED);
 	return store_write_end(s, rc);
@@ -250,9 +263,11 @@ static int write_final(struct store *s, const struct store_execution *e)
 	return store_done(s, q, "execution finish");
 }
 
-/* finished writes e's final fields, the job's last_run and last_status, its
- * slot, and the metrics, all keyed on the stored row's job. */
-static int finished(struct store *s, const struct store_execution *e)
+/* finished writes e's final fields, the job's last_run and last_status,
+ * its slot, the metrics, the notices it owes (when notify) and the rows that
+ * follow it, all keyed on the stored row's job. */
+static int finished(struct store *s, const struct store_execution *e,
+                    const struct store_pending *follow, size_t nfollow, bool notify)
 {
 	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
 	struct store_execution row = *e;
@@ -265,19 +280,24 @@ static int finished(struct store *s, const struct store_execution *e)
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
 	store_bind_text(q, 3, start);
 	row.job_name = job;
-	if (store_done(s, q, "job finished") == 0 &&
-	    (!e->scheduled_ns || !e->slot_schedule ||
-	     move_slot(s, job, e->scheduled_ns, e->slot_schedule, e->next_run_ns) == 0) &&
-	    store_metrics_finished(s, &row) == 0 &&
-	    store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) == 0)
-		rc = 0;
+	if (store_done(s, q, "job finished") < 0 ||
+	    (e->scheduled_ns && e->slot_schedule &&
+	     store_exec_move_slot(s, job, e->scheduled_ns, e->slot_schedule, e->next_run_ns) < 0) ||
+	    store_metrics_finished(s, &row) < 0 ||
+	    (notify && store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) < 0))
+		goto out;
+	for (size_t i = 0; i < nfollow; i++)
+		if (store_pending_insert(s, &follow[i]) < 0)
+			goto out;
+	rc = 0;
 out:
 	free(job);
 	free(start);
 	return rc;
 }
 
-int store_execution_finish(struct store *s, const struct store_execution *e)
+int store_execution_finish_then(struct store *s, const struct store_execution *e,
+                                const struct store_pending *follow, size_t n, bool notify)
 {
 	if (e->status != JOB_STATUS_SUCCESS && e->status != JOB_STATUS_FAILED &&
 	    e->status != JOB_STATUS_STOPPED && e->status != JOB_STATUS_INTERRUPTED)
@@ -285,7 +305,12 @@ int store_execution_finish(struct store *s, const struct store_execution *e)
 		                    job_status_name(e->status));
 	if (store_write_begin(s) < 0)
 		return -1;
-	return store_write_end(s, finished(s, e));
+	return store_write_end(s, finished(s, e, follow, n, notify));
+}
+
+int store_execution_finish(struct store *s, const struct store_execution *e)
+{
+	return store_execution_finish_then(s, e, NULL, 0, true);
 }
 
 /* ---- reading ---- */
@@ -319,6 +344,11 @@ static struct store_execution *exec_row(sqlite3_stmt *q)
 	e->process_key = store_col_strdup(q, COL_PROCESS_START);
 	e->owner_pid = (long)sqlite3_column_int64(q, COL_OWNER_PID);
 	e->owner_key = store_col_strdup(q, COL_OWNER_START);
+	e->attempt = sqlite3_column_int(q, COL_ATTEMPT);
+	text = (const char *)sqlite3_column_text(q, COL_FIRST_ATTEMPT);
+	snprintf(e->first_attempt_id, sizeof e->first_attempt_id, "%s", text ? text : "");
+	text = (const char *)sqlite3_column_text(q, COL_CAUSE);
+	snprintf(e->cause_id, sizeof e->cause_id, "%s", text ? text : "");
 	return e;
 }
 
@@ -413,6 +443,16 @@ int store_execution_recent(struct store *s, const char *job, int limit, enum job
 int store_executions_running(struct store *s, struct store_execution ***out, size_t *n)
 {
 	return exec_rows(s, s->stmt[ST_EXEC_RUNNING], "executions running", out, n);
+}
+
+int store_execution_caused(struct store *s, const char *id, int limit,
+                           struct store_execution ***out, size_t *n)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_CAUSED];
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, limit);
+	return exec_rows(s, q, "executions caused", out, n);
 }
 
 void store_execution_free(struct store_execution *e)

@@ -60,6 +60,7 @@ enum store_stmt {
 	ST_EXEC_HISTORY_AFTER,
 	ST_EXEC_RECENT,
 	ST_EXEC_RUNNING,
+	ST_EXEC_CAUSED,
 
 	ST_LOG_INSERT,
 	ST_LOG_INSERT_MANY,
@@ -135,6 +136,7 @@ struct store {
 	char probe_sql[64];          /* a write that changes nothing: PRAGMA user_version = N */
 	int64_t committed_ns;        /* monotonic; the last commit that succeeded */
 	struct store_outbox *outbox; /* store_outbox.c */
+	struct store_chain *chain;   /* store_chain.c */
 	char err[512];
 };
 
@@ -170,6 +172,32 @@ int store_outbox_init(struct store *s);
 void store_outbox_fini(struct store *s);
 int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
                      const char *error, int64_t end_ns);
+
+/* store_chain_init prepares the statements of retries and workflows (-1
+ * with the message on s); store_chain_fini finalizes them.
+ * store_pending_insert and store_pending_take add and remove one
+ * pending_runs row in the open transaction. */
+int store_chain_init(struct store *s);
+void store_chain_fini(struct store *s);
+int store_pending_insert(struct store *s, const struct store_pending *p);
+int store_pending_take(struct store *s, const char *id);
+
+/* The columns of an executions row beyond its outcome (store_exec.c). */
+struct store_exec_extra {
+	int attempt;                  /* 0 is 1 */
+	const char *first_attempt_id; /* NULL or "": none */
+	const char *cause_id;
+};
+/* store_exec_insert writes a new executions row (created_at now unless
+ * given); STORE_CONFLICT when the slot has an outcome. store_exec_move_slot
+ * records slot_ns as the job's latest slot with an outcome. */
+int store_exec_insert(struct store *s, const char *id, const char *job, enum job_type type,
+                      enum job_status status, enum job_trigger trigger, int64_t slot_ns,
+                      int64_t start_ns, const char *error, const char *container,
+                      int64_t created_ns, long owner_pid, const char *owner_key,
+                      const struct store_exec_extra *extra);
+int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
+                         int64_t next_run_ns);
 
 /* store_fail puts "what: <sqlite's message>" on s and returns -1. */
 int store_fail(struct store *s, const char *what);

@@ -10,7 +10,8 @@
 #define EXEC_COLUMNS                                                                               \
 	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
 	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
-	"container_id, created_at, process_id, process_start, owner_pid, owner_start"
+	"container_id, created_at, process_id, process_start, owner_pid, owner_start, attempt, "   \
+	"first_attempt_id, cause_id"
 
 /* STORE_LOG_CHUNK rows of (execution_id, seq, timestamp, level, message). */
 #define LOG_ROW  "(?, ?, ?, ?, ?)"
@@ -61,8 +62,9 @@ const char *const store_sql[ST_COUNT] = {
 
     [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
                        "scheduled_time, start_time, error, container_id, created_at, "
-                       "owner_pid, owner_start) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                       "owner_pid, owner_start, attempt, first_attempt_id, cause_id) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                       "?15)",
     /* An outcome recorded late (the store was down when its slot fell)
      * never moves the job's last slot back. */
     [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
@@ -102,6 +104,8 @@ const char *const store_sql[ST_COUNT] = {
                        "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     [ST_EXEC_RUNNING] = "SELECT " EXEC_COLUMNS " FROM executions "
                         "WHERE status = 'running' ORDER BY created_at",
+    [ST_EXEC_CAUSED] = "SELECT " EXEC_COLUMNS " FROM executions WHERE cause_id = ?1 "
+                       "ORDER BY created_at, rowid LIMIT ?2",
 
     [ST_LOG_INSERT] = "INSERT INTO execution_logs (execution_id, seq, timestamp, level, "
                       "message) VALUES " LOG_ROW,

@@ -3,11 +3,13 @@ run`) against the private test engine that tools/test.sh starts
 (OFELIA_TEST_DOCKER_HOST). Exec, run and the pull policies, stops for real
 (max-runtime, shutdown), label jobs that follow their containers, bad labels,
 name collisions, reload counts, an engine that goes away mid-run (on a second
-engine of the test's own), and the reattach after a kill -9.
+engine of the test's own), the reattach after a kill -9, and retries of a
+run job (each attempt in a container of its own).
 
 Test containers use the image busybox:local (it has no default command) and
 network mode none; their names carry a random tag and tearDown removes them.
 Service-run (Swarm) tests are opt-in: OFELIA_TEST_SWARM=1 (see docs/docker.md)."""
+import datetime
 import http.client
 import json
 import os
@@ -865,3 +867,43 @@ class RegistryAuth(DockerCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("registry credentials: docker-credential-missing",
                       self.last("pulled")["error"])
+
+
+def stored_time(s):
+    """Seconds of a time as the store writes it."""
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+class RunRetries(DockerCase):
+    """max-retries of a Docker job (docs/scheduling.md): each attempt is a
+    container of its own."""
+
+    def test_a_run_job_is_retried_in_a_new_container(self):
+        job = self.tag + "-retry"
+        self.web_daemon(self.config("""jobs:
+  %s:
+    type: run
+    schedule: "@manual"
+    image: busybox:local
+    network: none
+    pull: never
+    command: sh -c 'echo attempt; exit 4'
+    max-retries: 1
+    retry-delay: 200ms
+""" % job))
+        status, body = self.api("POST", "/api/job/%s/run" % job)
+        self.assertEqual(status, 200, body)
+        wait_for(lambda: self.query("SELECT count(*) FROM executions WHERE job_name = ? AND "
+                                    "status = 'failed'", (job,))[0][0] == 2,
+                 timeout=60, what="both attempts")
+        rows = self.query("SELECT id, trigger, attempt, first_attempt_id, exit_code, "
+                          "container_id, start_time, end_time FROM executions "
+                          "WHERE job_name = ? ORDER BY attempt", (job,))
+        self.assertEqual([r[1:5] for r in rows],
+                         [("manual", 1, None, 4), ("retry", 2, rows[0][0], 4)])
+        self.assertNotEqual(rows[0][5], rows[1][5])
+        gap = stored_time(rows[1][6]) - stored_time(rows[0][7])
+        self.assertGreaterEqual(gap, 0.2 - 0.001)
+        self.assertEqual(self.query("SELECT count(*) FROM pending_runs"), [(0,)])
+

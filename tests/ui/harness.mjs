@@ -33,6 +33,7 @@ export function jobsYaml(jobs) {
     out += `  ${JSON.stringify(name)}:\n    type: ${j.type || "local"}\n    schedule: ${JSON.stringify(j.schedule || "@every 1h")}\n    command: ${JSON.stringify(j.command || "true")}\n`;
     if (j.enabled === false) out += "    enabled: false\n";
     if (j.noOverlap) out += "    no-overlap: true\n";
+    if (j.onFailure) out += `    on-failure: ${JSON.stringify(j.onFailure)}\n`;
   }
   return out;
 }

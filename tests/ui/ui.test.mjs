@@ -13,7 +13,7 @@ import { Daemon, launch, closeBrowser, login, shot, watch, listState, makeToken,
 import { runSession } from "./session.mjs";
 
 const JOBS = {
-  hello: { command: "sh -c 'echo one; sleep 2; echo two >&2; echo three'" },
+  hello: { command: "sh -c 'echo one; sleep 2; echo two >&2; echo three'", onFailure: ["failing"] },
   failing: { command: "sh -c 'echo bad >&2; exit 3'" },
   "backup db": { command: "echo dumped", schedule: "0 3 * * *" },
   sleeper: { command: "sleep 30" },
@@ -141,6 +141,13 @@ describe("web UI", () => {
     await page.goForward();
     await page.waitForSelector("dl.def");
     assert.equal(new URL(page.url()).hash, "#/job/ticker");
+    // links between jobs, both ways, beside the definition
+    await page.goto(d.url + "/#/job/hello");
+    await page.waitForSelector('dl.def .links a[href="#/job/failing"]');
+    assert.match(await page.textContent("dl.def"), /On failure runs\s*failing/);
+    await page.click('dl.def .links a[href="#/job/failing"]');
+    await page.waitForSelector('dl.def .links a[href="#/job/hello"]');
+    assert.match(await page.textContent("dl.def"), /Runs on failure of\s*hello/);
   });
 
   it("runs a job now: log lines appear live, stderr marked, searchable, downloadable", async () => {

@@ -576,3 +576,65 @@ Test(config, job_names_with_nul_are_refused)
 	                     "ofelia.yaml:2:3: jobs: a key must be text, not text with a NUL "
 	                     "character");
 }
+
+Test(config, retries_and_workflows)
+{
+	struct config *c = support_load_ok(load, &diag,
+	                                   "global:\n"
+	                                   "  max-retries: 2\n"
+	                                   "  retry-delay: 10s\n"
+	                                   "  retry-exponential: false\n"
+	                                   "  retry-max-delay: 5m\n"
+	                                   "  retry-interrupted: true\n"
+	                                   "  dependency-timeout: 30m\n"
+	                                   "jobs:\n"
+	                                   "  a:\n"
+	                                   "    type: local\n"
+	                                   "    schedule: \"@hourly\"\n"
+	                                   "    command: \"true\"\n"
+	                                   "    on-success: [b]\n"
+	                                   "    on-failure: b\n"
+	                                   "  b:\n"
+	                                   "    type: local\n"
+	                                   "    schedule: \"@manual\"\n"
+	                                   "    command: \"true\"\n"
+	                                   "    depends-on:\n"
+	                                   "      - a\n"
+	                                   "    retry-max-delay: 1m\n");
+	cr_expect_eq(c->global.max_retries, 2);
+	cr_expect_eq(c->global.retry_delay_ns, 10000000000LL);
+	cr_expect(!c->global.retry_exponential);
+	cr_expect_eq(c->global.retry_max_delay_ns, 300000000000LL);
+	cr_expect(c->global.retry_interrupted);
+	cr_expect_eq(c->global.dependency_timeout_ns, HOUR / 2);
+	cr_expect_str_eq(job_named(c, "a")->on_failure.v[0], "b");
+	cr_expect_str_eq(job_named(c, "b")->depends_on.v[0], "a");
+	cr_expect_eq(job_named(c, "b")->retry_max_delay_ns, 60000000000LL);
+	cr_expect_eq(job_named(c, "a")->max_retries, -1);
+	config_free(c);
+
+	support_expect_error(
+	    load, &diag,
+	    "jobs:\n"
+	    "  a:\n"
+	    "    type: local\n"
+	    "    schedule: \"@hourly\"\n"
+	    "    command: \"true\"\n"
+	    "    depends-on: [b]\n"
+	    "  b:\n"
+	    "    type: local\n"
+	    "    schedule: \"@hourly\"\n"
+	    "    command: \"true\"\n"
+	    "    depends-on: [a]\n",
+	    "ofelia.yaml:6:5: job \"a\": depends-on: the jobs form a loop: a -> b -> "
+	    "a (depends-on, on-success and on-failure may not lead back to a job)");
+	support_expect_error(
+	    load, &diag,
+	    "jobs:\n"
+	    "  a:\n"
+	    "    type: local\n"
+	    "    schedule: \"@hourly\"\n"
+	    "    command: \"true\"\n"
+	    "    on-failure: [missing]\n",
+	    "ofelia.yaml:6:5: job \"a\": on-failure: no job \"missing\" is defined");
+}

@@ -377,7 +377,11 @@ Test(docker, kill_with_a_signal)
 	while (docker_container_wait(d, id, DOCKER_WAIT_NOT_RUNNING, &code) < 0) {
 		cr_assert_eq(docker_status(d), DOCKER_E_TIMEOUT, "%s", docker_errmsg(d));
 		docker_set_deadline(d, 0);
-		cr_assert_eq(docker_container_kill(d, id, "SIGUSR1"), 0, "%s", docker_errmsg(d));
+		/* On a loaded machine the last signal may have ended it only now:
+		 * "not running" is that, and the wait reads its exit code. */
+		cr_assert(docker_container_kill(d, id, "SIGUSR1") == 0 ||
+		              docker_status(d) == DOCKER_E_NOT_RUNNING,
+		          "%s", docker_errmsg(d));
 		docker_set_deadline(d, clock_mono_ns() + 500 * NS_PER_MS);
 	}
 	cr_assert_eq(code, 42);

@@ -274,7 +274,7 @@ Test(ini, unknown_keys)
 	                                   "schedule = @daily\n"
 	                                   "container = c\n"
 	                                   "command = x\n"
-	                                   "depends-on = other\n"
+	                                   "console-width = 80\n"
 	                                   "contianer = d\n");
 	cr_expect(support_has(&diag.warnings,
 	                      "ofelia.ini:2:1: [global]: unknown key \"slack-webhok\" (did "
@@ -288,7 +288,7 @@ Test(ini, unknown_keys)
 	                      "(ignored) (set poll-interval: 0)"));
 	cr_expect(support_has(
 	    &diag.warnings,
-	    "ofelia.ini:10:1: job \"e\": key \"depends-on\" is not supported (ignored)"));
+	    "ofelia.ini:10:1: job \"e\": key \"console-width\" is not supported (ignored)"));
 	cr_expect(support_has(&diag.warnings,
 	                      "ofelia.ini:11:1: job \"e\": unknown key \"contianer\" (did "
 	                      "you mean \"container\"?)"));

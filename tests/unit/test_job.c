@@ -253,3 +253,82 @@ Test(job, notification_keys)
 	strv_free(&on);
 	job_free(j);
 }
+
+Test(job, retry_keys_in_every_spelling)
+{
+	struct job *j = job_new("x", JOB_LOCAL);
+	char err[256];
+	cr_expect_eq(j->max_retries, -1);
+	cr_expect_eq(j->retry_delay_ns, -1);
+	cr_expect_eq(j->retry_exponential, -1);
+	/* netresearch's field names, and its milliseconds */
+	cr_assert_eq(job_field_set(j, job_field_find("MaxRetries"), "3", err, sizeof err), 0);
+	cr_assert_eq(job_field_set(j, job_field_find("RetryDelayMs"), "1500", err, sizeof err), 0);
+	cr_assert_eq(job_field_set(j, job_field_find("RetryMaxDelayMs"), "60000", err, sizeof err),
+	             0);
+	cr_assert_eq(job_field_set(j, job_field_find("RetryExponential"), "false", err, sizeof err),
+	             0);
+	cr_expect_eq(j->max_retries, 3);
+	cr_expect_eq(j->retry_delay_ns, 1500000000LL);
+	cr_expect_eq(j->retry_max_delay_ns, 60000000000LL);
+	cr_expect_eq(j->retry_exponential, 0);
+	cr_expect_eq(job_field_set(j, job_field_find("retry-delay-ms"), "1s", err, sizeof err), -1);
+	cr_expect(strstr(err, "whole number of milliseconds"), "%s", err);
+	cr_assert_eq(job_field_set(j, job_field_find("retry-delay"), "250ms", err, sizeof err), 0);
+	cr_expect_eq(j->retry_delay_ns, 250000000LL);
+
+	/* The JSON form: one key per field (no ms aliases), null when unset. */
+	json_t *o = job_to_json(j);
+	cr_expect_eq(json_integer_value(json_object_get(o, "retryDelay")), 250000000LL);
+	cr_expect_null(json_object_get(o, "retryDelayMs"));
+	cr_expect(json_is_null(json_object_get(o, "dependencyTimeout")));
+	cr_expect(json_is_null(json_object_get(o, "retryInterrupted")));
+	json_decref(o);
+	o = json_pack("{s:s,s:s,s:i,s:n,s:[s]}", "name", "y", "type", "local", "retryDelayMs", 2000,
+	              "retryMaxDelay", "onFailure", "alert");
+	struct job *k = job_from_json(o, NULL, err, sizeof err);
+	cr_assert_not_null(k, "%s", err);
+	cr_expect_eq(k->retry_delay_ns, 2000000000LL);
+	cr_expect_eq(k->retry_max_delay_ns, -1);
+	cr_expect_str_eq(k->on_failure.v[0], "alert");
+	json_decref(o);
+	job_free(k);
+	job_free(j);
+}
+
+Test(job, links_are_checked_and_loops_named)
+{
+	const char *code;
+	char err[256], loop[256];
+	struct job *a = job_new("a", JOB_LOCAL), *b = job_new("b", JOB_LOCAL),
+	           *c = job_new("c", JOB_LOCAL);
+	struct job *all[] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		all[i]->schedule = strdup("@triggered");
+		all[i]->command = strdup("true");
+	}
+	strv_push(&a->on_success, "a");
+	cr_expect_eq(job_validate(a, &code, err, sizeof err), -1);
+	cr_expect_str_eq(err, "job \"a\": on-success: names the job itself");
+	strv_free(&a->on_success);
+	a->max_retries = JOB_MAX_RETRIES + 1;
+	cr_expect_eq(job_validate(a, &code, err, sizeof err), -1);
+	a->max_retries = 2;
+	cr_expect_eq(job_validate(a, &code, err, sizeof err), 0, "%s", err);
+
+	size_t holder;
+	enum job_link key;
+	/* a -> b (on-success), b -> c (c depends on b): no loop yet. */
+	strv_push(&a->on_success, "b");
+	strv_push(&c->depends_on, "b");
+	strv_push(&c->on_success, "elsewhere");
+	cr_expect_eq(job_links_cycle(all, 3, &holder, &key, loop, sizeof loop), 0);
+	/* c -> a (on-failure) closes it. */
+	strv_push(&c->on_failure, "a");
+	cr_assert_eq(job_links_cycle(all, 3, &holder, &key, loop, sizeof loop), -1);
+	cr_expect_str_eq(loop, "a -> b -> c -> a");
+	cr_expect_eq(holder, 2);
+	cr_expect_eq(key, JOB_LINK_ON_FAILURE);
+	for (int i = 0; i < 3; i++)
+		job_free(all[i]);
+}

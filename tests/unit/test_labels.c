@@ -353,3 +353,31 @@ Test(labels, notification_globals_from_the_service_container)
 	config_diag_free(&d);
 	strv_free(&globals);
 }
+
+Test(labels, links_name_jobs_of_the_same_container_by_their_label_name)
+{
+	cr_assert_eq(READ(web, {"ofelia.enabled", "true"},
+	                  {"ofelia.job-exec.process.schedule", "@hourly"},
+	                  {"ofelia.job-exec.process.command", "process.sh"},
+	                  {"ofelia.job-exec.process.depends-on", "setup"},
+	                  {"ofelia.job-exec.process.on-success", "[\"cleanup\", \"db.backup\"]"},
+	                  {"ofelia.job-exec.process.max-retries", "2"},
+	                  {"ofelia.job-exec.process.retry-delay", "5s"},
+	                  {"ofelia.job-exec.setup.schedule", "@hourly"},
+	                  {"ofelia.job-exec.setup.command", "setup.sh"},
+	                  {"ofelia.job-exec.cleanup.schedule", "@triggered"},
+	                  {"ofelia.job-exec.cleanup.command", "cleanup.sh"}),
+	             3);
+	const struct job *p = NULL;
+	for (size_t i = 0; i < njobs; i++)
+		if (strcmp(jobs[i]->name, "web.process") == 0)
+			p = jobs[i];
+	cr_assert_not_null(p);
+	/* netresearch's examples name the container's own jobs unscoped. */
+	cr_expect_str_eq(p->depends_on.v[0], "web.setup");
+	cr_expect_eq(p->on_success.n, 2);
+	cr_expect_str_eq(p->on_success.v[0], "web.cleanup");
+	cr_expect_str_eq(p->on_success.v[1], "db.backup");
+	cr_expect_eq(p->max_retries, 2);
+	cr_expect_eq(p->retry_delay_ns, 5000000000LL);
+}

@@ -124,7 +124,7 @@ static void populate(void)
 	record("cleanup", now - 90 * SEC, 0, JOB_STATUS_RUNNING, 0, NULL, running);
 }
 
-static void setup(void)
+static void open_store(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/ofelia-reports-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
@@ -134,6 +134,11 @@ static void setup(void)
 	st = store_open(&o, err, sizeof err);
 	cr_assert_not_null(st, "%s", err);
 	now = clock_now_ns() / NS_PER_MS * NS_PER_MS;
+}
+
+static void setup(void)
+{
+	open_store();
 	populate();
 }
 
@@ -270,4 +275,90 @@ Test(reports, truncated_output)
 	         "2025-03-02T01:00:00.000Z,backup,%s,1000,5,100\n",
 	         truncated);
 	assert_report("truncated-output", want);
+}
+
+/* ---- chains, on a database of their own ---- */
+
+static char first_try[37], second_try[37], triggered[37], lone[37];
+static struct store_pending pending_retry;
+
+/* chained writes one finished execution of job, caused by cause ("" for
+ * none), as attempt of first ("" for a first attempt); its end commits
+ * the retry *follow of it when not NULL. */
+static void chained(const char *job, enum job_trigger trigger, int attempt, const char *first,
+                    const char *cause, int64_t start, enum job_status status,
+                    struct store_pending *follow, char id[37])
+{
+	struct store_execution e = {
+	    .job_name = (char *)job,
+	    .job_type = JOB_LOCAL,
+	    .trigger = trigger,
+	    .start_ns = start,
+	    .created_ns = start,
+	    .attempt = attempt,
+	};
+	store_new_id(e.id);
+	snprintf(e.first_attempt_id, 37, "%s", first);
+	snprintf(e.cause_id, 37, "%s", cause);
+	cr_assert_eq(store_execution_begin(st, &e), 0, "%s", store_errmsg(st));
+	memcpy(id, e.id, 37);
+	e.status = status;
+	e.end_ns = start + 2 * SEC;
+	e.duration_ns = 2 * SEC;
+	e.has_exit_code = true;
+	e.exit_code = status == JOB_STATUS_SUCCESS ? 0 : 1;
+	e.error = status == JOB_STATUS_SUCCESS ? NULL : "exit status 1";
+	if (follow) {
+		memcpy(follow->first_attempt_id, e.id, 37);
+		memcpy(follow->cause_id, e.id, 37);
+	}
+	cr_assert_eq(store_execution_finish_then(st, &e, follow, follow ? 1 : 0, follow == NULL), 0,
+	             "%s", store_errmsg(st));
+}
+
+static void chains_setup(void)
+{
+	open_store();
+	save_job("backup", "@every 1h");
+	save_job("notify", "@triggered");
+	save_job("sync", "@every 1h");
+	/* backup fails, its retry succeeds and triggers notify (on-success). */
+	chained("backup", JOB_TRIGGER_SCHEDULE, 1, "", "", D1, JOB_STATUS_FAILED, NULL, first_try);
+	chained("backup", JOB_TRIGGER_RETRY, 2, first_try, first_try, D1 + MIN, JOB_STATUS_SUCCESS,
+	        NULL, second_try);
+	chained("notify", JOB_TRIGGER_DEPENDENCY, 1, "", second_try, D1 + MIN + 3 * SEC,
+	        JOB_STATUS_SUCCESS, NULL, triggered);
+	/* sync fails an hour later; its retry waits for its delay. */
+	pending_retry = (struct store_pending){.job_name = "sync",
+	                                       .kind = STORE_PENDING_RETRY,
+	                                       .trigger = JOB_TRIGGER_RETRY,
+	                                       .due_ns = D1 + HOUR + 5 * MIN,
+	                                       .attempt = 2,
+	                                       .reason = "attempt 2 of 2",
+	                                       .created_ns = D1 + HOUR + 2 * SEC};
+	store_new_id(pending_retry.id);
+	chained("sync", JOB_TRIGGER_SCHEDULE, 1, "", "", D1 + HOUR, JOB_STATUS_FAILED,
+	        &pending_retry, lone);
+}
+
+TestSuite(chains, .init = chains_setup, .fini = teardown);
+
+Test(chains, chains)
+{
+	char want[2048];
+	snprintf(want, sizeof want,
+	         "chain_id,depth,execution_id,job_name,trigger,attempt,status,start_time,end_time,"
+	         "due_time,error\n"
+	         "%s,0,%s,sync,schedule,1,failed,2025-03-01T01:00:00.000Z,"
+	         "2025-03-01T01:00:02.000Z,,\"exit status 1\"\n"
+	         "%s,1,%s,sync,retry,2,pending,,,2025-03-01T01:05:00.000Z,\"attempt 2 of 2\"\n"
+	         "%s,0,%s,backup,schedule,1,failed,2025-03-01T00:00:00.000Z,"
+	         "2025-03-01T00:00:02.000Z,,\"exit status 1\"\n"
+	         "%s,1,%s,backup,retry,2,success,2025-03-01T00:01:00.000Z,"
+	         "2025-03-01T00:01:02.000Z,,\n"
+	         "%s,2,%s,notify,dependency,1,success,2025-03-01T00:01:03.000Z,"
+	         "2025-03-01T00:01:05.000Z,,\n",
+	         lone, lone, lone, pending_retry.id, first_try, first_try, first_try, second_try,
+	         first_try, triggered);
+	assert_report("chains", want);
 }

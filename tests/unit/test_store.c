@@ -1226,3 +1226,131 @@ Test(store, full_disk_keeps_the_queue_and_the_data)
 	assert_query("SELECT count(*) FROM jobs", "1");
 	assert_query("PRAGMA integrity_check", "ok");
 }
+
+/* ---- retries and workflows ---- */
+
+Test(store, pending_rows_run_once)
+{
+	struct store *s = open_rw();
+	save_job(s, "a");
+	save_job(s, "b");
+	char first[37];
+	int64_t slot = T0 + 3600 * SEC;
+	cr_assert_eq(begin(s, "a", slot, slot, first), 0, "%s", store_errmsg(s));
+
+	/* The end commits its retry and owes no notice. */
+	struct store_pending retry = {.job_name = "a",
+	                              .kind = STORE_PENDING_RETRY,
+	                              .trigger = JOB_TRIGGER_RETRY,
+	                              .due_ns = slot + 10 * SEC,
+	                              .attempt = 2,
+	                              .reason = "attempt 2 of 3"};
+	store_new_id(retry.id);
+	memcpy(retry.first_attempt_id, first, 37);
+	memcpy(retry.cause_id, first, 37);
+	struct store_execution fin = {.status = JOB_STATUS_FAILED, .end_ns = slot + SEC};
+	memcpy(fin.id, first, 37);
+	cr_assert_eq(store_execution_finish_then(s, &fin, &retry, 1, false), 0, "%s",
+	             store_errmsg(s));
+
+	struct store_dep_state st;
+	cr_assert_eq(store_dependency_state(s, "a", slot, &st), 0);
+	cr_assert(st.found && st.retry_pending);
+	cr_assert_str_eq(st.id, first);
+	cr_assert_eq(st.status, JOB_STATUS_FAILED);
+	cr_assert_eq(store_dependency_state(s, "a", slot - SEC, &st), 0);
+	cr_assert_not(st.found);
+
+	struct store_pending **v;
+	size_t n;
+	cr_assert_eq(store_pending_load(s, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(v[0]->id, retry.id);
+	cr_assert_eq(v[0]->kind, STORE_PENDING_RETRY);
+	cr_assert_eq(v[0]->due_ns, retry.due_ns);
+	cr_assert_str_eq(v[0]->first_attempt_id, first);
+	cr_assert_str_eq(v[0]->reason, "attempt 2 of 3");
+
+	/* Its execution takes the row's place; a second begin of it fails. */
+	struct store_execution e = {.job_name = "a",
+	                            .job_type = JOB_LOCAL,
+	                            .trigger = JOB_TRIGGER_RETRY,
+	                            .start_ns = retry.due_ns,
+	                            .created_ns = retry.due_ns,
+	                            .attempt = 2,
+	                            .pending = true};
+	memcpy(e.id, retry.id, 37);
+	memcpy(e.first_attempt_id, first, 37);
+	memcpy(e.cause_id, first, 37);
+	cr_assert_eq(store_execution_begin(s, &e), 0, "%s", store_errmsg(s));
+	cr_assert_neq(store_execution_begin(s, &e), 0);
+	store_pendings_free(v, n);
+	cr_assert_eq(store_pending_load(s, &v, &n), 0);
+	cr_assert_eq(n, 0);
+	free(v);
+
+	/* The chain is read through its last attempt. */
+	cr_assert_eq(store_dependency_state(s, "a", slot, &st), 0);
+	cr_assert_eq(st.status, JOB_STATUS_RUNNING);
+	cr_assert_str_eq(st.last_id, retry.id);
+	cr_assert_eq(st.attempts, 2);
+	fin.status = JOB_STATUS_SUCCESS;
+	memcpy(fin.id, retry.id, 37);
+	fin.end_ns = retry.due_ns + SEC;
+	cr_assert_eq(store_execution_finish(s, &fin), 0, "%s", store_errmsg(s));
+	cr_assert_eq(store_dependency_state(s, "a", slot + 100 * SEC, &st), 0);
+	cr_assert(st.found && !st.retry_pending);
+	cr_assert_eq(st.status, JOB_STATUS_SUCCESS);
+	struct store_execution **caused;
+	cr_assert_eq(store_execution_caused(s, first, 10, &caused, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(caused[0]->id, retry.id);
+	cr_assert_eq(caused[0]->attempt, 2);
+	cr_assert_str_eq(caused[0]->cause_id, first);
+	store_executions_free(caused, n);
+
+	/* A waiting slot moves the job's slot; its outcome goes under its id. */
+	struct store_pending wait = {.job_name = "b",
+	                             .kind = STORE_PENDING_WAIT,
+	                             .trigger = JOB_TRIGGER_SCHEDULE,
+	                             .due_ns = slot + 60 * SEC,
+	                             .slot_ns = slot};
+	store_new_id(wait.id);
+	cr_assert_eq(store_slot_wait(s, &wait, "@every 1h", slot + 3600 * SEC), 0);
+	struct store_job *j;
+	cr_assert_eq(store_job_get(s, "b", &j), 0);
+	cr_assert_eq(j->last_slot_ns, slot);
+	store_job_free(j);
+	cr_assert_eq(store_pending_resolve(s, &wait, JOB_LOCAL, JOB_STATUS_SKIPPED,
+	                                   "dependency a did not succeed"),
+	             0, "%s", store_errmsg(s));
+	cr_assert_neq(store_pending_resolve(s, &wait, JOB_LOCAL, JOB_STATUS_SKIPPED, "again"), 0);
+	store_close(s);
+	char sql[256];
+	snprintf(sql, sizeof sql,
+	         "SELECT status || ' ' || trigger || ' ' || error FROM executions WHERE id = '%s'",
+	         wait.id);
+	assert_query(sql, "skipped schedule dependency a did not succeed");
+	assert_query("SELECT count(*) FROM pending_runs", "0");
+	assert_query("SELECT count(*) FROM job_counters WHERE job_name = 'b' AND status = "
+	             "'skipped'",
+	             "1");
+}
+
+Test(store, trigger_dependency_is_a_stored_trigger)
+{
+	struct store *s = open_rw();
+	save_job(s, "a");
+	struct store_execution e = {.job_name = "a",
+	                            .job_type = JOB_LOCAL,
+	                            .trigger = JOB_TRIGGER_DEPENDENCY,
+	                            .start_ns = T0,
+	                            .created_ns = T0};
+	store_new_id(e.id);
+	memcpy(e.cause_id, e.id, 37);
+	cr_assert_eq(store_execution_begin(s, &e), 0, "%s", store_errmsg(s));
+	store_close(s);
+	assert_query("SELECT trigger FROM executions", "dependency");
+	assert_query("PRAGMA integrity_check", "ok");
+	assert_query("PRAGMA writable_schema", "0");
+}

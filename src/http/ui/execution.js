@@ -2,7 +2,7 @@
 // lines with their time and stream (stderr marked). While it runs the page
 // follows it: subscribed to its lines on the socket first, then the stored
 // lines are read, and seq joins the two without gaps or doubles.
-import { api, h, clear, badge, timeEl, fmtTime, fmtDuration, jobHref, zoneName } from "./lib.js";
+import { api, h, clear, badge, timeEl, fmtTime, fmtDuration, jobHref, execHref, zoneName } from "./lib.js";
 import { on, canWrite, report, subscribe, unsubscribe, state } from "./app.js";
 
 const LOG_PAGE = 5000;
@@ -105,7 +105,11 @@ export function executionView(main, id) {
     clear(info,
       h("div", { class: "title-row" }, badge(e.status), h("span", {}, "of job ", h("a", { href: jobHref(e.job), text: e.job })), stop),
       h("dl", { class: "def" },
-        h("dt", { text: "Trigger" }), h("dd", { text: e.trigger }),
+        h("dt", { text: "Trigger" }), h("dd", { text: e.trigger + (e.attempt > 1 ? " (attempt " + e.attempt + ")" : "") }),
+        e.causeId ? [h("dt", { text: "Caused by" }), h("dd", {}, h("a", { href: execHref(e.causeId), text: e.causeId.slice(0, 8) }))] : null,
+        e.caused && e.caused.length ? [h("dt", { text: "Caused" }), h("dd", {}, h("ul", { class: "plain" }, e.caused.map((c) =>
+          h("li", {}, c.status === "pending" ? h("span", { text: c.executionId.slice(0, 8) }) : h("a", { href: execHref(c.executionId), text: c.executionId.slice(0, 8) }),
+            " ", c.job, " · ", c.trigger, " · ", badge(c.status)))))] : null,
         h("dt", { text: "Slot" }), h("dd", {}, timeEl(e.scheduledTime)),
         h("dt", { text: "Start" }), h("dd", {}, timeEl(e.startTime)),
         h("dt", { text: "End" }), h("dd", {}, e.status === "running" ? h("span", { class: "muted", text: "running…" }) : timeEl(e.endTime)),

@@ -25,6 +25,7 @@ export const FIELDS = [
   ["containerName", "string", ["run"]], ["delete", "bool", ["run", "service"]],
   ["pull", "enum:always,if-not-present,never", ["run"]], ["volume", "list", ["run", "service"]],
   ["volumesFrom", "list", ["run"]], ["stopSignal", "string", ["run"]], ["stopTimeout", "duration", ["run"]],
+  ["maxRetries", "int", ALL], ["dependsOn", "list", ALL], ["onSuccess", "list", ALL], ["onFailure", "list", ALL],
 ];
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 const HINTS = {
@@ -32,10 +33,29 @@ const HINTS = {
   environment: "one KEY=value per line", volume: "one per line", volumesFrom: "one per line",
   maxRuntime: "e.g. 1h30m; empty: no limit", catchUpDeadline: "e.g. 6h; empty: the global default",
   stopTimeout: "e.g. 30s", historyLimit: "executions kept; empty: the global default",
+  maxRetries: "retries of a failed attempt; empty: the global default",
+  dependsOn: "one job per line: their latest runs must have succeeded", onSuccess: "one job per line, run when this one succeeds",
+  onFailure: "one job per line, run when this one fails after its last retry",
 };
 
 function row(label, ...value) {
   return [h("dt", { text: label }), h("dd", {}, ...value)];
+}
+
+// links shows the jobs a job names and the jobs that name it, both ways,
+// and what of it is pending (retries, triggered runs, waiting slots).
+function links(j) {
+  const names = (list) => h("span", { class: "links" }, list.map((n, i) => [i ? ", " : null, h("a", { href: jobHref(n), text: n })]));
+  const d = j.dependencies || {}, r = j.dependents || {};
+  const rows = [
+    ["Depends on", d.dependsOn], ["On success runs", d.onSuccess], ["On failure runs", d.onFailure],
+    ["Needed by", r.dependsOn], ["Runs on success of", r.onSuccess], ["Runs on failure of", r.onFailure],
+  ].filter(([, list]) => list && list.length).map(([label, list]) => row(label, names(list)));
+  const pending = (j.pending || []).map((p) => h("li", { dataset: { id: p.executionId } },
+    h("span", { class: "tag", text: p.kind === "retry" ? "retry #" + p.attempt : p.kind === "wait" ? "waiting" : "triggered" }), " due ", timeEl(p.dueTime),
+    p.reason ? h("span", { class: "muted", text: " · " + p.reason }) : null));
+  if (pending.length) rows.push(row("Pending", h("ul", { class: "plain pending" }, pending)));
+  return rows;
 }
 
 export function jobView(main, name) {
@@ -107,9 +127,9 @@ export function jobView(main, name) {
     const other = m.totalRuns - m.successfulRuns - m.failedRuns;
     const rate = m.totalRuns ? Math.round((m.successfulRuns / m.totalRuns) * 1000) / 10 : null;
     const pick = (r) => { if (r.executionId && r.startTime) location.hash = execHref(r.executionId); };
-    const defKeys = new Set(["name", "type", "schedule", "command", "container", "image", "origin", "source", "lastRun", "nextRun", "status", "history", "metrics", "zone", "nextRuns", "overridden", "enabled"]);
+    const defKeys = new Set(["name", "type", "schedule", "command", "container", "image", "origin", "source", "lastRun", "nextRun", "status", "history", "metrics", "zone", "nextRuns", "overridden", "enabled", "dependencies", "dependents", "pending", "dependsOn", "onSuccess", "onFailure"]);
     const extra = Object.entries(j).filter(([k, v]) => !defKeys.has(k) && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0) && !(k === "catchUp" && v === "default"));
-    const fmtValue = (k, v) => (["maxRuntime", "catchUpDeadline", "stopTimeout"].includes(k) ? fmtDuration(v) : Array.isArray(v) ? v.join("\n") : String(v));
+    const fmtValue = (k, v) => (["maxRuntime", "catchUpDeadline", "stopTimeout", "retryDelay", "retryMaxDelay", "dependencyTimeout"].includes(k) ? fmtDuration(v) : Array.isArray(v) ? v.join("\n") : String(v));
 
     clear(main,
       h("p", { class: "crumbs" }, h("a", { href: "#/jobs", text: "Jobs" }), " / "),
@@ -146,6 +166,7 @@ export function jobView(main, name) {
           j.container ? row("Container", h("code", { text: j.container })) : null,
           j.image ? row("Image", h("code", { text: j.image })) : null,
           row("Origin", j.origin + (j.source ? " (" + j.source + ")" : ""), j.overridden ? h("span", { class: "tag warn", text: "changed through the API" }) : null),
+          links(j),
           extra.map(([k, v]) => row(kebab(k), h("code", { class: "pre", text: fmtValue(k, v) }))))),
       h("section", {},
         h("h2", { text: "History" }),
@@ -156,7 +177,7 @@ export function jobView(main, name) {
             h("tbody", {}, hist.map((e) => h("tr", { dataset: { id: e.executionId, status: e.status } },
               h("td", { dataset: { label: "Run" } }, e.startTime ? h("a", { href: execHref(e.executionId), text: e.executionId.slice(0, 8) }) : h("span", { class: "muted", text: "not run" })),
               h("td", { dataset: { label: "Status" } }, badge(e.status)),
-              h("td", { dataset: { label: "Trigger" }, text: e.trigger }),
+              h("td", { dataset: { label: "Trigger" }, text: e.trigger + (e.attempt > 1 ? " #" + e.attempt : "") }),
               h("td", { dataset: { label: "Slot" } }, timeEl(e.scheduledTime)),
               h("td", { dataset: { label: "Start" } }, timeEl(e.startTime)),
               h("td", { dataset: { label: "Duration" }, text: fmtDuration(e.duration) }),
