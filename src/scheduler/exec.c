@@ -712,7 +712,6 @@ void sched_on_message(void *msg, void *arg)
 	struct smsg *m = msg;
 	switch (m->kind) {
 	case SMSG_STARTED:
-		m->ex->started = true;
 		log_kv(LOG_INFO, "execution started", "job", m->ex->job_name, "execution",
 		       m->ex->id, "trigger", job_trigger_name(m->ex->trigger), NULL);
 		if (events_active(s->events))

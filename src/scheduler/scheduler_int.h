@@ -71,7 +71,6 @@ struct sexec {
 	int64_t due_ns; /* a slot claimed ahead: the runner starts it then; 0 = at once */
 	struct scheduler *s;
 	struct runner_exec *rx;
-	bool started; /* the runner said so (SMSG_STARTED) */
 
 	/* loop thread */
 	int64_t seq;

@@ -1354,3 +1354,18 @@ Test(store, trigger_dependency_is_a_stored_trigger)
 	assert_query("PRAGMA integrity_check", "ok");
 	assert_query("PRAGMA writable_schema", "0");
 }
+
+/* Ids are UUIDv7 (issue 13): version 7, RFC 4122 variant, and each one
+ * sorts after the one before, so the indexes keyed by id grow at one edge. */
+Test(store, ids_are_time_ordered_uuidv7)
+{
+	char prev[37] = "", id[37];
+	for (int i = 0; i < 10000; i++) {
+		store_new_id(id);
+		cr_assert_eq(strlen(id), 36);
+		cr_assert_eq(id[14], '7', "%s", id);
+		cr_assert(strchr("89ab", id[19]) != NULL, "%s", id);
+		cr_assert_gt(strcmp(id, prev), 0, "%s after %s", id, prev);
+		memcpy(prev, id, sizeof prev);
+	}
+}
