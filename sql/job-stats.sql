@@ -1,7 +1,8 @@
 -- job-stats: every job that is not deleted, with its schedule, state and
 -- lifetime numbers from the job_stats view (counters survive retention).
--- The jobs row takes last_run and last_status with each end; a run in
--- progress comes from executions (status 'running', a small index).
+-- last_run and last_status are read from the job's latest run in
+-- executions (the jobs row takes them with some ends only, at least once a
+-- minute; after a clean stop it is current).
 --
 --   sqlite3 ofelia.db < sql/job-stats.sql
 --
@@ -18,7 +19,7 @@ SELECT j.name AS job_name,
        j.enabled,
        j.next_run,
        coalesce(r.start_time, j.last_run) AS last_run,
-       CASE WHEN r.start_time IS NOT NULL THEN 'running' ELSE j.last_status END AS last_status,
+       coalesce(r.status, j.last_status) AS last_status,
        s.total_runs,
        s.successful_runs,
        s.failed_runs,
@@ -27,8 +28,9 @@ SELECT j.name AS job_name,
        s.last_failure
   FROM jobs j
   JOIN job_stats s ON s.job_name = j.name
-  LEFT JOIN (SELECT job_name, max(start_time) AS start_time
-               FROM executions WHERE status = 'running' GROUP BY job_name) r
-         ON r.job_name = j.name AND (j.last_run IS NULL OR r.start_time >= j.last_run)
+  LEFT JOIN executions r
+         ON r.rowid = (SELECT e.rowid FROM executions e
+                        WHERE e.job_name = j.name AND e.start_time IS NOT NULL
+                        ORDER BY e.created_at DESC, e.rowid DESC LIMIT 1)
  WHERE j.deleted_at IS NULL
  ORDER BY j.name;

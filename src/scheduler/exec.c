@@ -38,6 +38,12 @@
  * commit stays well within the WAL's limit (store_checkpoint.c). */
 #define FLUSH_BYTES    (1024 * 1024)
 #define RETRY_DELAY_NS (5 * NS_PER_SEC)
+/* An end writes its job's row (last_run, last_status, last_slot, next_run)
+ * when the status changes, else at most this often: the row is a page of
+ * its own, and a job that runs every second would rewrite it every second
+ * (docs/design.md, "Disk writes"). A restart takes the latest slot from the
+ * executions rows, the API the scheduler's own view. */
+#define ROW_EVERY_NS (60 * NS_PER_SEC)
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
 
@@ -647,6 +653,18 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	/* The job's row moves to the slot and the next one with the end. */
 	ex->unsaved->slot_schedule = ex->schedule;
 	ex->unsaved->next_run_ns = j ? j->next_ns : 0;
+	if (j) {
+		int64_t mono = clock_mono_ns();
+		if (!s->shutting_down && r->status == j->row_status && j->row_saved_ns &&
+		    mono - j->row_saved_ns < ROW_EVERY_NS) {
+			ex->unsaved->skip_job_row = true;
+			j->row_stale = true;
+		} else {
+			j->row_status = r->status;
+			j->row_saved_ns = mono;
+			j->row_stale = false;
+		}
+	}
 	forget(s, ex);
 	runner_exec_free(ex->rx);
 	ex->rx = NULL;
@@ -818,6 +836,44 @@ void scheduler_stop_running(struct scheduler *s, const char *reason)
 	sched_stop_all(s, reason);
 }
 
+/* save_rows writes the rows of the jobs whose ends left them behind
+ * (ROW_EVERY_NS), in one commit: after a clean stop the rows are current. */
+static void save_rows(struct scheduler *s)
+{
+	struct map_iter it;
+	void *v;
+	bool any = false;
+
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v))
+		any = any || ((struct sjob *)v)->row_stale;
+	if (!any || s->store_down || store_tx_begin(s->store) < 0)
+		return;
+	int rc = 0;
+	map_iter_init(&s->jobs, &it);
+	while (rc == 0 && map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		if (!j->row_stale)
+			continue;
+		/* A run whose end could not be recorded leaves last_run alone. */
+		bool ended = j->last_status != JOB_STATUS_RUNNING;
+		rc = store_job_set_state(s->store, j->def->name, ended ? j->last_run_ns : 0,
+		                         j->last_status, j->last_slot_ns, j->slot_schedule,
+		                         j->next_ns);
+	}
+	if (rc == 0 && store_tx_commit(s->store) == 0) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v))
+			((struct sjob *)v)->row_stale = false;
+		return;
+	}
+	if (rc < 0)
+		store_tx_rollback(s->store);
+	log_errorx("cannot store the jobs' last runs (the next start reads them from the "
+	           "executions): %s",
+	           store_errmsg(s->store));
+}
+
 void sched_maybe_done(struct scheduler *s)
 {
 	if (!s->shutting_down || s->running > 0 || s->shutdown_done == NULL)
@@ -840,6 +896,7 @@ void sched_maybe_done(struct scheduler *s)
 		           ex->id, ex->job_name, job_status_name(ex->unsaved->status));
 	if (store_flush(s->store) < 0)
 		log_errorx("cannot store the last log lines: %s", store_errmsg(s->store));
+	save_rows(s);
 	if (sched_record_owed(s) < 0)
 		log_errorx("%zu slot outcomes could not be recorded (%s); the next start records "
 		           "them as missed",

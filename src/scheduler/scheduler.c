@@ -533,6 +533,22 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 	}
 	s->started = true;
 	sched_resolve_orphans(s);
+	/* The job's row takes its last run with some ends only (exec.c):
+	 * the executions have the latest, resolved above. */
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		int64_t start;
+		enum job_status status;
+		if (store_job_latest_run(s->store, j->def->name, &start, &status) < 0) {
+			snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
+			return -1;
+		}
+		if (start && start >= j->last_run_ns) {
+			j->last_run_ns = start;
+			j->last_status = status;
+		}
+	}
 
 	int64_t now = clock_now_ns();
 	if (sched_batch_begin(s) < 0) {

@@ -49,6 +49,12 @@ struct sjob {
 	int64_t handled_ns;
 	int64_t last_run_ns;
 	enum job_status last_status;
+	/* The job's row in the store takes last_run_ns ... next_ns with an end
+	 * that changes its status, or once ROW_EVERY_NS, and at shutdown
+	 * (exec.c): row_stale while it lags. */
+	enum job_status row_status;
+	int64_t row_saved_ns; /* monotonic */
+	bool row_stale;
 	int64_t created_ns;
 	int retrying; /* pending retries (chain.c): no-overlap counts them as running */
 };

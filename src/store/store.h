@@ -126,6 +126,17 @@ int store_job_save(struct store *s, const struct store_job *j);
  * when none: a slot whose run was begun but whose end was never recorded
  * is later than the job row's last_slot. */
 int store_job_latest_slot(struct store *s, const char *name, int64_t *slot_ns);
+/* store_job_latest_run finds the start and status of name's latest run
+ * (its row in executions), *start_ns 0 when none: the job's row takes them
+ * only with some ends (store_job_set_state). */
+int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,
+                         enum job_status *status);
+/* store_job_set_state writes the columns of the job's row that runs move
+ * (last_run, last_status, last_slot, slot_schedule, next_run), as the
+ * scheduler knows them; committed unless inside store_tx_begin. */
+int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
+                        enum job_status last_status, int64_t last_slot_ns,
+                        const char *slot_schedule, int64_t next_run_ns);
 /* store_job_set_next updates only next_run (the scheduler re-planning). */
 int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns);
 void store_job_free(struct store_job *j);
@@ -161,6 +172,9 @@ struct store_execution {
 	 * takes (NULL: the row's slot stays). */
 	const char *slot_schedule;
 	int64_t next_run_ns;
+	/* For store_execution_finish: leave the job's row as it is (the
+	 * scheduler writes it later, store_job_set_state). */
+	bool skip_job_row;
 	/* retries and workflows */
 	int attempt;               /* 1, 2, ...; 0 is read as 1 */
 	char first_attempt_id[37]; /* the first attempt a retry repeats; "" on a first attempt */

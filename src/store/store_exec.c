@@ -263,26 +263,37 @@ static int write_final(struct store *s, const struct store_execution *e)
 	return store_done(s, q, "execution finish");
 }
 
-/* finished writes e's final fields, the job's last_run and last_status,
- * its slot, the metrics, the notices it owes (when notify) and the rows that
- * follow it, all keyed on the stored row's job. */
+/* job_row writes the job's last_run and last_status and, for a slot, its
+ * last_slot, slot_schedule and next_run. */
+static int job_row(struct store *s, const struct store_execution *e, const char *job,
+                   const char *start)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
+	store_bind_text(q, 3, start);
+	if (store_done(s, q, "job finished") < 0)
+		return -1;
+	if (!e->scheduled_ns || !e->slot_schedule)
+		return 0;
+	return store_exec_move_slot(s, job, e->scheduled_ns, e->slot_schedule, e->next_run_ns);
+}
+
+/* finished writes e's final fields, the job's row (unless skip_job_row),
+ * the metrics, the notices it owes (when notify) and the rows that follow
+ * it, all keyed on the stored row's job. */
 static int finished(struct store *s, const struct store_execution *e,
                     const struct store_pending *follow, size_t nfollow, bool notify)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
 	struct store_execution row = *e;
 	char *job = NULL, *start = NULL;
 	int rc = -1;
 
 	if (running_one(s, e->id, &job, &start) < 0 || write_final(s, e) < 0)
 		goto out;
-	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
-	store_bind_text(q, 3, start);
 	row.job_name = job;
-	if (store_done(s, q, "job finished") < 0 ||
-	    (e->scheduled_ns && e->slot_schedule &&
-	     store_exec_move_slot(s, job, e->scheduled_ns, e->slot_schedule, e->next_run_ns) < 0) ||
+	if ((!e->skip_job_row && job_row(s, e, job, start) < 0) ||
 	    store_metrics_finished(s, &row) < 0 ||
 	    (notify && store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) < 0))
 		goto out;

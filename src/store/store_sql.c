@@ -57,6 +57,21 @@ const char *const store_sql[ST_COUNT] = {
                     "overridden = excluded.overridden, deleted_at = excluded.deleted_at, "
                     "updated_at = excluded.updated_at",
     [ST_JOB_SET_NEXT] = "UPDATE jobs SET next_run = ?2 WHERE name = ?1",
+    /* Never moves the job back: a state older than what the row holds is
+     * left out, column by column. */
+    [ST_JOB_SET_STATE] = "UPDATE jobs SET "
+                         "last_run = CASE WHEN last_run IS NULL OR last_run <= ?2 "
+                         "THEN coalesce(?2, last_run) ELSE last_run END, "
+                         "last_status = CASE WHEN last_run IS NULL OR last_run <= ?2 "
+                         "THEN coalesce(?3, last_status) ELSE last_status END, "
+                         "slot_schedule = CASE WHEN last_slot IS NULL OR last_slot <= ?4 "
+                         "THEN coalesce(?5, slot_schedule) ELSE slot_schedule END, "
+                         "last_slot = CASE WHEN last_slot IS NULL OR last_slot <= ?4 "
+                         "THEN coalesce(?4, last_slot) ELSE last_slot END, "
+                         "next_run = ?6 WHERE name = ?1",
+    [ST_JOB_LATEST_RUN] = "SELECT start_time, status FROM executions "
+                          "WHERE job_name = ?1 AND start_time IS NOT NULL "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT 1",
     [ST_JOB_LATEST_SLOT] = "SELECT max(scheduled_time) FROM executions "
                            "WHERE job_name = ?1 AND scheduled_time IS NOT NULL",
 
