@@ -4,6 +4,7 @@
 #   make run        build, then start the daemon on the embedded default config
 #   make test       sanitizer build (ASan + UBSan), unit, integration and browser tests
 #   make test-ui    the browser tests alone; make test-ui-long: 10-minute session
+#   make test-cluster  the longer cluster scenarios on a real 3-member etcd
 #   make test-image build the container image for real and test it (root)
 #   make abuse      the HTTP abuse suite, long form (make test runs a short one)
 #   make bench      release build, benchmarks that print figures
@@ -50,7 +51,7 @@ FUZZ_OBJS := $(SRCS:%.c=$(BUILD)/fuzz/%.o) $(BUILD)/fuzz/gen/embedded.o
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all run test test-ui test-ui-long test-image unit integration abuse bench fuzz \
+.PHONY: all run test test-ui test-ui-long test-cluster test-image unit integration abuse bench fuzz \
         fuzz-campaign campaign deps fmt fmt-check check-deps clean help
 
 all: ofelia
@@ -133,6 +134,11 @@ test-ui-long: $(BUILD)/release/ofelia
 	BUILD=$(BUILD) OFELIA_BIN=$(CURDIR)/$(BUILD)/release/ofelia OFELIA_UI_SESSION_SECONDS=600 \
 		OFELIA_UI_FAST_JOBS=20 ./tools/test-ui.sh
 
+# The longer cluster scenarios (docs/cluster.md): an etcd member down, quorum
+# lost and back, a handover at SIGTERM; make test runs one failover scenario.
+test-cluster: $(BUILD)/asan/ofelia
+	OFELIA_BIN=$(CURDIR)/$(BUILD)/asan/ofelia $(PYTHON) -m unittest discover -s tests/cluster -t . -v
+
 unit: $(BUILD)/asan/unit
 	$(BUILD)/asan/unit -j2
 
@@ -199,6 +205,6 @@ clean:
 	rm -rf build ofelia
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,15p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,13 +12,13 @@ libjwt-dev libcurl4-openssl-dev libyaml-dev uuid-dev libcrypt-dev tzdata
 # tests: criterion, the cron oracle (Go + robfig/cron), a Docker engine and
 # the busybox image it imports, promtool, sqlite3, a registry for the pull
 # credentials test, debootstrap for the image test's base, Chromium for the
-# browser tests of the web UI; fuzzing: clang's libFuzzer; benchmarks: wrk;
-# formatting: clang-format.
+# browser tests of the web UI, etcd for the cluster tests; fuzzing: clang's
+# libFuzzer; benchmarks: wrk; formatting: clang-format.
 TEST_PKGS="
 libcriterion-dev sqlite3 golang-go golang-github-robfig-cron-dev
 docker.io apparmor busybox-static prometheus procps curl ca-certificates iproute2 openssl
 docker-registry debootstrap e2fsprogs python3-aiosmtpd
-clang libclang-rt-14-dev clang-format wrk chromium
+clang libclang-rt-14-dev clang-format wrk chromium etcd-server etcd-client
 "
 # playwright-core (tests/ui, installed by `npm ci`) drives Chromium from
 # Node.js: Debian's nodejs and npm unless a node is already on the PATH
@@ -40,9 +40,9 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-# docker.io, docker-registry and prometheus would start system services (a dockerd with a
-# bridge, a Prometheus on all interfaces); the tests start their own, on a
-# private socket and on 127.0.0.1. Debian's policy-rc.d keeps the packages'
+# docker.io, docker-registry, prometheus and etcd-server would start system
+# services (a dockerd with a bridge, a Prometheus on all interfaces, an etcd);
+# the tests start their own, on a private socket and on 127.0.0.1. Debian's policy-rc.d keeps the packages'
 # services from starting while they install.
 policy=/usr/sbin/policy-rc.d
 made_policy=""

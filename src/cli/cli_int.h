@@ -47,6 +47,10 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
 /* cli_free_opts frees the strings cli_parse stored. */
 void cli_free_opts(const struct cli_opt *opts, size_t nopts);
 
+/* The [cluster] keys that have a flag --cluster-KEY and a variable
+ * OFELIA_CLUSTER_KEY (docs/cluster.md). */
+#define CLI_CLUSTER_KEYS 14
+
 /* What flags and OFELIA_* variables give the daemon and the commands that
  * share its options; strings owned (cli_settings_fini), ints -1 = unset. */
 struct cli_settings {
@@ -62,10 +66,11 @@ struct cli_settings {
 	struct strv web_trusted_proxies;
 	int enable_pprof; /* accepted, no effect; so are the four below */
 	char *pprof_address, *state_file, *retry_count, *retry_interval;
-	struct strv notes; /* warnings of parsing, shown once logging is set up */
+	char *cluster[CLI_CLUSTER_KEYS]; /* --cluster-KEY, as cli_cluster_keys lists them */
+	struct strv notes;               /* warnings of parsing, shown once logging is set up */
 };
 
-#define CLI_SETTINGS_MAX 32
+#define CLI_SETTINGS_MAX 48
 
 void cli_settings_init(struct cli_settings *s);
 void cli_settings_fini(struct cli_settings *s);

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "cluster/cluster.h"
 #include "docker/docker.h"
 #include "events/events.h"
 #include "http/http.h"
@@ -43,8 +44,9 @@ struct daemon {
 	struct outbox *outbox;         /* notifications */
 	struct config *label_settings; /* the service container's notification labels, or NULL */
 	struct cli_heartbeat *heartbeat;
-	char *db;          /* the database's path */
-	bool docker_ready; /* docker_global_init done */
+	struct cluster *cluster; /* NULL without a cluster */
+	char *db;                /* the database's path */
+	bool docker_ready;       /* docker_global_init done */
 	int signals_seen;
 };
 
@@ -117,6 +119,94 @@ static int setup_logging(const struct config *c)
 	return 0;
 }
 
+/* ---- the cluster (docs/cluster.md): its hooks and the scheduler's gate ---- */
+
+static void gate_claim(void *arg, uint64_t batch, const struct scheduler_claim *v, size_t n)
+{
+	struct daemon *d = arg;
+	struct cluster_claim *req = xcalloc(n ? n : 1, sizeof *req);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(req[i].job, sizeof req[i].job, "%s", v[i].job);
+		req[i].slot_ns = v[i].slot_ns;
+		snprintf(req[i].id, sizeof req[i].id, "%s", v[i].id);
+	}
+	cluster_claim(d->cluster, batch, req, n);
+	free(req);
+}
+
+static bool gate_leading(void *arg)
+{
+	struct daemon *d = arg;
+	return d->cluster && cluster_leading(d->cluster);
+}
+
+static void on_lead(void *arg, bool leading)
+{
+	struct daemon *d = arg;
+	outbox_set_active(d->outbox, leading);
+	scheduler_lead(d->scheduler, leading);
+}
+
+static void on_claimed(void *arg, uint64_t batch, const struct cluster_claim *v, size_t n)
+{
+	struct daemon *d = arg;
+	struct scheduler_claim *a = xcalloc(n ? n : 1, sizeof *a);
+	for (size_t i = 0; i < n; i++)
+		a[i] =
+		    (struct scheduler_claim){v[i].job,
+		                             v[i].slot_ns,
+		                             v[i].id,
+		                             v[i].answer == CLUSTER_GRANTED ? SCHED_CLAIM_GRANTED
+		                             : v[i].answer == CLUSTER_TAKEN ? SCHED_CLAIM_TAKEN
+		                                                            : SCHED_CLAIM_REFUSED,
+		                             v[i].owner,
+		                             v[i].owner_id};
+	scheduler_claimed(d->scheduler, batch, a, n);
+	free(a);
+}
+
+static void on_replicated(void *arg, const struct store_applied *a)
+{
+	struct daemon *d = arg;
+	if (a->jobs.n)
+		scheduler_mirrored(d->scheduler, &a->jobs);
+	scheduler_touch(d->scheduler);
+}
+
+static bool http_leader(void *arg, char *name, size_t namelen, char *url, size_t urllen)
+{
+	struct daemon *d = arg;
+	if (d->cluster == NULL) {
+		snprintf(name, namelen, "%s", "");
+		snprintf(url, urllen, "%s", "");
+		return false;
+	}
+	return cluster_leader(d->cluster, name, namelen, url, urllen);
+}
+
+static json_t *http_cluster_view(void *arg, bool *healthy)
+{
+	struct daemon *d = arg;
+	*healthy = false;
+	return d->cluster ? cluster_status(d->cluster, healthy) : json_null();
+}
+
+static void http_cluster_metrics(void *arg, struct buf *b)
+{
+	struct daemon *d = arg;
+	if (d->cluster)
+		cluster_metrics(d->cluster, b);
+}
+
+static void publish_hash(struct daemon *d, const struct config *c)
+{
+	if (d->cluster == NULL)
+		return;
+	char *hash = cluster_jobs_hash(c->jobs, c->njobs);
+	cluster_set_jobs_hash(d->cluster, hash);
+	free(hash);
+}
+
 /* reload_load reads the config file again, on the scheduler's reload
  * thread (a big file takes seconds): d->opts is only read there, nothing
  * else of d is touched. A config that does not load changes nothing. */
@@ -167,6 +257,7 @@ static int reload_apply(void *arg, void *config, struct scheduler_changes *out, 
 			       NULL);
 		/* The API serves the newest config from now on (users, CORS, rate
 		 * limits); the scheduler keeps the options it started with. */
+		publish_hash(d, c);
 		config_free(d->reloaded);
 		d->reloaded = c;
 		c = NULL;
@@ -241,6 +332,12 @@ static void on_signal(int signo, void *arg)
 	}
 	if (d->signals_seen++ == 0) {
 		log_kv(LOG_INFO, "shutting down", "signal", strsignal(signo), NULL);
+		/* Another node takes over at once: the lease goes now, and nothing
+		 * new starts here; running executions finish and are recorded. */
+		if (d->cluster) {
+			scheduler_lead(d->scheduler, false);
+			cluster_stop(d->cluster);
+		}
 		labels_stop(d->labels);
 		http_stop(d->http);
 		scheduler_shutdown(d->scheduler, on_shutdown_done, d);
@@ -269,6 +366,16 @@ static int start_up(struct daemon *d)
 		goto out;
 	if (prepare_config(d, d->config, &diag) == 0 && setup_logging(d->config) == 0)
 		rc = CLI_OK;
+	/* After the flags: they may give the cluster section. */
+	if (rc == CLI_OK && config_cluster_on(d->config)) {
+		char node[65];
+		cluster_node_name(d->config, node, sizeof node);
+		if (store_cluster_enable(d->store, node) < 0) {
+			strv_push_owned(&diag.errors,
+			                xasprintf("cluster: %s", store_errmsg(d->store)));
+			rc = CLI_FAIL;
+		}
+	}
 out:;
 	bool json = cli_wants_json(&d->opts, d->config);
 	if (rc != CLI_OK && json)
@@ -336,11 +443,30 @@ static int run(struct daemon *d)
 	d->scheduler = scheduler_new(d->loop, d->store, d->events, &so);
 	struct scheduler_reloader reloader = {reload_load, reload_apply, reload_discard, d};
 	scheduler_set_reload(d->scheduler, &reloader);
+	bool clustered = config_cluster_on(d->config);
+	if (clustered) {
+		char node[65];
+		cluster_node_name(d->config, node, sizeof node);
+		struct scheduler_gate gate = {gate_claim, gate_leading, node,
+		                              d->config->cluster.claim_ahead_ns, d};
+		scheduler_set_gate(d->scheduler, &gate);
+		/* A follower raises no dead-man alerts: the leader does. */
+		outbox_set_active(d->outbox, false);
+	}
 	/* The web server binds before anything is scheduled: a port in use
 	 * stops the start at once, before a job could run. */
 	if (d->config->web.enabled) {
-		struct http_deps deps = {
-		    d->loop, d->store, d->scheduler, d->events, current_config, docker_state, d};
+		struct http_deps deps = {d->loop,
+		                         d->store,
+		                         d->scheduler,
+		                         d->events,
+		                         current_config,
+		                         docker_state,
+		                         d,
+		                         {NULL, NULL, NULL, NULL}};
+		if (clustered)
+			deps.cluster = (struct http_cluster){http_leader, http_cluster_view,
+			                                     http_cluster_metrics, d};
 		d->http = http_start(&deps, err, sizeof err);
 		if (d->http == NULL) {
 			log_errorx("cannot start the web server: %s", err);
@@ -350,6 +476,17 @@ static int run(struct daemon *d)
 	if (scheduler_start(d->scheduler, d->config->jobs, d->config->njobs, err, sizeof err) < 0) {
 		log_errorx("cannot start the scheduler: %s", err);
 		return CLI_FAIL;
+	}
+	if (clustered) {
+		struct cluster_hooks hooks = {on_lead, on_claimed, on_replicated, d};
+		char *hash = cluster_jobs_hash(d->config->jobs, d->config->njobs);
+		d->cluster =
+		    cluster_start(d->loop, d->store, d->config, hash, &hooks, err, sizeof err);
+		free(hash);
+		if (d->cluster == NULL) {
+			log_errorx("cluster: %s", err);
+			return CLI_FAIL;
+		}
 	}
 	d->labels = labels_start(d->loop, d->scheduler, d->config);
 	labels_on_globals(d->labels, on_label_globals, d);
@@ -379,6 +516,7 @@ int cli_daemon(int argc, char **argv)
 		rc = run(&d);
 
 	cli_heartbeat_free(d.heartbeat);
+	cluster_free(d.cluster);
 	http_free(d.http);
 	labels_free(d.labels);
 	outbox_free(d.outbox);

@@ -22,6 +22,34 @@
  * config, then mcuadros' daemon's own default. */
 static const char *const default_configs[] = {"/etc/ofelia/config.ini", "/etc/ofelia.conf"};
 
+/* The cluster's keys: flag --cluster-KEY, variable OFELIA_CLUSTER_KEY. */
+static const struct {
+	const char *key, *flag, *env, *help;
+} cluster_keys[CLI_CLUSTER_KEYS] = {
+    {"etcd-endpoints", "cluster-etcd-endpoints", "OFELIA_CLUSTER_ETCD_ENDPOINTS",
+     "etcd members, comma-separated http(s)://host:port: runs a cluster"},
+    {"name", "cluster-name", "OFELIA_CLUSTER_NAME", "the cluster's key prefix in etcd"},
+    {"node", "cluster-node", "OFELIA_CLUSTER_NODE", "this node's name (default: host name)"},
+    {"lease-ttl", "cluster-lease-ttl", "OFELIA_CLUSTER_LEASE_TTL",
+     "leader lease, e.g. 10s (failover within about twice this)"},
+    {"etcd-ca", "cluster-etcd-ca", "OFELIA_CLUSTER_ETCD_CA", "CA bundle for TLS to etcd"},
+    {"etcd-cert", "cluster-etcd-cert", "OFELIA_CLUSTER_ETCD_CERT", "client certificate for etcd"},
+    {"etcd-key", "cluster-etcd-key", "OFELIA_CLUSTER_ETCD_KEY", "its private key"},
+    {"etcd-username", "cluster-etcd-username", "OFELIA_CLUSTER_ETCD_USERNAME", "etcd user"},
+    {"etcd-password", "cluster-etcd-password", "OFELIA_CLUSTER_ETCD_PASSWORD",
+     "etcd password (prefer the variable to the flag)"},
+    {"secret", "cluster-secret", "OFELIA_CLUSTER_SECRET",
+     "shared secret of the nodes' replication (prefer the variable)"},
+    {"advertise-address", "cluster-advertise-address", "OFELIA_CLUSTER_ADVERTISE_ADDRESS",
+     "URL the other nodes reach this node's API at"},
+    {"claim-retention", "cluster-claim-retention", "OFELIA_CLUSTER_CLAIM_RETENTION",
+     "how long slot claims stay in etcd"},
+    {"claim-ahead", "cluster-claim-ahead", "OFELIA_CLUSTER_CLAIM_AHEAD",
+     "how long before its time a slot is claimed"},
+    {"replication-interval", "cluster-replication-interval", "OFELIA_CLUSTER_REPLICATION_INTERVAL",
+     "how often nodes pull each other's history"},
+};
+
 void cli_settings_init(struct cli_settings *s)
 {
 	memset(s, 0, sizeof *s);
@@ -44,6 +72,8 @@ void cli_settings_fini(struct cli_settings *s)
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
+	for (size_t i = 0; i < CLI_CLUSTER_KEYS; i++)
+		free(s->cluster[i]);
 	strv_free(&s->docker_filters);
 	strv_free(&s->web_trusted_proxies);
 	strv_free(&s->notes);
@@ -113,9 +143,20 @@ size_t cli_settings_options(struct cli_settings *s, struct cli_opt *out)
 	     &s->retry_interval, "accepted for netresearch/ofelia; no effect", NOOP_RETRY,
 	     &s->notes},
 	};
-	_Static_assert(sizeof table / sizeof table[0] <= CLI_SETTINGS_MAX, "CLI_SETTINGS_MAX");
+	_Static_assert(sizeof table / sizeof table[0] + CLI_CLUSTER_KEYS <= CLI_SETTINGS_MAX,
+	               "CLI_SETTINGS_MAX");
+	size_t n = sizeof table / sizeof table[0];
 	memcpy(out, table, sizeof table);
-	return sizeof table / sizeof table[0];
+	for (size_t i = 0; i < CLI_CLUSTER_KEYS; i++)
+		out[n++] = (struct cli_opt){cluster_keys[i].flag,
+		                            0,
+		                            cluster_keys[i].env,
+		                            CLI_STRING,
+		                            &s->cluster[i],
+		                            cluster_keys[i].help,
+		                            NULL,
+		                            &s->notes};
+	return n;
 }
 
 /* ---- which config ---- */
@@ -197,6 +238,17 @@ int cli_apply_settings(const struct cli_settings *s, struct config *c, struct co
 	/* -f adds to the file's filters, as mcuadros adds them to its own. */
 	for (size_t i = 0; i < s->docker_filters.n; i++)
 		set(c, true, "filters", s->docker_filters.v[i], "--docker-filter", diag);
+
+	for (size_t i = 0; i < CLI_CLUSTER_KEYS; i++) {
+		char origin[64];
+		if (s->cluster[i] == NULL)
+			continue;
+		snprintf(origin, sizeof origin, "--%s", cluster_keys[i].flag);
+		/* The endpoints from a flag replace the file's. */
+		if (i == 0)
+			strv_free(&c->cluster.etcd_endpoints);
+		config_set_cluster(c, cluster_keys[i].key, s->cluster[i], origin, diag);
+	}
 
 	const char *jwt = getenv("OFELIA_JWT_SECRET");
 	if ((c->web.secret == NULL || *c->web.secret == '\0') && jwt && *jwt) {

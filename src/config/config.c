@@ -29,6 +29,7 @@
 #define G(m) offsetof(struct config, global.m)
 #define D(m) offsetof(struct config, docker.m)
 #define W(m) offsetof(struct config, web.m)
+#define C(m) offsetof(struct config, cluster.m)
 #define K(key, kind, off)                                                                          \
 	{                                                                                          \
 		key, kind, off, 0, 0, NULL                                                         \
@@ -197,6 +198,25 @@ const struct config_key config_web_keys[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+/* cluster: high availability on etcd (docs/cluster.md). */
+const struct config_key config_cluster_keys[] = {
+    K("etcd-endpoints", CK_URLS, C(etcd_endpoints)),
+    K("name", CK_NAME, C(name)),
+    K("node", CK_NAME, C(node)),
+    KR("lease-ttl", CK_DURATION, C(lease_ttl_ns), 2 * SEC, 0),
+    K("etcd-ca", CK_STRING, C(etcd_ca)),
+    K("etcd-cert", CK_STRING, C(etcd_cert)),
+    K("etcd-key", CK_STRING, C(etcd_key)),
+    K("etcd-username", CK_STRING, C(etcd_username)),
+    K("etcd-password", CK_STRING, C(etcd_password)),
+    K("secret", CK_STRING, C(secret)),
+    K("advertise-address", CK_STRING, C(advertise_address)),
+    KR("claim-retention", CK_DURATION, C(claim_retention_ns), 60 * SEC, 0),
+    K("claim-ahead", CK_DURATION, C(claim_ahead_ns)),
+    KR("replication-interval", CK_DURATION, C(replication_interval_ns), SEC / 10, 0),
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 /* A web user's keys; offsets are into struct config_user (yaml.c reads them). */
 const struct config_key config_user_keys[] = {
     K("username", CK_STRING, offsetof(struct config_user, username)),
@@ -291,6 +311,13 @@ void config_defaults(struct config *c)
 	w->rate_limit = 100;
 	w->rate_burst = 10;
 	w->max_body_bytes = MIB;
+
+	struct config_cluster *cl = &c->cluster;
+	cl->name = xstrdup("ofelia");
+	cl->lease_ttl_ns = 10 * SEC;
+	cl->claim_retention_ns = 24 * HOUR;
+	cl->claim_ahead_ns = SEC / 5;
+	cl->replication_interval_ns = SEC;
 }
 
 void config_fini(struct config *c)
@@ -321,6 +348,15 @@ void config_fini(struct config *c)
 	    g->save_folder_mode,
 	    g->webhook_allowed_hosts,
 	    g->webhook_default_preset,
+	    c->cluster.name,
+	    c->cluster.node,
+	    c->cluster.etcd_ca,
+	    c->cluster.etcd_cert,
+	    c->cluster.etcd_key,
+	    c->cluster.etcd_username,
+	    c->cluster.etcd_password,
+	    c->cluster.secret,
+	    c->cluster.advertise_address,
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
@@ -328,6 +364,7 @@ void config_fini(struct config *c)
 	strv_free(&g->webhook_webhooks);
 	config_webhooks_free(c);
 	strv_free(&c->docker.filters);
+	strv_free(&c->cluster.etcd_endpoints);
 	for (size_t i = 0; i < c->web.nusers; i++) {
 		free(c->web.users[i].username);
 		free(c->web.users[i].password_hash);
@@ -547,6 +584,41 @@ static int set_cidrs(struct config_ld *ld, struct strv *list, const char *where,
 	return rc;
 }
 
+/* valid_url checks http(s)://host:port without a path: an etcd member. */
+static bool valid_url(const char *s)
+{
+	size_t skip = strncmp(s, "http://", 7) == 0 ? 7 : strncmp(s, "https://", 8) == 0 ? 8 : 0;
+	return skip && valid_address(s + skip, false) && strchr(s + skip, '/') == NULL;
+}
+
+static int set_urls(struct config_ld *ld, struct strv *list, const char *where, const char *key,
+                    const char *value, struct config_pos pos)
+{
+	char *copy = xstrdup(value), *save = NULL;
+	int rc = 0;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!valid_url(tok)) {
+			config_error(ld, pos,
+			             "%s: %s: \"%s\" is not http://host:port or https://host:port",
+			             where, key, tok);
+			rc = -1;
+			continue;
+		}
+		strv_push(list, tok);
+	}
+	free(copy);
+	return rc;
+}
+
+/* valid_name tells whether s fits in an etcd key and a URL as it is. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789._-") == n;
+}
+
 bool config_hash_ok(const char *s)
 {
 	static const char *const prefixes[] = {"$y$", "$2a$", "$2b$", "$2y$", "$6$", "$5$"};
@@ -640,6 +712,15 @@ static int set_checked_string(struct config_ld *ld, const struct config_key *k, 
 			return -1;
 		}
 		break;
+	case CK_NAME:
+		if (!valid_name(value)) {
+			config_error(
+			    ld, pos,
+			    "%s: %s: \"%s\" must be 1 to 64 letters, digits, '.', '_' or '-'",
+			    where, k->key, value);
+			return -1;
+		}
+		break;
 	case CK_ADDRESS:
 		if (!valid_address(value, true)) {
 			config_error(ld, pos, "%s: %s: \"%s\" is not host:port", where, k->key,
@@ -721,6 +802,8 @@ int config_key_set(struct config_ld *ld, const struct config_key *k, const char 
 		return -1;
 	case CK_CIDRS:
 		return set_cidrs(ld, AT(ld->c, k, struct strv), where, k->key, value, pos);
+	case CK_URLS:
+		return set_urls(ld, AT(ld->c, k, struct strv), where, k->key, value, pos);
 	case CK_MODE: {
 		unsigned mode;
 		if (job_mode_parse(value, &mode) == 0) {
@@ -1076,13 +1159,12 @@ done:
 
 /* ---- settings from flags and variables ---- */
 
-int config_set(struct config *c, bool docker, const char *key, const char *value,
-               const char *origin, struct config_diag *diag)
+/* set_in is config_set on one section's table. */
+static int set_in(struct config *c, const struct config_key *table, const char *where,
+                  const char *key, const char *value, const char *origin, struct config_diag *diag)
 {
 	struct config_ld ld = {.name = origin, .c = c, .diag = diag};
-	const char *where = docker ? "docker" : "global";
-	const struct config_key *k =
-	    config_key_find(docker ? config_docker_keys : config_global_keys, key);
+	const struct config_key *k = config_key_find(table, key);
 	size_t before = diag->errors.n;
 
 	if (k == NULL || k->kind == CK_WEB_USER || k->kind == CK_WEB_HASH) {
@@ -1092,6 +1174,66 @@ int config_set(struct config *c, bool docker, const char *key, const char *value
 	/* A list from a flag replaces the file's (-f adds: the caller says). */
 	config_key_set(&ld, k, where, value, (struct config_pos){0, 0});
 	return diag->errors.n > before ? -1 : 0;
+}
+
+int config_set(struct config *c, bool docker, const char *key, const char *value,
+               const char *origin, struct config_diag *diag)
+{
+	return set_in(c, docker ? config_docker_keys : config_global_keys,
+	              docker ? "docker" : "global", key, value, origin, diag);
+}
+
+int config_set_cluster(struct config *c, const char *key, const char *value, const char *origin,
+                       struct config_diag *diag)
+{
+	return set_in(c, config_cluster_keys, "cluster", key, value, origin, diag);
+}
+
+bool config_cluster_on(const struct config *c)
+{
+	return c->cluster.etcd_endpoints.n > 0;
+}
+
+/* Below this the shared secret is too easy to guess. */
+#define CLUSTER_SECRET_MIN 16
+
+/* check_cluster finds what would keep a cluster node from starting. */
+static void check_cluster(struct config_ld *ld)
+{
+	const struct config_cluster *cl = &ld->c->cluster;
+	const struct config_pos none = {0, 0};
+	if (!config_cluster_on(ld->c))
+		return;
+	if (cl->secret == NULL || strlen(cl->secret) < CLUSTER_SECRET_MIN)
+		config_error(ld, none,
+		             "cluster: secret must be set, the same on every node, at least %d "
+		             "characters (it authenticates the nodes to each other)",
+		             CLUSTER_SECRET_MIN);
+	if (!ld->c->web.enabled)
+		config_error(ld, none,
+		             "cluster: the nodes pull each other's history through the web server: "
+		             "enable it (web.enabled, enable-web)");
+	const char *addr = ld->c->web.address ? ld->c->web.address : "";
+	bool wildcard =
+	    addr[0] == ':' || strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:", 5) == 0;
+	if (wildcard && (cl->advertise_address == NULL || *cl->advertise_address == '\0'))
+		config_error(ld, none,
+		             "cluster: web.address %s listens on every interface: set "
+		             "advertise-address to the URL the other nodes reach this one at",
+		             addr);
+	if (cl->advertise_address && *cl->advertise_address &&
+	    strncmp(cl->advertise_address, "http://", 7) != 0 &&
+	    strncmp(cl->advertise_address, "https://", 8) != 0)
+		config_error(ld, none,
+		             "cluster: advertise-address \"%s\" is not an http:// or "
+		             "https:// URL",
+		             cl->advertise_address);
+	if ((cl->etcd_cert == NULL) != (cl->etcd_key == NULL))
+		config_error(ld, none, "cluster: etcd-cert and etcd-key go together");
+	if ((cl->etcd_username == NULL) != (cl->etcd_password == NULL))
+		config_error(ld, none, "cluster: etcd-username and etcd-password go together");
+	if (cl->claim_ahead_ns > cl->lease_ttl_ns)
+		config_error(ld, none, "cluster: claim-ahead must not be longer than lease-ttl");
 }
 
 int config_add_web_user(struct config *c, const char *username, const char *hash,
@@ -1124,5 +1266,6 @@ int config_check(struct config *c, struct config_diag *diag)
 	struct config_ld ld = {.name = c->path, .c = c, .diag = diag};
 	size_t before = diag->errors.n;
 	check_web(&ld);
+	check_cluster(&ld);
 	return diag->errors.n > before ? -1 : 0;
 }

@@ -151,12 +151,32 @@ struct config_web {
 	struct strv allowed_hosts;
 };
 
+/* "cluster:" in YAML, [cluster] in INI, --cluster-* and OFELIA_CLUSTER_*
+ * (docs/cluster.md). A cluster runs while etcd_endpoints is not empty. */
+struct config_cluster {
+	struct strv etcd_endpoints; /* http(s)://host:port of the etcd members */
+	char *name;                 /* the cluster's key prefix in etcd; default "ofelia" */
+	char *node;                 /* this node's name; NULL = the host name */
+	int64_t lease_ttl_ns;       /* default 10s; a leader that cannot renew steps down */
+	char *etcd_ca;              /* TLS to etcd: CA bundle, client certificate and key */
+	char *etcd_cert;
+	char *etcd_key;
+	char *etcd_username; /* etcd's own auth (user and password) */
+	char *etcd_password;
+	char *secret;                    /* shared by the nodes: it authenticates replication */
+	char *advertise_address;         /* URL the other nodes reach this one's API at */
+	int64_t claim_retention_ns;      /* how long a slot's claim is kept in etcd */
+	int64_t claim_ahead_ns;          /* how long before its time a slot is claimed */
+	int64_t replication_interval_ns; /* how often the nodes pull each other's changes */
+};
+
 struct config {
 	char *path; /* file it came from, or "(default)" */
 	enum config_format format;
 	struct config_global global;
 	struct config_docker docker;
 	struct config_web web;
+	struct config_cluster cluster;
 	struct job **jobs; /* owned; origin CONFIG, in file order */
 	size_t njobs;
 	struct config_webhook *webhooks; /* by name order of definition */
@@ -190,6 +210,11 @@ struct config *config_load_string(const char *text, size_t len, const char *name
  * diag. */
 int config_set(struct config *c, bool docker, const char *key, const char *value,
                const char *origin, struct config_diag *diag);
+/* config_set_cluster is config_set for a key of the [cluster] section. */
+int config_set_cluster(struct config *c, const char *key, const char *value, const char *origin,
+                       struct config_diag *diag);
+/* config_cluster_on tells whether c runs a cluster (etcd endpoints given). */
+bool config_cluster_on(const struct config *c);
 /* config_add_web_user adds an admin user (Ofelia's web-username and
  * web-password-hash) after checking the hash; -1 with an error in diag. */
 int config_add_web_user(struct config *c, const char *username, const char *hash,

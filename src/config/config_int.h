@@ -38,6 +38,8 @@ enum config_kind {
 	CK_IGNORED,  /* an Ofelia key this program does not use: a warning */
 	CK_MODE,     /* a string holding an octal file mode (save-mode) */
 	CK_EMPTY_OK, /* a string where empty is a value, not the default */
+	CK_URLS,     /* struct strv; values split at commas, each http(s)://host:port */
+	CK_NAME,     /* a string of letters, digits, '.', '_' and '-' (keys in etcd, URLs) */
 };
 
 struct config_word {
@@ -58,6 +60,7 @@ extern const struct config_key config_global_keys[];
 extern const struct config_key config_docker_keys[];
 extern const struct config_key config_web_keys[];
 extern const struct config_key config_user_keys[];
+extern const struct config_key config_cluster_keys[];
 
 /* A place in the file: line and column from 1; line 0 = the whole file. */
 struct config_pos {

@@ -411,7 +411,7 @@ static void bare_error(struct ini *in, const struct ini_key *k, const char *wher
 
 static bool list_kind(enum config_kind k)
 {
-	return k == CK_LIST || k == CK_FILTERS || k == CK_CIDRS;
+	return k == CK_LIST || k == CK_FILTERS || k == CK_CIDRS || k == CK_URLS;
 }
 
 static void settings(struct ini *in, const struct ini_section *sec, const struct config_key *table,
@@ -555,6 +555,10 @@ static void apply(struct ini *in, const struct ini_section *sec)
 	}
 	if (strcmp(sec->name, "docker") == 0) {
 		settings(in, sec, config_docker_keys, "[docker]");
+		return;
+	}
+	if (strcmp(sec->name, "cluster") == 0) {
+		settings(in, sec, config_cluster_keys, "[cluster]");
 		return;
 	}
 	if (strcmp(sec->name, "DEFAULT") == 0) {

@@ -223,7 +223,7 @@ static size_t map_pairs(struct yl *y, const yaml_node_t *map, bool fold, const c
 
 static bool is_list_kind(enum config_kind k)
 {
-	return k == CK_LIST || k == CK_FILTERS || k == CK_CIDRS;
+	return k == CK_LIST || k == CK_FILTERS || k == CK_CIDRS || k == CK_URLS;
 }
 
 static void set_scalar(struct yl *y, const struct config_key *k, const char *where,
@@ -573,7 +573,8 @@ static void webhooks(struct yl *y, const yaml_node_t *map)
 
 static void root(struct yl *y, const yaml_node_t *top)
 {
-	static const char *const sections[] = {"global", "docker", "web", "jobs", "webhooks"};
+	static const char *const sections[] = {"global", "docker",   "web",
+	                                       "jobs",   "webhooks", "cluster"};
 	struct ypair *pairs;
 
 	if (top->type != YAML_MAPPING_NODE) {
@@ -594,12 +595,14 @@ static void root(struct yl *y, const yaml_node_t *top)
 			settings(y, config_docker_keys, "docker", v);
 		else if (strcmp(norm, "web") == 0)
 			settings(y, config_web_keys, "web", v);
+		else if (strcmp(norm, "cluster") == 0)
+			settings(y, config_cluster_keys, "cluster", v);
 		else if (strcmp(norm, "jobs") == 0)
 			jobs(y, v);
 		else if (strcmp(norm, "webhooks") == 0)
 			webhooks(y, v);
 		else if (strncasecmp(key, "x-", 2) != 0) {
-			const char *near = words_nearest(key, sections, 5);
+			const char *near = words_nearest(key, sections, 6);
 			if (near)
 				config_warning(y->ld, pos_of(pairs[i].key),
 				               "unknown key \"%s\" (did you mean \"%s\"?)", key,
@@ -607,8 +610,8 @@ static void root(struct yl *y, const yaml_node_t *top)
 			else
 				config_warning(
 				    y->ld, pos_of(pairs[i].key),
-				    "unknown key \"%s\" (the file has global, docker, web "
-				    "and jobs)",
+				    "unknown key \"%s\" (the file has global, docker, web, "
+				    "jobs, webhooks and cluster)",
 				    key);
 		}
 	}

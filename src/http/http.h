@@ -5,6 +5,7 @@
 #ifndef OFELIA_HTTP_HTTP_H
 #define OFELIA_HTTP_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -13,7 +14,22 @@ struct scheduler;
 struct events;
 struct config;
 struct http;
+struct buf;
+struct json_t;
 
+/* What the server shows of a cluster (docs/cluster.md); all NULL without
+ * one. Loop thread. */
+struct http_cluster {
+	/* leader fills the leader's node name and API URL ("" when none is
+	 * known) and tells whether this node is it. */
+	bool (*leader)(void *arg, char *name, size_t namelen, char *url, size_t urllen);
+	/* status returns the cluster's status object (the caller owns it);
+	 * *healthy tells whether etcd answers. */
+	struct json_t *(*status)(void *arg, bool *healthy);
+	/* metrics appends the cluster's series to b. */
+	void (*metrics)(void *arg, struct buf *b);
+	void *arg;
+};
 /* What the server needs from the daemon; every pointer outlives the server. */
 struct http_deps {
 	struct loop *loop;
@@ -26,6 +42,7 @@ struct http_deps {
 	 * jobs and no label discovery); NULL means "n/a". */
 	const char *(*docker_state)(void *arg);
 	void *arg;
+	struct http_cluster cluster;
 };
 
 /* http_config_check tells whether http_start would refuse c's web

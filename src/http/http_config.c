@@ -407,6 +407,28 @@ static json_t *web_view(const struct config *c)
 	                 origins);
 }
 
+/* cluster_view shows the cluster section; the secret and the etcd
+ * password only as whether they are set. */
+static json_t *cluster_view(const struct config *c)
+{
+	const struct config_cluster *cl = &c->cluster;
+	json_t *eps = json_array();
+	for (size_t i = 0; i < cl->etcd_endpoints.n; i++)
+		json_array_append_new(eps, http_string(cl->etcd_endpoints.v[i]));
+	return json_pack(
+	    "{s:o,s:o,s:o,s:I,s:o,s:o,s:s,s:o,s:s,s:I,s:I,s:I,s:b,s:b}", "etcdEndpoints", eps,
+	    "name", http_string(cl->name), "node", cl->node ? http_string(cl->node) : json_null(),
+	    "leaseTtl", (json_int_t)cl->lease_ttl_ns, "advertiseAddress",
+	    cl->advertise_address ? http_string(cl->advertise_address) : json_null(),
+	    "etcdUsername", cl->etcd_username ? http_string(cl->etcd_username) : json_null(),
+	    "etcdPassword", cl->etcd_password ? "***" : "", "etcdCa",
+	    cl->etcd_ca ? http_string(cl->etcd_ca) : json_null(), "secret", cl->secret ? "***" : "",
+	    "claimRetention", (json_int_t)cl->claim_retention_ns, "claimAhead",
+	    (json_int_t)cl->claim_ahead_ns, "replicationInterval",
+	    (json_int_t)cl->replication_interval_ns, "etcdTls", cl->etcd_cert != NULL, "enabled",
+	    cl->etcd_endpoints.n > 0);
+}
+
 void http_on_config(struct http_req *r)
 {
 	struct http *h = r->h;
@@ -426,10 +448,12 @@ void http_on_config(struct http_req *r)
 			    json_object_get(jobs, job_type_name(rows[i]->def->type)),
 			    masked_job(rows[i]->def));
 	store_jobs_free(rows, n);
-	http_reply_json(r, 200,
-	                json_pack("{s:o,s:o,s:o,s:o}", "global", global_view(h, r->cfg), "web",
-	                          web_view(r->cfg), "jobs", jobs, "webhooks",
-	                          http_webhooks_view(r->cfg)));
+	json_t *body =
+	    json_pack("{s:o,s:o,s:o,s:o}", "global", global_view(h, r->cfg), "web",
+	              web_view(r->cfg), "jobs", jobs, "webhooks", http_webhooks_view(r->cfg));
+	if (r->cfg->cluster.etcd_endpoints.n)
+		json_object_set_new(body, "cluster", cluster_view(r->cfg));
+	http_reply_json(r, 200, body);
 }
 
 /* apply_live puts the log level and format in force now. */

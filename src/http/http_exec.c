@@ -133,6 +133,11 @@ void http_on_execution(struct http_req *r)
 	    job_trigger_name(e->trigger), "logLines", (json_int_t)e->log_lines, "droppedLines",
 	    (json_int_t)e->dropped_lines);
 	json_object_set_new(body, "notifications", http_execution_notifications(r->h, e->id));
+	/* In a cluster: the node that ran it, and the one that ended it for it. */
+	if (e->node)
+		json_object_set_new(body, "node", http_string(e->node));
+	if (e->resolved_by)
+		json_object_set_new(body, "resolvedBy", http_string(e->resolved_by));
 	http_chain_fields(body, e);
 	json_t *follows = caused(r->h->deps.store, e);
 	json_object_set_new(body, "caused", follows ? follows : json_array());
@@ -195,6 +200,9 @@ void http_on_execution_stop(struct http_req *r)
 	}
 	enum scheduler_rc rc =
 	    scheduler_stop_execution(r->h->deps.scheduler, r->param, err, sizeof err);
+	/* Not running here: on a follower it runs at the leader. */
+	if (rc == SCHED_CONFLICT && http_not_leader(r))
+		return;
 	if (rc != SCHED_OK) {
 		http_reply_sched_error(r, rc, rc == SCHED_CONFLICT ? "EXECUTION_NOT_RUNNING" : NULL,
 		                       "executionId", r->param, err);

@@ -54,7 +54,7 @@ enum http_method {
 
 /* The status codes counted one by one in ofelia_http_requests_total; any
  * other lands in the last slot. */
-#define HTTP_CODE_SLOTS 20
+#define HTTP_CODE_SLOTS 21
 
 /* One route: a path pattern where "{}" stands for one segment (a job name,
  * an execution id), and a handler per method. */
@@ -65,6 +65,7 @@ struct http_route {
 	bool is_metrics;   /* public unless web.metrics-auth */
 	bool rate_limited; /* under /api/: counted per client */
 	bool job_param;    /* "{}" is a job name: checked as the config checks it */
+	bool to_leader;    /* in a cluster, its changes are the leader's to make */
 };
 
 struct http_req {
@@ -424,6 +425,19 @@ void http_on_config(struct http_req *r);
 void http_on_config_global(struct http_req *r);
 
 void http_on_ui(struct http_req *r);
+
+/* ---- http_cluster.c ---- */
+
+/* http_not_leader answers a change on a follower with 421 NOT_LEADER (the
+ * leader's URL in details) or, while no node leads, 503 NO_LEADER; false
+ * when this node may make the change (it leads, or there is no cluster). */
+bool http_not_leader(struct http_req *r);
+/* http_cluster_status returns the cluster object of readiness and the
+ * scheduler status, NULL without a cluster; *healthy: etcd answers. */
+json_t *http_cluster_status(struct http *h, bool *healthy);
+/* GET /internal/cluster/changes: this node's changes for another node,
+ * authenticated by the cluster secret. */
+void http_on_cluster_changes(struct http_req *r);
 
 /* ---- http_notify.c ---- */
 

@@ -324,7 +324,7 @@ static json_t *output_tail(const char *output)
 static json_t *history_item(const struct store_execution *e)
 {
 	bool ended = e->end_ns != 0;
-	return http_chain_fields(
+	json_t *o =
 	    json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "executionId", e->id, "job",
 	              http_string(e->job_name), "startTime", http_time(e->start_ns), "endTime",
 	              http_time(e->end_ns), "scheduledTime", http_time(e->scheduled_ns), "duration",
@@ -332,8 +332,11 @@ static json_t *history_item(const struct store_execution *e)
 	              job_status_name(e->status), "output", output_tail(e->output), "error",
 	              e->error ? http_string(e->error) : json_null(), "exitCode",
 	              e->has_exit_code ? json_integer(e->exit_code) : json_null(), "trigger",
-	              json_string(job_trigger_name(e->trigger))),
-	    e);
+	              json_string(job_trigger_name(e->trigger)));
+	/* In a cluster: the node that ran it. */
+	if (e->node)
+		json_object_set_new(o, "node", http_string(e->node));
+	return http_chain_fields(o, e);
 }
 
 static json_t *metrics_view(const struct store_job_metrics *m)

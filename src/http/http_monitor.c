@@ -18,7 +18,8 @@
 #include "util/clock.h"
 
 static const int counted_codes[HTTP_CODE_SLOTS - 1] = {
-    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 414, 415, 429, 431, 500, 503,
+    101, 200, 201, 202, 204, 304, 400, 401, 403, 404,
+    405, 409, 413, 414, 415, 421, 429, 431, 500, 503,
 };
 
 void http_on_liveness(struct http_req *r)
@@ -36,11 +37,26 @@ void http_on_readiness(struct http_req *r)
 		docker = "n/a";
 	scheduler_status(h->deps.scheduler, &st);
 	bool db_ok = store_check(h->deps.store) == 0;
-	bool ready = st.running && db_ok && strcmp(docker, "disconnected") != 0;
+	bool etcd_ok;
+	json_t *cluster = http_cluster_status(h, &etcd_ok);
+	/* A cluster node that cannot reach etcd can neither lead nor know who
+	 * does: not ready. A follower is ready: it serves the history. */
+	bool ready = st.running && db_ok && strcmp(docker, "disconnected") != 0 && etcd_ok;
 	const char *sched = st.running ? "running" : h->stopping ? "stopping" : "stopped";
 	json_t *body =
 	    json_pack("{s:b,s:s,s:s,s:s,s:o}", "ready", ready, "scheduler", sched, "docker", docker,
 	              "database", db_ok ? "connected" : "error", "timestamp", http_time(r->now_ns));
+	if (cluster) {
+		/* Config drift warns; it does not make the node unready. */
+		json_t *warnings = json_array();
+		if (json_is_true(json_object_get(cluster, "configDrift")))
+			json_array_append_new(
+			    warnings,
+			    json_string("config drift: the job set of this node differs "
+			                "from that of another node (see cluster.driftNodes)"));
+		json_object_set_new(body, "cluster", cluster);
+		json_object_set_new(body, "warnings", warnings);
+	}
 	/* Why the store is not usable: locked, full, deleted (store_check). */
 	if (!db_ok)
 		json_object_set_new(body, "databaseError",
@@ -237,6 +253,8 @@ void http_on_metrics(struct http_req *r)
 	buf_printf(&b, "ofelia_http_accept_pauses_total %llu\n",
 	           (unsigned long long)h->accept_pauses);
 	http_notify_metrics(h, &b);
+	if (h->deps.cluster.metrics)
+		h->deps.cluster.metrics(h->deps.cluster.arg, &b);
 	store_metrics_free(rows, n);
 
 	char *text = http_strdup(r, b.data ? b.data : "", b.len);

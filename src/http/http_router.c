@@ -29,22 +29,27 @@ static const struct http_route routes[] = {
             [HTTP_HEAD] = http_on_job_get,
             [HTTP_PUT] = http_on_job_put,
             [HTTP_DELETE] = http_on_job_delete},
-     .rate_limited = true, .job_param = true},
+     .rate_limited = true, .job_param = true, .to_leader = true},
     {"/api/job/{}/run", .on = {[HTTP_POST] = http_on_job_run}, .rate_limited = true,
-     .job_param = true},
+     .job_param = true, .to_leader = true},
     {"/api/job/{}/toggle", .on = {[HTTP_PATCH] = http_on_job_toggle}, .rate_limited = true,
-     .job_param = true},
+     .job_param = true, .to_leader = true},
     {"/api/execution/{}", GET_ON(http_on_execution), .rate_limited = true},
     {"/api/execution/{}/stop", .on = {[HTTP_POST] = http_on_execution_stop}, .rate_limited = true},
     {"/api/execution/{}/logs", GET_ON(http_on_execution_logs), .rate_limited = true},
     {"/api/scheduler/status", GET_ON(http_on_scheduler_status), .rate_limited = true},
-    {"/api/scheduler/start", .on = {[HTTP_POST] = http_on_scheduler_start}, .rate_limited = true},
-    {"/api/scheduler/stop", .on = {[HTTP_POST] = http_on_scheduler_stop}, .rate_limited = true},
+    {"/api/scheduler/start", .on = {[HTTP_POST] = http_on_scheduler_start}, .rate_limited = true,
+     .to_leader = true},
+    {"/api/scheduler/stop", .on = {[HTTP_POST] = http_on_scheduler_stop}, .rate_limited = true,
+     .to_leader = true},
     {"/api/scheduler/reload", .on = {[HTTP_POST] = http_on_scheduler_reload}, .rate_limited = true},
     {"/api/notifications", GET_ON(http_on_notifications), .rate_limited = true},
     {"/api/config", GET_ON(http_on_config), .rate_limited = true},
     {"/api/config/global", .on = {[HTTP_PATCH] = http_on_config_global}, .rate_limited = true},
     {"/api/ws", .on = {[HTTP_GET] = http_on_ws}, .rate_limited = true},
+    /* Nodes of a cluster pull each other's history here; the cluster
+     * secret, not a user's token, is what lets them in. */
+    {"/internal/cluster/changes", GET_ON(http_on_cluster_changes), .is_public = true},
     {"/health/liveness", GET_ON(http_on_liveness), .is_public = true},
     {"/health/readiness", GET_ON(http_on_readiness), .is_public = true},
     {"/metrics", GET_ON(http_on_metrics), .is_metrics = true},
@@ -202,7 +207,9 @@ void http_dispatch(struct http_req *r)
 		http_reply_error(r, 405, "METHOD_NOT_ALLOWED", NULL, NULL,
 		                 "Method %.*s is not allowed on %s", (int)r->method_text.len,
 		                 r->method_text.base, r->route->pattern);
-	} else if (checked_origin(r) && http_auth_check(r) && checked_param(r)) {
+	} else if (checked_origin(r) && http_auth_check(r) && checked_param(r) &&
+	           !(r->route->to_leader && r->method != HTTP_GET && r->method != HTTP_HEAD &&
+	             http_not_leader(r))) {
 		r->route->on[r->method](r);
 	}
 done:

@@ -19,11 +19,16 @@ json_t *http_scheduler_view(struct http *h, int64_t now_ns)
 	if (st.next_job[0])
 		next = json_pack("{s:o,s:o}", "name", http_string(st.next_job), "scheduledTime",
 		                 http_time(st.next_ns));
-	return json_pack("{s:b,s:o,s:I,s:i,s:i,s:i,s:o}", "running", st.running, "startTime",
-	                 http_time(st.start_ns), "uptime",
-	                 (json_int_t)((now_ns - st.start_ns) / NS_PER_SEC), "totalJobs",
-	                 st.total_jobs, "activeJobs", st.active_jobs, "runningJobs",
-	                 st.running_executions, "nextJob", next);
+	json_t *o = json_pack("{s:b,s:o,s:I,s:i,s:i,s:i,s:o}", "running", st.running, "startTime",
+	                      http_time(st.start_ns), "uptime",
+	                      (json_int_t)((now_ns - st.start_ns) / NS_PER_SEC), "totalJobs",
+	                      st.total_jobs, "activeJobs", st.active_jobs, "runningJobs",
+	                      st.running_executions, "nextJob", next);
+	bool healthy;
+	json_t *cluster = http_cluster_status(h, &healthy);
+	if (cluster)
+		json_object_set_new(o, "cluster", cluster);
+	return o;
 }
 
 void http_on_scheduler_status(struct http_req *r)

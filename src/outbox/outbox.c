@@ -96,6 +96,7 @@ struct outbox {
 	int64_t history_max_age_ns;
 	uint64_t rng;
 	bool stopped;
+	bool passive; /* a cluster follower: no dead-man alerts (outbox_set_active) */
 };
 
 static void id_text(int64_t id, char out[24])
@@ -550,7 +551,7 @@ static void arm_deadman(struct outbox *o)
 		if (!w->alerted && (first == 0 || end < first))
 			first = end;
 	}
-	if (o->stopped || first == 0)
+	if (o->stopped || o->passive || first == 0)
 		loop_timer_stop(o->deadman_timer);
 	else
 		loop_timer_at(o->deadman_timer, first);
@@ -676,6 +677,19 @@ static void rescan(struct outbox *o)
 		if (!((struct watch *)v)->seen)
 			free(map_remove(&o->watches, name));
 	arm_deadman(o);
+}
+
+void outbox_set_active(struct outbox *o, bool active)
+{
+	if (o == NULL || o->passive == !active)
+		return;
+	o->passive = !active;
+	/* The windows start from the successes the store holds now, which
+	 * include those of the node that led before. */
+	if (active)
+		rescan(o);
+	else
+		arm_deadman(o);
 }
 
 static void on_rescan(void *arg)

@@ -8,6 +8,7 @@
 #ifndef OFELIA_OUTBOX_OUTBOX_H
 #define OFELIA_OUTBOX_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -28,6 +29,10 @@ struct outbox *outbox_start(struct loop *loop, struct store *store, struct event
  * an error the old ones stay and err says why. */
 int outbox_reload(struct outbox *o, const struct config *c, const struct config *labels, char *err,
                   size_t errlen);
+/* outbox_set_active turns the dead-man checks on or off: in a cluster
+ * only the leader raises "no success" alerts (docs/cluster.md). On by
+ * default. */
+void outbox_set_active(struct outbox *o, bool active);
 /* outbox_stop stops taking notices, aborts the deliveries in progress
  * (they stay pending for the next start) and joins the sender threads;
  * results already reported are recorded. Within a second. NULL is fine. */

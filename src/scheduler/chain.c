@@ -476,10 +476,26 @@ static void process(struct scheduler *s, struct spend *sp, int64_t now, bool due
 
 static void resync(struct scheduler *s);
 
+/* gated_off tells whether a cluster node must leave its rows alone now:
+ * rows are the node's own (never replicated), so each runs once
+ * cluster-wide as long as only a certain leader runs or resolves them. A
+ * follower's rows wait for the kick of its next leadership; a leader
+ * unsure of its lease looks again on timer in a second. */
+static bool gated_off(struct scheduler *s, struct loop_timer *timer)
+{
+	if (sched_gate_may_start(s))
+		return false;
+	if (!sched_following(s) && !s->shutting_down)
+		loop_timer_after(timer, RESYNC_NS);
+	return true;
+}
+
 static void on_pend(void *arg)
 {
 	struct scheduler *s = arg;
 	int64_t now = clock_now_ns();
+	if (gated_off(s, s->pend_timer))
+		return;
 	if (s->store_down || sched_batch_begin(s) < 0) {
 		loop_timer_after(s->pend_timer, RESYNC_NS);
 		return;
@@ -504,7 +520,7 @@ static void on_poke(void *arg)
 	struct map_iter it;
 	void *v;
 	int64_t now = clock_now_ns();
-	if (s->nwaits == 0 || s->shutting_down)
+	if (s->nwaits == 0 || s->shutting_down || gated_off(s, s->poke_timer))
 		return;
 	if (s->store_down || sched_batch_begin(s) < 0) {
 		loop_timer_after(s->poke_timer, RESYNC_NS);
@@ -588,6 +604,10 @@ void sched_chain_dequeued(struct scheduler *s, const char *id)
 	if (sp == NULL)
 		return;
 	sp->queued = false;
+	if (!sched_gate_may_start(s)) {
+		sp->blocked = true;
+		return;
+	}
 	struct sjob *j = map_get(&s->jobs, sp->p->job_name);
 	if (j == NULL || j->deleted || j->held || !j->def->enabled) {
 		resolve(s, sp, JOB_STATUS_SKIPPED,
@@ -605,10 +625,19 @@ void sched_chain_dequeued(struct scheduler *s, const char *id)
 	let_go(s, sp);
 }
 
+void sched_chain_unqueued(struct scheduler *s, const char *id)
+{
+	struct spend *sp = map_get(&s->pending, id);
+	if (sp == NULL || !sp->queued)
+		return;
+	sp->queued = false;
+	sp->blocked = true;
+}
+
 /* ---- slots that wait ---- */
 
 int sched_chain_gate_slot(struct scheduler *s, struct sjob *j, int64_t slot_ns,
-                          enum job_trigger trigger)
+                          enum job_trigger trigger, const char *id)
 {
 	char why[512];
 	switch (gate(s, j, slot_ns, why, sizeof why)) {
@@ -632,7 +661,10 @@ int sched_chain_gate_slot(struct scheduler *s, struct sjob *j, int64_t slot_ns,
 		return 1;
 	}
 	struct store_pending *p = xcalloc(1, sizeof *p);
-	store_new_id(p->id);
+	if (id)
+		snprintf(p->id, sizeof p->id, "%s", id);
+	else
+		store_new_id(p->id);
 	p->job_name = xstrdup(j->def->name);
 	p->kind = STORE_PENDING_WAIT;
 	p->trigger = trigger;

@@ -87,6 +87,7 @@ void sched_exec_free(struct sexec *ex)
 {
 	if (ex == NULL)
 		return;
+	free(ex->foreign);
 	runner_exec_free(ex->rx);
 	if (ex->batch)
 		msg_free(ex->batch);
@@ -635,6 +636,11 @@ static struct store_execution *final_record(struct scheduler *s, struct sexec *e
 	e->dropped_lines = ex->dropped_lines;
 	e->container_id = xstrdup(ex->container_id);
 	e->created_ns = ex->start_ns;
+	/* Another node's execution, taken over: this node ends it for it. */
+	if (ex->foreign) {
+		e->node = xstrdup(ex->foreign);
+		e->resolved_by = xstrdup(ex->s->node);
+	}
 	e->attempt = ex->attempt;
 	memcpy(e->first_attempt_id, ex->first_id, sizeof e->first_attempt_id);
 	memcpy(e->cause_id, ex->cause_id, sizeof e->cause_id);
@@ -655,8 +661,10 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	ex->unsaved->next_run_ns = j ? j->next_ns : 0;
 	if (j) {
 		int64_t mono = clock_mono_ns();
-		if (!s->shutting_down && r->status == j->row_status && j->row_saved_ns &&
-		    mono - j->row_saved_ns < ROW_EVERY_NS) {
+		/* In a cluster the row is what the other nodes see and take over
+		 * from (docs/cluster.md): written with every end. */
+		if (!s->gated && !s->shutting_down && r->status == j->row_status &&
+		    j->row_saved_ns && mono - j->row_saved_ns < ROW_EVERY_NS) {
 			ex->unsaved->skip_job_row = true;
 			j->row_stale = true;
 		} else {
@@ -676,8 +684,13 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 		}
 	}
 	s->version++;
-	/* A retry or the runs it triggers commit with the end. */
-	sched_chain_follow(s, ex->unsaved, ex->on_done != NULL, &ex->follow);
+	/* A retry or the runs it triggers commit with the end. Not for another
+	 * node's execution taken over: that node may record its own end (and
+	 * what follows it) when it comes back, and a retry must not run twice. */
+	if (ex->foreign == NULL)
+		sched_chain_follow(s, ex->unsaved, ex->on_done != NULL, &ex->follow);
+	else
+		ex->follow.notify = true;
 	/* While the store is down the end waits with the others for it. */
 	if (s->store_down) {
 		ex->retry_next = s->retry;
@@ -687,9 +700,10 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	} else {
 		ex->retry_next = s->ending;
 		s->ending = ex;
-		/* What it causes (a retry, triggered runs) and the slots that wait
-		 * for it do not wait for a group commit. */
-		if (ex->follow.n > 0 || s->nwaits > 0)
+		/* What it causes (a retry, triggered runs), the slots that wait
+		 * for it, and the other nodes of a cluster (which pull the history)
+		 * do not wait for a group commit. */
+		if (ex->follow.n > 0 || s->nwaits > 0 || s->gated)
 			commit_endings(s);
 		else
 			flush_soon(s);
@@ -765,8 +779,11 @@ void sched_drop_queued(struct scheduler *s, const struct spending *p, const char
 	struct sjob *j = map_get(&s->jobs, p->job_name);
 	if (j == NULL)
 		return;
-	if (p->pending)
-		return; /* its row stays: it runs after the next start */
+	if (p->pending) {
+		/* Its row stays: it runs after the next start (or leadership). */
+		sched_chain_unqueued(s, p->id);
+		return;
+	}
 	if (p->slot_ns) {
 		sched_record_outcome(s, j, p->slot_ns, JOB_STATUS_SKIPPED, reason);
 		return;
@@ -910,6 +927,12 @@ void sched_maybe_done(struct scheduler *s)
 
 /* ---- executions a previous process left running ---- */
 
+/* foreign tells whether another cluster node started e. */
+static bool foreign(const struct scheduler *s, const struct store_execution *e)
+{
+	return s->node && e->node && strcmp(e->node, s->node) != 0;
+}
+
 /* reattach resumes an execution whose container (or exec, or service) may
  * still run: the runner attaches instead of starting, reads the output
  * again from the start, and ends it normally, or interrupted when the
@@ -925,6 +948,8 @@ static void reattach(struct scheduler *s, struct sjob *j, struct store_execution
 	ex->start_ns = e->start_ns;
 	ex->container_id = xstrdup(e->container_id);
 	ex->s = s;
+	if (foreign(s, e))
+		ex->foreign = xstrdup(e->node);
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->drained, NULL);
 	/* A container's log is read again from the start and replaces what was
@@ -951,7 +976,29 @@ static bool owned_elsewhere(const struct scheduler *s, const struct store_execut
 	return runner_process_alive(e->owner_pid, e->owner_key);
 }
 
-void sched_resolve_orphans(struct scheduler *s)
+/* resolve_foreign ends an execution another node started and could not
+ * finish here: its processes are on that node's host. */
+static void resolve_foreign(struct scheduler *s, struct store_execution *e, int64_t now)
+{
+	e->status = JOB_STATUS_INTERRUPTED;
+	e->end_ns = now;
+	e->duration_ns = now - e->start_ns;
+	free(e->error);
+	e->error = xasprintf("node %s ran this execution and stopped leading (it ended, was cut "
+	                     "off or lost its lease) before its end reached node %s, which took "
+	                     "over; its end was not seen here",
+	                     e->node, s->node);
+	free(e->resolved_by);
+	e->resolved_by = xstrdup(s->node);
+	if (store_execution_finish(s->store, e) < 0)
+		log_errorx("execution %s: cannot mark it interrupted: %s", e->id,
+		           store_errmsg(s->store));
+	else
+		log_kv(LOG_WARN, "execution of another node interrupted by the takeover", "job",
+		       e->job_name, "execution", e->id, "node", e->node, NULL);
+}
+
+void sched_resolve_orphans(struct scheduler *s, bool others)
 {
 	struct store_execution **v = NULL;
 	size_t n = 0;
@@ -965,6 +1012,16 @@ void sched_resolve_orphans(struct scheduler *s)
 		struct store_execution *e = v[i];
 		struct sjob *j = map_get(&s->jobs, e->job_name);
 		char owner[32], what[160] = "";
+		/* Each node resolves its own; the next leader those of the others. */
+		if (foreign(s, e) != others || map_get(&s->execs, e->id))
+			continue;
+		if (others) {
+			if (j && e->job_type != JOB_LOCAL && e->container_id && *e->container_id)
+				reattach(s, j, e);
+			else
+				resolve_foreign(s, e, now);
+			continue;
+		}
 		if (owned_elsewhere(s, e)) {
 			snprintf(owner, sizeof owner, "%ld", e->owner_pid);
 			log_kv(LOG_INFO, "execution left to the ofelia process running it", "job",

@@ -45,6 +45,24 @@ struct sjob *sched_job_from_row(struct store_job *row)
 	return j;
 }
 
+void sched_job_take_row(struct sjob *j, struct store_job *row)
+{
+	job_free(j->def);
+	job_free(j->source_def);
+	j->def = row->def;
+	j->source_def = row->source_def;
+	row->def = row->source_def = NULL;
+	j->overridden = row->overridden;
+	j->deleted = row->deleted_ns != 0;
+	j->held = j->def->origin == JOB_ORIGIN_LABEL && !j->deleted;
+	j->last_slot_ns = row->last_slot_ns;
+	free(j->slot_schedule);
+	j->slot_schedule = xstrdup(row->slot_schedule);
+	j->last_run_ns = row->last_run_ns;
+	j->last_status = row->last_status;
+	j->created_ns = row->created_ns;
+}
+
 static struct sjob *job_new_from(const struct job *def)
 {
 	struct sjob *j = xcalloc(1, sizeof *j);
@@ -179,6 +197,19 @@ struct change {
 int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
                    struct scheduler_changes *out)
 {
+	/* A cluster node keeps its sources: they are its jobs when it leads. */
+	if (s->gated)
+		sched_keep_source(s, origin, defs, n);
+	if (sched_following(s)) {
+		memset(out, 0, sizeof *out);
+		return 0;
+	}
+	return sched_sync_apply(s, origin, defs, n, out);
+}
+
+int sched_sync_apply(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
+                     struct scheduler_changes *out)
+{
 	struct map seen;
 	struct map_iter it;
 	void *v;
@@ -235,6 +266,17 @@ int scheduler_sync(struct scheduler *s, enum job_origin origin, struct job *cons
 }
 
 /* ---- API edits ---- */
+
+/* following refuses an API change on a node that does not lead (the API
+ * sends those to the leader before they get here). */
+static bool following(struct scheduler *s, enum scheduler_rc *rc, char *err, size_t errlen)
+{
+	if (!sched_following(s))
+		return false;
+	snprintf(err, errlen, "this node does not lead the cluster: changes go to the leader");
+	*rc = SCHED_UNAVAILABLE;
+	return true;
+}
 
 static struct sjob *live_job(struct scheduler *s, const char *name)
 {
@@ -293,8 +335,11 @@ static enum scheduler_rc create_job(struct scheduler *s, const char *name, json_
 enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_t *body,
                                     bool *created, const char **code, char *err, size_t errlen)
 {
+	enum scheduler_rc frc;
 	*created = false;
 	*code = "VALIDATION_ERROR";
+	if (following(s, &frc, err, errlen))
+		return frc;
 	struct sjob *j = live_job(s, name);
 	if (j == NULL) {
 		if (!json_is_object(body) || json_object_get(body, "type") == NULL)
@@ -325,6 +370,9 @@ enum scheduler_rc scheduler_put_job(struct scheduler *s, const char *name, json_
 enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, char *err,
                                        size_t errlen)
 {
+	enum scheduler_rc frc;
+	if (following(s, &frc, err, errlen))
+		return frc;
 	struct sjob *j = live_job(s, name);
 	if (j == NULL)
 		return not_found(name, err, errlen);
@@ -337,6 +385,9 @@ enum scheduler_rc scheduler_delete_job(struct scheduler *s, const char *name, ch
 enum scheduler_rc scheduler_toggle_job(struct scheduler *s, const char *name, bool *enabled,
                                        char *err, size_t errlen)
 {
+	enum scheduler_rc frc;
+	if (following(s, &frc, err, errlen))
+		return frc;
 	struct sjob *j = live_job(s, name);
 	if (j == NULL)
 		return not_found(name, err, errlen);

@@ -99,12 +99,31 @@ void sched_heap_update(struct scheduler *s, struct sjob *j)
 	sift_down(s, j->heap_at);
 }
 
+/* earliest finds the first time the timer is wanted in the subtree at i:
+ * a slot, or, in a cluster, the time to claim one ahead of it. Subtrees
+ * whose slots come after the best time so far cannot hold an earlier one. */
+static void earliest(const struct scheduler *s, size_t i, int64_t *best)
+{
+	if (i >= s->heap_len || s->heap[i]->next_ns - s->gate.claim_ahead_ns >= *best)
+		return;
+	int64_t t = sched_gate_wake(s, s->heap[i]);
+	if (t < *best)
+		*best = t;
+	earliest(s, 2 * i + 1, best);
+	earliest(s, 2 * i + 2, best);
+}
+
 void sched_arm(struct scheduler *s)
 {
-	if (s->heap_len == 0 || s->shutting_down)
+	if (s->heap_len == 0 || s->shutting_down) {
 		loop_timer_stop(s->timer);
-	else
-		loop_timer_at(s->timer, s->heap[0]->next_ns - CLAIM_LEAD_NS);
+		return;
+	}
+	int64_t when = s->heap[0]->next_ns;
+	if (s->gated)
+		earliest(s, 0, &when);
+	/* Slots are claimed CLAIM_LEAD_NS ahead of their time (on_tick). */
+	loop_timer_at(s->timer, when - CLAIM_LEAD_NS);
 }
 
 /* ---- planning ---- */
@@ -205,6 +224,9 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 	enum job_catch_up policy =
 	    j->def->catch_up != JOB_CATCH_UP_DEFAULT ? j->def->catch_up : s->o.catch_up;
 	char deadline[DURATION_TEXT_MAX], reason[256], first_text[CLOCK_TEXT_MAX], count[32];
+	const char *why = s->gated
+	                      ? "no node of the cluster led: a failover, or etcd without quorum"
+	                      : "ofelia was down or suspended";
 
 	collect_missed(j, first, now_ns / NS_PER_SEC, m);
 	int64_t kept = m->in_ring < MISSED_KEEP ? m->in_ring : MISSED_KEEP;
@@ -217,38 +239,52 @@ static int64_t catch_up(struct scheduler *s, struct sjob *j, int64_t first, int6
 
 	j->next_ns = m->after * NS_PER_SEC;
 	handled(j, latest * NS_PER_SEC);
+	/* In a cluster every slot is claimed first: the outcomes wait in a
+	 * backlog until the claims are in (gate.c). */
+	struct sbacklog_slot *backlog = s->gated ? xcalloc((size_t)kept, sizeof *backlog) : NULL;
+	size_t nbacklog = 0;
 	for (int64_t i = m->in_ring - kept; i < m->in_ring; i++) {
 		int64_t slot = m->ring[i % MISSED_KEEP];
 		bool run = slot == latest && policy == JOB_CATCH_UP_ONCE;
+		enum job_status status = JOB_STATUS_MISSED;
 		if (run && now_ns - slot * NS_PER_SEC <= sched_effective_deadline(s, j)) {
+			if (backlog) {
+				backlog[nbacklog++] = (struct sbacklog_slot){
+				    slot * NS_PER_SEC, JOB_STATUS_RUNNING, NULL, ""};
+				continue;
+			}
 			char err[256];
 			if (j->def->depends_on.n > 0 &&
-			    sched_chain_gate_slot(s, j, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP))
+			    sched_chain_gate_slot(s, j, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
+			                          NULL))
 				continue;
 			if (sched_exec_begin(s, j, j->def, slot * NS_PER_SEC, JOB_TRIGGER_CATCH_UP,
 			                     NULL, err, sizeof err) == NULL)
 				log_errorx("job %s: catch-up run: %s", j->def->name, err);
 		} else if (run) {
-			snprintf(
-			    reason, sizeof reason,
-			    "not run at its time (ofelia was down or suspended) and older than "
-			    "catch-up-deadline %s",
-			    deadline);
-			sched_record_outcome(s, j, slot * NS_PER_SEC, JOB_STATUS_EXPIRED, reason);
+			snprintf(reason, sizeof reason,
+			         "not run at its time (%s) and older than catch-up-deadline %s",
+			         why, deadline);
+			status = JOB_STATUS_EXPIRED;
 		} else {
 			if (i == m->in_ring - kept && m->count > kept)
 				snprintf(
 				    reason, sizeof reason,
-				    "not run at its time (ofelia was down or suspended); %s%lld "
-				    "earlier slots since %s were not recorded one by one",
-				    m->more ? "more than " : "", (long long)(m->count - kept),
+				    "not run at its time (%s); %s%lld earlier slots since %s were "
+				    "not recorded one by one",
+				    why, m->more ? "more than " : "", (long long)(m->count - kept),
 				    first_text);
 			else
-				snprintf(reason, sizeof reason,
-				         "not run at its time (ofelia was down or suspended)");
-			sched_record_outcome(s, j, slot * NS_PER_SEC, JOB_STATUS_MISSED, reason);
+				snprintf(reason, sizeof reason, "not run at its time (%s)", why);
 		}
+		if (backlog)
+			backlog[nbacklog++] =
+			    (struct sbacklog_slot){slot * NS_PER_SEC, status, xstrdup(reason), ""};
+		else
+			sched_record_outcome(s, j, slot * NS_PER_SEC, status, reason);
 	}
+	if (backlog)
+		sched_gate_catch_up(s, j, backlog, nbacklog);
 	int64_t after = m->after;
 	free(m);
 	return after;
@@ -259,6 +295,7 @@ void sched_unplan(struct scheduler *s, struct sjob *j)
 	cron_free(j->cron);
 	j->cron = NULL;
 	j->next_ns = 0;
+	j->awaiting = false;
 	sched_heap_remove(s, j);
 }
 
@@ -302,12 +339,23 @@ static void queue_push(struct scheduler *s, struct sjob *j, int64_t slot_ns)
 	s->queue_len++;
 }
 
-/* fire gives the slot at j->next_ns its outcome and moves j to the next. */
-static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
+void sched_skip_slot(struct scheduler *s, struct sjob *j)
+{
+	(void)s;
+	/* Not handled here: a plan after a gap goes over it again (and its
+	 * claim says whose it is). */
+	j->next_ns = next_after(j, j->next_ns / NS_PER_SEC) * NS_PER_SEC;
+}
+
+void sched_fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 {
 	int64_t slot_ns = j->next_ns;
 	int64_t slot_s = slot_ns / NS_PER_SEC;
-	char reason[256], err[256];
+	char reason[256], err[256], id[37] = "";
+	/* The execution a cluster claim named runs under that id. */
+	const char *claimed = sched_gate_id(s, j);
+	if (claimed)
+		memcpy(id, claimed, sizeof id);
 
 	handled(j, slot_ns);
 	if (now_ns - slot_ns > LATE_SLOT_NS) {
@@ -324,7 +372,7 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 		                         ? "the previous run was still running (no-overlap)"
 		                         : "a retry of the previous run was pending (no-overlap)");
 	} else if (j->def->depends_on.n > 0 &&
-	           sched_chain_gate_slot(s, j, slot_ns, JOB_TRIGGER_SCHEDULE)) {
+	           sched_chain_gate_slot(s, j, slot_ns, JOB_TRIGGER_SCHEDULE, id[0] ? id : NULL)) {
 		/* waiting for its dependencies, or skipped: chain.c recorded it */
 	} else if (SCHED_FULL(s)) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
@@ -337,8 +385,8 @@ static void fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 		         "waiting (max-queue)",
 		         s->o.max_concurrent, s->o.max_queue);
 		sched_record_outcome(s, j, slot_ns, JOB_STATUS_SKIPPED, reason);
-	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, NULL, err,
-	                            sizeof err) == NULL) {
+	} else if (sched_exec_begin(s, j, j->def, slot_ns, JOB_TRIGGER_SCHEDULE, id[0] ? id : NULL,
+	                            err, sizeof err) == NULL) {
 		log_errorx("job %s: slot not run: %s", j->def->name, err);
 	}
 }
@@ -392,9 +440,26 @@ static void on_tick(void *arg)
 			sched_heap_update(s, j);
 		}
 	} else {
+		/* A cluster node claims what comes due soon, then gives the due
+		 * slots it holds their outcomes (gate.c). */
+		if (s->gated)
+			sched_gate_ahead(s, horizon);
 		while (s->heap_len > 0 && s->heap[0]->next_ns <= horizon) {
 			struct sjob *j = s->heap[0];
-			fire(s, j, now);
+			if (s->gated && now - j->next_ns <= LATE_SLOT_NS) {
+				enum sgate_verdict v = sched_gate_at(s, j, now);
+				if (v == SGATE_WAIT) {
+					sched_heap_remove(s, j);
+					j->awaiting = true;
+					continue;
+				}
+				if (v == SGATE_DROP) {
+					sched_skip_slot(s, j);
+					sched_heap_update(s, j);
+					continue;
+				}
+			}
+			sched_fire(s, j, now);
 			sched_heap_update(s, j);
 		}
 		/* Ends waiting for a commit go with the claims (exec.c). */
@@ -489,6 +554,7 @@ void scheduler_free(struct scheduler *s)
 	for (size_t i = 0; i < s->queue_len; i++)
 		free(s->queue[(s->queue_head + i) % (size_t)s->o.max_queue].job_name);
 	sched_owed_free(s);
+	sched_gate_free(s);
 	free(s->queue);
 	free(s->heap);
 	free(s);
@@ -500,6 +566,8 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 	struct store_job **rows = NULL;
 	size_t nrows = 0;
 	struct scheduler_changes changes;
+	struct map_iter it;
+	void *v;
 
 	if (store_jobs_load(s->store, &rows, &nrows) < 0) {
 		snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
@@ -513,8 +581,6 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 	store_jobs_free(rows, nrows);
 	/* A run's end moves its job's last_slot: a run begun but never ended
 	 * (ofelia was killed) has a later slot, which must not run again. */
-	struct map_iter it;
-	void *v;
 	map_iter_init(&s->jobs, &it);
 	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
 		struct sjob *j = v;
@@ -532,7 +598,7 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 		}
 	}
 	s->started = true;
-	sched_resolve_orphans(s);
+	sched_resolve_orphans(s, false);
 	/* The job's row takes its last run with some ends only (exec.c):
 	 * the executions have the latest, resolved above. */
 	map_iter_init(&s->jobs, &it);
@@ -549,6 +615,20 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			j->last_status = status;
 		}
 	}
+	/* A cluster node starts as a follower: the leader's jobs, nothing planned,
+	 * its own sources kept for when it leads (gate.c). */
+	if (s->gated && !s->leading) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v))
+			((struct sjob *)v)->held = false;
+		sched_keep_source(s, JOB_ORIGIN_CONFIG, defs, n);
+		sched_launch(s, true);
+		s->start_ns = clock_now_ns();
+		log_kv(LOG_INFO, "scheduler started", "role", "follower", "node", s->node, NULL);
+		return 0;
+	}
+	if (s->gated)
+		s->led = true;
 
 	int64_t now = clock_now_ns();
 	if (sched_batch_begin(s) < 0) {

@@ -23,6 +23,7 @@
 #include "job/job.h"
 #include "runner/runner.h"
 #include "tz/tz.h"
+#include "util/strv.h"
 
 struct loop;
 struct store;
@@ -206,6 +207,67 @@ json_t *scheduler_pending_view(struct scheduler *s, const char *id);
 int scheduler_run_once(struct scheduler *s, const struct job *def,
                        void (*on_done)(enum job_status status, void *arg), void *arg, char *err,
                        size_t errlen);
+
+/* ---- the cluster's gate (docs/cluster.md) ----
+ *
+ * With a gate the scheduler is one node of a cluster. It starts as a
+ * follower: it keeps the jobs its store mirrors from the leader, runs the
+ * executions it left running itself, and starts nothing. When told it
+ * leads (scheduler_lead) it reloads the jobs from the store, resolves the
+ * executions other nodes left running (reattached where this engine sees
+ * their container, else interrupted), applies its own config and label
+ * jobs, and plans. While it leads, every slot is claimed through the gate
+ * before it gets an outcome (run, skipped, missed or expired): the claim of
+ * a slot is asked claim_ahead before its time, so the answer is in when
+ * the slot comes due; a slot still waiting for its answer starts when the
+ * answer comes. A slot another node claimed is that node's to record; one
+ * refused (this node no longer leads) is the next leader's. Nothing starts
+ * unless the gate says, at the slot, that this node still leads. Without a
+ * gate none of this happens: a single ofelia. */
+
+enum scheduler_answer {
+	SCHED_CLAIM_GRANTED,
+	SCHED_CLAIM_TAKEN,   /* owner (owner_id) claimed it */
+	SCHED_CLAIM_REFUSED, /* this node does not lead */
+};
+
+struct scheduler_claim {
+	const char *job;
+	int64_t slot_ns;
+	const char *id; /* the execution that will run it */
+	enum scheduler_answer answer;
+	const char *owner;
+	const char *owner_id; /* "" when none */
+};
+
+struct scheduler_gate {
+	/* claim asks for v[0..n) (borrowed for the call) as batch; the answers
+	 * come back through scheduler_claimed. */
+	void (*claim)(void *arg, uint64_t batch, const struct scheduler_claim *v, size_t n);
+	/* leading tells whether this node's leadership is certainly valid now. */
+	bool (*leading)(void *arg);
+	const char *node; /* this node's name (copied) */
+	int64_t claim_ahead_ns;
+	void *arg;
+};
+
+/* scheduler_set_gate makes s a cluster node (before scheduler_start). */
+void scheduler_set_gate(struct scheduler *s, const struct scheduler_gate *g);
+/* scheduler_lead tells s that this node starts or stops leading. Stopping:
+ * nothing new starts, slots claimed and not yet started are recorded
+ * skipped, running executions finish and are recorded. */
+void scheduler_lead(struct scheduler *s, bool leading);
+/* scheduler_claimed hands s the answers of a batch (v borrowed). */
+void scheduler_claimed(struct scheduler *s, uint64_t batch, const struct scheduler_claim *v,
+                       size_t n);
+/* scheduler_mirrored tells s that the store took these job rows from
+ * another node. */
+void scheduler_mirrored(struct scheduler *s, const struct strv *jobs);
+/* scheduler_leads tells whether s starts executions: true without a gate. */
+bool scheduler_leads(const struct scheduler *s);
+/* scheduler_touch moves the version (the store took rows from another
+ * node: cached views of the jobs are stale). */
+void scheduler_touch(struct scheduler *s);
 
 /* scheduler_shutdown stops dispatching, gives running executions the grace
  * period, stops what is left, records everything, then calls on_done on the

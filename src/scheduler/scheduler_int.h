@@ -57,6 +57,32 @@ struct sjob {
 	bool row_stale;
 	int64_t created_ns;
 	int retrying; /* pending retries (chain.c): no-overlap counts them as running */
+
+	/* gate.c: the claim of a slot (in a cluster) */
+	int64_t claim_slot; /* the slot asked for; 0 = none */
+	uint64_t claim_batch;
+	int claim_state;   /* enum sclaim_state */
+	char claim_id[37]; /* the execution that runs it */
+	bool awaiting;     /* due, off the heap until the answer comes */
+};
+
+enum sclaim_state { SCLAIM_ASKED = 1, SCLAIM_GRANTED, SCLAIM_TAKEN, SCLAIM_REFUSED };
+
+/* What a catch-up asked to record for one slot once its claim is in. */
+struct sbacklog_slot {
+	int64_t slot_ns;
+	enum job_status status; /* RUNNING: run it (catch-up); else skipped/missed/expired */
+	char *reason;
+	char id[37];
+};
+
+/* Catch-up slots of one job whose claims were asked together. */
+struct sbacklog {
+	uint64_t batch;
+	char *job;
+	struct sbacklog_slot *v;
+	size_t n;
+	struct sbacklog *next;
 };
 
 /* The rows that follow an execution's end (chain.c): committed with it. */
@@ -77,6 +103,7 @@ struct sexec {
 	int64_t due_ns; /* a slot claimed ahead: the runner starts it then; 0 = at once */
 	struct scheduler *s;
 	struct runner_exec *rx;
+	char *foreign; /* the node that started it, when another node did (a takeover) */
 
 	/* loop thread */
 	int64_t seq;
@@ -188,6 +215,18 @@ struct scheduler {
 	long self_pid; /* this process, as executions record their owner */
 	char self_key[RUNNER_KEY_MAX];
 
+	/* gate.c: the cluster */
+	bool gated;   /* a cluster node: claims and leadership apply */
+	bool leading; /* gated: told it leads */
+	bool led;     /* has led once since the start (run-on-startup) */
+	struct scheduler_gate gate;
+	char *node;
+	uint64_t next_batch;
+	struct sbacklog *backlog;
+	struct job **sources[3]; /* the latest definitions per origin (sync) */
+	size_t nsources[3];
+	bool has_source[3];
+
 	bool started, paused, shutting_down;
 	bool final_try; /* the store was tried once more for the ends it refused */
 	int64_t start_ns;
@@ -199,6 +238,10 @@ struct scheduler {
 };
 
 /* scheduler.c */
+/* sched_fire gives the slot at j->next_ns its outcome and moves j to the
+ * next; sched_skip_slot moves j to the next without one. */
+void sched_fire(struct scheduler *s, struct sjob *j, int64_t now_ns);
+void sched_skip_slot(struct scheduler *s, struct sjob *j);
 void sched_record_outcome(struct scheduler *s, struct sjob *j, int64_t slot_ns,
                           enum job_status status, const char *reason);
 void sched_heap_update(struct scheduler *s, struct sjob *j);
@@ -229,7 +272,9 @@ void sched_dequeue(struct scheduler *s);
 void sched_drop_queued(struct scheduler *s, const struct spending *p, const char *reason);
 void sched_maybe_done(struct scheduler *s);
 void sched_stop_all(struct scheduler *s, const char *reason);
-void sched_resolve_orphans(struct scheduler *s);
+/* sched_resolve_orphans resolves the executions left running: this node's
+ * own (others false) or, at a takeover, those other nodes started. */
+void sched_resolve_orphans(struct scheduler *s, bool others);
 void sched_exec_free(struct sexec *ex);
 
 /* owed.c: a batch is one transaction of slot writes; when its commit fails
@@ -249,6 +294,31 @@ int sched_record_owed(struct scheduler *s);
 void sched_on_store_retry(void *arg);
 void sched_owed_free(struct scheduler *s);
 
+/* gate.c: the claim step of a cluster node (docs/cluster.md) */
+enum sgate_verdict { SGATE_GO, SGATE_WAIT, SGATE_DROP };
+/* sched_gate_ahead asks for the claims of the slots due by now + ahead. */
+void sched_gate_ahead(struct scheduler *s, int64_t now_ns);
+/* sched_gate_at decides the due slot of j: go (claimed by this node,
+ * which still leads), wait (for the answer; j is off the heap), or drop
+ * (not this node's to record; j moves to its next slot). */
+enum sgate_verdict sched_gate_at(struct scheduler *s, struct sjob *j, int64_t now_ns);
+/* sched_gate_catch_up asks to record the missed slots m lists (the latest
+ * run when run is true) once they are claimed. */
+void sched_gate_catch_up(struct scheduler *s, struct sjob *j, struct sbacklog_slot *v, size_t n);
+/* sched_gate_wake returns the time the timer must fire for j's claim, or
+ * its slot (INT64_MAX when it has none). */
+int64_t sched_gate_wake(const struct scheduler *s, const struct sjob *j);
+/* sched_gate_id is the execution id the claim of j's due slot named. */
+const char *sched_gate_id(const struct scheduler *s, const struct sjob *j);
+/* sched_gate_may_start tells whether s may start an execution now: always
+ * without a gate, else only while its leadership is certainly valid. */
+bool sched_gate_may_start(const struct scheduler *s);
+/* sched_following tells whether s is a cluster node that does not lead. */
+bool sched_following(const struct scheduler *s);
+/* sched_keep_source remembers the definitions of an origin (copied). */
+void sched_keep_source(struct scheduler *s, enum job_origin origin, struct job *const *defs,
+                       size_t n);
+void sched_gate_free(struct scheduler *s);
 /* exec.c: sched_exec_begin_pending begins the execution of a pending row
  * (retry, triggered run, a waiting slot): its row goes in the same commit. */
 struct sexec *sched_exec_begin_pending(struct scheduler *s, struct sjob *j,
@@ -262,9 +332,13 @@ void sched_chain_free(struct scheduler *s);
  * job's catch-up policy) and arms them. */
 void sched_chain_start(struct scheduler *s);
 /* sched_chain_gate_slot checks a slot of a job with depends-on: 0 when
- * it may run now; 1 when it was recorded waiting or skipped. */
+ * it may run now; 1 when it was recorded waiting or skipped. A waiting
+ * slot's execution gets id (its cluster claim's) when given. */
 int sched_chain_gate_slot(struct scheduler *s, struct sjob *j, int64_t slot_ns,
-                          enum job_trigger trigger);
+                          enum job_trigger trigger, const char *id);
+/* sched_chain_unqueued takes back a pending row dropped from the run
+ * queue (this node stopped leading): it waits, blocked, for a kick. */
+void sched_chain_unqueued(struct scheduler *s, const char *id);
 /* sched_chain_follow lists what the end e commits: a retry, or the runs it
  * triggers (nothing for `ofelia run`, once). sched_chain_adopt arms them
  * and announces them once committed. */
@@ -309,9 +383,14 @@ void sched_reload_free(struct scheduler *s);
 
 /* jobs.c */
 struct sjob *sched_job_from_row(struct store_job *row);
+/* sched_job_take_row makes j's definition and state the row's (taken). */
+void sched_job_take_row(struct sjob *j, struct store_job *row);
 void sched_job_free(struct sjob *j);
 int sched_job_save(struct scheduler *s, struct sjob *j);
 void sched_publish_job(struct scheduler *s, int type, const struct sjob *j);
+/* sched_sync_apply is scheduler_sync without keeping the sources. */
+int sched_sync_apply(struct scheduler *s, enum job_origin origin, struct job *const *defs, size_t n,
+                     struct scheduler_changes *out);
 void sched_on_prune(void *arg);
 
 #endif

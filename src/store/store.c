@@ -158,6 +158,7 @@ static int commit(struct store *s)
 		return -1;
 	}
 	store_queue_committed(s);
+	store_cluster_committed(s);
 	s->unwritable = false;
 	s->committed_ns = clock_mono_ns();
 	return 0;
@@ -438,6 +439,7 @@ static void teardown(struct store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	store_outbox_fini(s);
+	store_cluster_fini(s);
 	store_chain_fini(s);
 	sqlite3_close(s->db);
 	store_queue_fini(&s->queue);

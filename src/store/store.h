@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "job/job.h"
+#include "util/strv.h"
 
 struct store;
 
@@ -175,6 +176,11 @@ struct store_execution {
 	/* For store_execution_finish: leave the job's row as it is (the
 	 * scheduler writes it later, store_job_set_state). */
 	bool skip_job_row;
+	/* In a cluster (docs/cluster.md): the node that ran it (NULL: this
+	 * store's own node, or no cluster), and the node that ended it for
+	 * that node (NULL: the node that ran it did). */
+	char *node;
+	char *resolved_by;
 	/* retries and workflows */
 	int attempt;               /* 1, 2, ...; 0 is read as 1 */
 	char first_attempt_id[37]; /* the first attempt a retry repeats; "" on a first attempt */
@@ -479,5 +485,43 @@ int store_outbox_counters(struct store *s, struct store_notification_count **out
 /* store_outbox_prune deletes up to batch finished notices created before
  * older_than_ns; returns how many, or -1. */
 int store_outbox_prune(struct store *s, int64_t older_than_ns, int batch);
+
+/* ---- cluster: replication between nodes (store_cluster.c) ---- */
+
+/* store_cluster_enable makes s a cluster node's file: from now on each
+ * write of an execution row is numbered as node's change (and served by
+ * store_changes_read). 0, or -1 with the reason. */
+int store_cluster_enable(struct store *s, const char *node);
+/* store_cluster_lead says whether the node leads: job rows written while
+ * it does are its changes too, and rows pulled from others no longer
+ * replace its jobs. */
+void store_cluster_lead(struct store *s, bool leading);
+/* store_changes_read returns a page of this node's changes after cursor
+ * (NULL or "" from the start): {"node","cursor","more","jobs","jobRefs",
+ * "executions"}, finished executions with their log lines. The caller owns
+ * it; NULL with the reason in store_errmsg. */
+json_t *store_changes_read(struct store *s, const char *cursor);
+
+/* What applying a page changed. */
+struct store_applied {
+	struct strv jobs; /* names of the job rows taken */
+	int executions;   /* executions inserted or replaced */
+};
+/* store_changes_apply merges a page pulled from node source, with its
+ * cursor, in one commit. out is filled (release with store_applied_fini)
+ * when it returns 0. */
+int store_changes_apply(struct store *s, const char *source, const json_t *page,
+                        struct store_applied *out);
+void store_applied_fini(struct store_applied *a);
+/* store_cluster_cursor reads how far this file has taken source's changes
+ * (*cursor NULL: not at all; the caller frees it). */
+int store_cluster_cursor(struct store *s, const char *source, char **cursor);
+/* store_execution_claimed records a slot another node claimed whose outcome
+ * has not reached this file: e (id, job_name, job_type, scheduled_ns,
+ * end_ns, error, node: the claimer) as interrupted, resolved by this node,
+ * and moves the job's last slot. The claimer's own record replaces it when
+ * it arrives. */
+int store_execution_claimed(struct store *s, const struct store_execution *e, const char *schedule,
+                            int64_t next_run_ns);
 
 #endif

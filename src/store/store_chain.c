@@ -51,8 +51,8 @@ static const char *const sql[P_STMT_COUNT] = {
     [P_LATEST] = "SELECT id, status, " AT_EXPR " FROM executions "
                  "WHERE job_name = ?1 AND first_attempt_id IS NULL AND " AT_EXPR " <= ?2 "
                  "ORDER BY " AT_EXPR " DESC, rowid DESC LIMIT 1",
-    [P_LAST_ATTEMPT] = "SELECT id, status, attempt FROM executions "
-                       "WHERE first_attempt_id = ?1 ORDER BY attempt DESC LIMIT 1",
+    [P_LAST_ATTEMPT] = ("SELECT id, status, attempt FROM executions "
+                        "WHERE first_attempt_id = ?1 ORDER BY attempt DESC LIMIT 1"),
     [P_RETRY_PENDING] = "SELECT 1 FROM pending_runs WHERE first_attempt_id = ?1 LIMIT 1",
 };
 
@@ -242,7 +242,7 @@ int store_pending_wait(struct store *s, const char *id, int64_t due_ns, const ch
 static int resolve(struct store *s, const struct store_pending *p, enum job_type type,
                    enum job_status status, const char *reason)
 {
-	struct store_exec_extra extra = {p->attempt, p->first_attempt_id, p->cause_id};
+	struct store_exec_extra extra = {p->attempt, p->first_attempt_id, p->cause_id, NULL};
 	int rc = store_exec_insert(s, p->id, p->job_name, type, status, p->trigger, p->slot_ns, 0,
 	                           reason, NULL, 0, 0, NULL, &extra);
 	if (rc != 0)

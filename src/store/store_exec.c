@@ -37,6 +37,8 @@ enum {
 	COL_ATTEMPT,
 	COL_FIRST_ATTEMPT,
 	COL_CAUSE,
+	COL_NODE,
+	COL_RESOLVED_BY,
 };
 
 /* Ids are UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, a
@@ -102,9 +104,12 @@ int store_exec_insert(struct store *s, const char *id, const char *job, enum job
 	                    : NULL);
 	store_bind_text(q, 15,
 	                extra && extra->cause_id && *extra->cause_id ? extra->cause_id : NULL);
+	store_bind_text(q, 16, extra && extra->node ? extra->node : store_cluster_node(s));
 	int rc = store_done(s, q, "execution insert");
 	if (rc == STORE_CONFLICT)
 		store_seterr(s, "job \"%s\": the slot already has an outcome", job);
+	if (rc == 0)
+		rc = store_cluster_mark_exec(s, id);
 	return rc;
 }
 
@@ -117,7 +122,8 @@ int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, cons
 	store_bind_time(q, 2, slot_ns);
 	store_bind_text(q, 3, schedule);
 	store_bind_time(q, 4, next_run_ns);
-	return store_done(s, q, "job slot");
+	int rc = store_done(s, q, "job slot");
+	return rc == 0 ? store_cluster_mark_job(s, job) : rc;
 }
 
 /* begun inserts e's row. The counters are outcomes, and the job's row moves
@@ -125,7 +131,7 @@ int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, cons
  * same commit. */
 static int begun(struct store *s, const struct store_execution *e)
 {
-	struct store_exec_extra extra = {e->attempt, e->first_attempt_id, e->cause_id};
+	struct store_exec_extra extra = {e->attempt, e->first_attempt_id, e->cause_id, e->node};
 	int rc = store_exec_insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING,
 	                           e->trigger, e->scheduled_ns, e->start_ns, NULL, e->container_id,
 	                           e->created_ns, e->owner_pid, e->owner_key, &extra);
@@ -193,7 +199,8 @@ int store_execution_set_container(struct store *s, const char *id, const char *c
 		return -1;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	store_bind_text(q, 2, container_id);
-	return store_write_end(s, store_done(s, q, "execution set container"));
+	int rc = store_done(s, q, "execution set container");
+	return store_write_end(s, rc == 0 ? store_cluster_mark_exec(s, id) : rc);
 }
 
 void store_execution_note_process(struct store *s, const char *id, long pid, const char *key)
@@ -260,7 +267,9 @@ static int write_final(struct store *s, const struct store_execution *e)
 	sqlite3_bind_int64(q, 9, e->log_lines);
 	sqlite3_bind_int64(q, 10, e->dropped_lines);
 	store_bind_text(q, 11, e->container_id);
-	return store_done(s, q, "execution finish");
+	store_bind_text(q, 12, e->resolved_by);
+	int rc = store_done(s, q, "execution finish");
+	return rc == 0 ? store_cluster_mark_exec(s, e->id) : rc;
 }
 
 /* job_row writes the job's last_run and last_status and, for a slot, its
@@ -273,7 +282,7 @@ static int job_row(struct store *s, const struct store_execution *e, const char 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
 	store_bind_text(q, 3, start);
-	if (store_done(s, q, "job finished") < 0)
+	if (store_done(s, q, "job finished") < 0 || store_cluster_mark_job(s, job) < 0)
 		return -1;
 	if (!e->scheduled_ns || !e->slot_schedule)
 		return 0;
@@ -355,6 +364,8 @@ static struct store_execution *exec_row(sqlite3_stmt *q)
 	e->process_key = store_col_strdup(q, COL_PROCESS_START);
 	e->owner_pid = (long)sqlite3_column_int64(q, COL_OWNER_PID);
 	e->owner_key = store_col_strdup(q, COL_OWNER_START);
+	e->node = store_col_strdup(q, COL_NODE);
+	e->resolved_by = store_col_strdup(q, COL_RESOLVED_BY);
 	e->attempt = sqlite3_column_int(q, COL_ATTEMPT);
 	text = (const char *)sqlite3_column_text(q, COL_FIRST_ATTEMPT);
 	snprintf(e->first_attempt_id, sizeof e->first_attempt_id, "%s", text ? text : "");
@@ -476,6 +487,8 @@ void store_execution_free(struct store_execution *e)
 	free(e->container_id);
 	free(e->process_key);
 	free(e->owner_key);
+	free(e->node);
+	free(e->resolved_by);
 	free(e);
 }
 

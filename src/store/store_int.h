@@ -133,12 +133,13 @@ struct store {
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
 	int lock_fd;                             /* <db>.lock, held by a daemon; -1 */
-	bool unwritable;             /* the last write failed for a reason of the file or disk */
-	char write_err[256];         /* that failure */
-	char probe_sql[64];          /* a write that changes nothing: PRAGMA user_version = N */
-	int64_t committed_ns;        /* monotonic; the last commit that succeeded */
-	struct store_outbox *outbox; /* store_outbox.c */
-	struct store_chain *chain;   /* store_chain.c */
+	bool unwritable;               /* the last write failed for a reason of the file or disk */
+	char write_err[256];           /* that failure */
+	char probe_sql[64];            /* a write that changes nothing: PRAGMA user_version = N */
+	int64_t committed_ns;          /* monotonic; the last commit that succeeded */
+	struct store_outbox *outbox;   /* store_outbox.c */
+	struct store_chain *chain;     /* store_chain.c */
+	struct store_cluster *cluster; /* store_cluster.c; NULL without a cluster */
 	char err[512];
 };
 
@@ -175,6 +176,20 @@ void store_outbox_fini(struct store *s);
 int store_outbox_owe(struct store *s, const char *exec_id, const char *job, enum job_status status,
                      const char *error, int64_t end_ns);
 
+/* store_metrics_bucket writes the histogram bucket (le) of a duration. */
+void store_metrics_bucket(int64_t duration_ns, char le[16]);
+
+/* store_cluster.c: in a cluster, each write of an execution row (of a job
+ * row while the node leads) is numbered as this node's change; without a
+ * cluster these do nothing. store_cluster_committed notes that the open
+ * transaction committed; store_cluster_fini releases the cluster state.
+ * store_cluster_node is the node's name, NULL without a cluster. */
+int store_cluster_mark_exec(struct store *s, const char *id);
+int store_cluster_mark_job(struct store *s, const char *name);
+void store_cluster_committed(struct store *s);
+void store_cluster_fini(struct store *s);
+const char *store_cluster_node(const struct store *s);
+
 /* store_chain_init prepares the statements of retries and workflows (-1
  * with the message on s); store_chain_fini finalizes them.
  * store_pending_insert and store_pending_take add and remove one
@@ -189,6 +204,7 @@ struct store_exec_extra {
 	int attempt;                  /* 0 is 1 */
 	const char *first_attempt_id; /* NULL or "": none */
 	const char *cause_id;
+	const char *node; /* the node that runs it; NULL: this store's node (or none) */
 };
 /* store_exec_insert writes a new executions row (created_at now unless
  * given); STORE_CONFLICT when the slot has an outcome. store_exec_move_slot

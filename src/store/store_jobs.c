@@ -169,7 +169,8 @@ int store_job_save(struct store *s, const struct store_job *j)
 	store_bind_time(q, 15, j->deleted_ns);
 	store_bind_time(q, 16, j->created_ns ? j->created_ns : now);
 	store_bind_time(q, 17, now);
-	rc = store_write_end(s, store_done(s, q, "job save"));
+	rc = store_done(s, q, "job save");
+	rc = store_write_end(s, rc == 0 ? store_cluster_mark_job(s, def->name) : rc);
 out:
 	free(definition);
 	free(source);
@@ -188,6 +189,8 @@ int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns)
 	rc = store_done(s, q, "job set next");
 	if (rc == 0 && sqlite3_changes(s->db) == 0)
 		rc = store_seterr(s, "job set next: no job \"%s\"", name);
+	if (rc == 0)
+		rc = store_cluster_mark_job(s, name);
 	return store_write_end(s, rc);
 }
 
@@ -208,7 +211,10 @@ int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
 	store_bind_time(q, 4, last_slot_ns);
 	store_bind_text(q, 5, slot_schedule);
 	store_bind_time(q, 6, next_run_ns);
-	return store_write_end(s, store_done(s, q, "job state"));
+	int rc = store_done(s, q, "job state");
+	if (rc == 0)
+		rc = store_cluster_mark_job(s, name);
+	return store_write_end(s, rc);
 }
 
 int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,

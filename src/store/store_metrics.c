@@ -37,6 +37,11 @@ static int bucket_of(int64_t duration_ns)
 	return STORE_BUCKET_COUNT - 1;
 }
 
+void store_metrics_bucket(int64_t duration_ns, char le[16])
+{
+	bucket_label(bucket_of(duration_ns), le);
+}
+
 int store_metrics_count(struct store *s, const char *job, enum job_status status)
 {
 	sqlite3_stmt *q = s->stmt[ST_METRIC_COUNT];

@@ -11,7 +11,7 @@
 	"id, job_name, job_type, status, trigger, scheduled_time, start_time, end_time, "          \
 	"duration_ns, exit_code, output, output_dropped, error, log_lines, dropped_lines, "        \
 	"container_id, created_at, process_id, process_start, owner_pid, owner_start, attempt, "   \
-	"first_attempt_id, cause_id"
+	"first_attempt_id, cause_id, node, resolved_by"
 
 /* STORE_LOG_CHUNK rows of (execution_id, seq, timestamp, level, message). */
 #define LOG_ROW  "(?, ?, ?, ?, ?)"
@@ -77,9 +77,9 @@ const char *const store_sql[ST_COUNT] = {
 
     [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
                        "scheduled_time, start_time, error, container_id, created_at, "
-                       "owner_pid, owner_start, attempt, first_attempt_id, cause_id) "
+                       "owner_pid, owner_start, attempt, first_attempt_id, cause_id, node) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                       "?15)",
+                       "?15, ?16)",
     /* An outcome recorded late (the store was down when its slot fell)
      * never moves the job's last slot back. */
     [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
@@ -98,7 +98,8 @@ const char *const store_sql[ST_COUNT] = {
                        "exit_code = ?5, output = ?6, output_dropped = ?7, error = ?8, "
                        "log_lines = max(?9 - dropped_lines, 0), "
                        "dropped_lines = ?10 + dropped_lines, "
-                       "container_id = coalesce(?11, container_id) WHERE id = ?1",
+                       "container_id = coalesce(?11, container_id), resolved_by = ?12 "
+                       "WHERE id = ?1",
     /* An older execution that ends after a newer one ended does not own
      * the job's last_run and last_status. */
     [ST_EXEC_JOB_FINISHED] = "UPDATE jobs SET last_status = ?2, last_run = coalesce(?3, "

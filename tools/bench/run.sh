@@ -24,6 +24,8 @@ echo "## login timing"
 python3 tools/bench/login.py "$BUILD/release/ofelia" $quick
 echo "## notifications"
 python3 tools/bench/notify.py "$BUILD/release/ofelia" $quick
+echo "## cluster"
+python3 tools/bench/cluster.py "$BUILD/release/ofelia" $quick
 echo "## retries and workflows"
 python3 tools/bench/workflows.py "$BUILD/release/ofelia" $quick
 for s in tools/bench/*.sh; do
