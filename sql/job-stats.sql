@@ -1,5 +1,8 @@
 -- job-stats: every job that is not deleted, with its schedule, state and
 -- lifetime numbers from the job_stats view (counters survive retention).
+-- last_run and last_status are read from the job's latest run in
+-- executions (the jobs row takes them with some ends only, at least once a
+-- minute; after a clean stop it is current).
 --
 --   sqlite3 ofelia.db < sql/job-stats.sql
 --
@@ -15,8 +18,8 @@ SELECT j.name AS job_name,
        j.schedule,
        j.enabled,
        j.next_run,
-       j.last_run,
-       j.last_status,
+       coalesce(r.start_time, j.last_run) AS last_run,
+       coalesce(r.status, j.last_status) AS last_status,
        s.total_runs,
        s.successful_runs,
        s.failed_runs,
@@ -25,5 +28,9 @@ SELECT j.name AS job_name,
        s.last_failure
   FROM jobs j
   JOIN job_stats s ON s.job_name = j.name
+  LEFT JOIN executions r
+         ON r.rowid = (SELECT e.rowid FROM executions e
+                        WHERE e.job_name = j.name AND e.start_time IS NOT NULL
+                        ORDER BY e.created_at DESC, e.rowid DESC LIMIT 1)
  WHERE j.deleted_at IS NULL
  ORDER BY j.name;

@@ -7,6 +7,7 @@
  * recorded them. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,6 +393,25 @@ out:;
 	return rc;
 }
 
+/* The soft limit of descriptors is raised to at most this: a local job
+ * holds five or six while it runs (pipes, pidfd, a wake-up eventfd), and
+ * without max-concurrent a burst of slots runs at once. The jobs inherit
+ * the limit, and some programs walk every possible descriptor at start, so
+ * not to the hard limit. */
+#define NOFILE_WANTED 65536
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = rl.rlim_max < NOFILE_WANTED ? rl.rlim_max : NOFILE_WANTED;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run(struct daemon *d)
 {
 	struct scheduler_options so;
@@ -403,6 +423,7 @@ static int run(struct daemon *d)
 
 	if (start_up(d) != CLI_OK || cli_scheduler_options(d->config, &so) < 0)
 		return CLI_FAIL;
+	raise_nofile();
 	/* libcurl's global state, before any thread can use it. */
 	if (docker_global_init() < 0) {
 		log_errorx("cannot initialize libcurl");

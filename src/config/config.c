@@ -77,7 +77,7 @@ const struct config_key config_global_keys[] = {
     KX("log-format", CK_ENUM, G(log_format), format_words),
     K("db", CK_STRING, G(db_path)),
     KX("db-synchronous", CK_ENUM, G(db_synchronous), sync_words),
-    KR("max-concurrent", CK_INT, G(max_concurrent), 1, 10000),
+    KR("max-concurrent", CK_INT, G(max_concurrent), 0, 10000),
     KR("max-queue", CK_INT, G(max_queue), 0, 10000000),
     K("catch-up", CK_CATCH_UP, G(catch_up)),
     K("catch-up-deadline", CK_DURATION, G(catch_up_deadline_ns)),
@@ -276,7 +276,7 @@ void config_defaults(struct config *c)
 	g->log_level = xstrdup("info");
 	g->log_format = xstrdup("logfmt");
 	g->db_synchronous = xstrdup("normal");
-	g->max_concurrent = 8;
+	g->max_concurrent = 0;
 	g->max_queue = 1000;
 	g->catch_up = JOB_CATCH_UP_ONCE;
 	g->catch_up_deadline_ns = HOUR;

@@ -27,7 +27,7 @@ struct config_global {
 	char *log_format;     /* logfmt, json */
 	char *db_path;        /* NULL = the default location (cli decides) */
 	char *db_synchronous; /* "normal" (survives a killed process) or "full" (power loss) */
-	int max_concurrent;   /* runner threads; executions beyond wait in a queue */
+	int max_concurrent;   /* executions at once, 0 = no limit; more wait in a queue */
 	int max_queue;        /* queued executions beyond which a slot is skipped */
 	enum job_catch_up catch_up;   /* default for jobs: ONCE */
 	int64_t catch_up_deadline_ns; /* a missed slot older than this expires */

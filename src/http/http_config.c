@@ -69,7 +69,7 @@ static const struct gkey gkeys[] = {
     {"logLevel", G_WORD, GL(log_level), 0, 0, level_words, true},
     {"logFormat", G_WORD, GL(log_format), 0, 0, format_words, true},
     {"timezone", G_ZONE, GL(timezone), 0, 0, NULL, false},
-    {"maxConcurrent", G_INT, GL(max_concurrent), 1, 10000, NULL, false},
+    {"maxConcurrent", G_INT, GL(max_concurrent), 0, 10000, NULL, false},
     {"maxQueue", G_INT, GL(max_queue), 0, 10000000, NULL, false},
     {"catchUp", G_CATCH_UP, GL(catch_up), 0, 0, NULL, false},
     {"catchUpDeadline", G_DURATION, GL(catch_up_deadline_ns), 0, INT64_LIMIT, NULL, false},

@@ -59,6 +59,8 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
  * the rest (label discovery, notifications, the store's files). */
 #define RESERVE_PER_RUNNER 8
 #define RESERVE_FIXED      64
+/* Runners reserved for when max-concurrent sets no limit. */
+#define RESERVE_RUNNERS_UNLIMITED 16
 /* Fewer connections than this is no web server. */
 #define MIN_CONNECTIONS 16
 #define ACCEPT_RETRY_NS (100 * NS_PER_MS)
@@ -437,8 +439,10 @@ void http_conn_init(struct http *h, const struct config *cfg)
 		rl.rlim_cur = 1024;
 	}
 	long long soft = rl.rlim_cur == RLIM_INFINITY ? NOFILE_WANTED : (long long)rl.rlim_cur;
-	long long reserve = open_descriptors() + RESERVE_FIXED +
-	                    (long long)RESERVE_PER_RUNNER * cfg->global.max_concurrent;
+	int runners =
+	    cfg->global.max_concurrent > 0 ? cfg->global.max_concurrent : RESERVE_RUNNERS_UNLIMITED;
+	long long reserve =
+	    open_descriptors() + RESERVE_FIXED + (long long)RESERVE_PER_RUNNER * runners;
 	long long conns = soft - reserve;
 	h->max_conns = conns < MIN_CONNECTIONS ? MIN_CONNECTIONS
 	               : conns > INT32_MAX     ? INT32_MAX

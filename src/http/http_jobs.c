@@ -35,12 +35,16 @@ json_t *http_job_view(struct http *h, const struct store_job *row)
 {
 	json_t *o = job_to_json(row->def);
 	json_t *status = json_null();
+	/* The scheduler's view: the row takes it with each outcome. */
+	int64_t next = row->next_run_ns, last = row->last_run_ns;
+	enum job_status last_status = row->last_status;
+	scheduler_job_times(h->deps.scheduler, row->def->name, &next, &last, &last_status);
 	if (scheduler_job_running(h->deps.scheduler, row->def->name) > 0)
 		status = json_string("running");
-	else if (row->last_run_ns)
-		status = json_string(job_status_name(row->last_status));
-	json_object_set_new(o, "lastRun", http_time(row->last_run_ns));
-	json_object_set_new(o, "nextRun", http_time(row->next_run_ns));
+	else if (last)
+		status = json_string(job_status_name(last_status));
+	json_object_set_new(o, "lastRun", http_time(last));
+	json_object_set_new(o, "nextRun", http_time(next));
 	json_object_set_new(o, "status", status);
 	return o;
 }
@@ -362,9 +366,12 @@ static void schedule_view(struct http_req *r, json_t *body, const struct store_j
 	json_t *runs = json_array();
 	const struct tz *tz = tz_load(global, err, sizeof err);
 	struct cron *c = NULL;
-	if (row->next_run_ns && tz && cron_parse(spec, tz, &c, err, sizeof err) == 0) {
-		int64_t t = row->next_run_ns / NS_PER_SEC;
-		json_array_append_new(runs, http_time(row->next_run_ns));
+	int64_t next = row->next_run_ns, last;
+	enum job_status last_status;
+	scheduler_job_times(r->h->deps.scheduler, row->def->name, &next, &last, &last_status);
+	if (next && tz && cron_parse(spec, tz, &c, err, sizeof err) == 0) {
+		int64_t t = next / NS_PER_SEC;
+		json_array_append_new(runs, http_time(next));
 		while (json_array_size(runs) < NEXT_RUNS && (t = cron_next(c, t)) != CRON_NEVER)
 			json_array_append_new(runs, http_time(t * NS_PER_SEC));
 	}

@@ -48,6 +48,7 @@ struct local {
 	int pidfd;
 	bool exited;
 	int wait_status;
+	bool waited;        /* for the due instant */
 	bool signalled;     /* SIGTERM sent */
 	int64_t kill_at_ns; /* monotonic; 0 = no SIGKILL planned */
 	struct stream out, err;
@@ -146,10 +147,19 @@ static int spawn(struct local *l, struct runner_result *r)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 
-	int e = posix_spawnp(&l->pid, argv.v[0], &fa, &attr, argv.v, env.v);
+	/* Everything is ready: only the spawn is left for the due instant. */
+	int e = -1;
+	l->waited = true;
+	if (runner_wait_due(l->x, r) == 0) {
+		e = posix_spawnp(&l->pid, argv.v[0], &fa, &attr, argv.v, env.v);
+		if (l->x->sink.on_started)
+			l->x->sink.on_started(l->x->sink.arg);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (e == ENOENT && strchr(argv.v[0], '/') == NULL) {
+	if (e < 0) {
+		goto fail;
+	} else if (e == ENOENT && strchr(argv.v[0], '/') == NULL) {
 		runner_set_result(r, JOB_STATUS_FAILED,
 		                  "exec: \"%s\": executable file not found in $PATH", argv.v[0]);
 		goto fail;
@@ -330,6 +340,13 @@ static void local_run(struct runner_exec *x, struct runner_result *r)
 	if (spawn(&l, r) == 0) {
 		wait_loop(&l);
 		set_outcome(&l, r);
+	} else if (!l.waited) {
+		/* A command that cannot start fails at its time, not before. */
+		struct runner_result stopped;
+		if (runner_wait_due(x, &stopped) < 0)
+			*r = stopped;
+		else if (x->sink.on_started)
+			x->sink.on_started(x->sink.arg);
 	}
 	/* Lines cut off by the drain limit are still delivered. */
 	if (l.out.fd >= 0) {
@@ -350,4 +367,5 @@ static void local_run(struct runner_exec *x, struct runner_result *r)
 const struct runner_ops runner_local_ops = {
     .run = local_run,
     .wake = NULL,
+    .waits_for_due = true,
 };

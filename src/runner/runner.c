@@ -1,9 +1,20 @@
-/* The execution object, the pool of runner threads, and stop requests. */
+/* The execution object, the pool of runner threads, and stop requests.
+ *
+ * The pool makes a thread when an execution finds none free (so a burst of
+ * slots due together all start at once, as Ofelia starts a goroutine per
+ * job), up to an optional limit (max-concurrent); a thread left idle for
+ * IDLE_NS ends unless it is one of the last KEEP_IDLE. Threads have a small
+ * stack (STACK_SIZE): what a runner keeps on it is a read buffer and the
+ * frames of libcurl and jansson. */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "runner/runner_int.h"
@@ -11,13 +22,25 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+#define IDLE_NS   (30 * NS_PER_SEC)
+#define KEEP_IDLE 2
+#if defined(__SANITIZE_ADDRESS__)
+/* AddressSanitizer's redzones make every frame several times larger. */
+#define STACK_SIZE (2u << 20)
+#else
+#define STACK_SIZE (256u << 10)
+#endif
+
 struct runner_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t gone; /* a thread ended */
 	struct runner_exec *head, *tail;
+	size_t queued;
 	bool closing;
-	int nthreads;
-	pthread_t *threads;
+	int max;      /* 0: no limit */
+	int nthreads; /* alive */
+	int idle;     /* waiting for work */
 };
 
 static const struct runner_ops *ops_for(enum job_type type)
@@ -35,6 +58,15 @@ static const struct runner_ops *ops_for(enum job_type type)
 	return NULL;
 }
 
+/* start_clock starts x's max-runtime now. */
+static void start_clock(struct runner_exec *x)
+{
+	/* Bounded by duration_check; a sum past int64 would stop it at once. */
+	int64_t now = clock_mono_ns();
+	if (x->job->max_runtime_ns > 0 && x->job->max_runtime_ns < INT64_MAX - now)
+		x->deadline_ns = now + x->job->max_runtime_ns;
+}
+
 struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
                                     const struct runner_settings *settings,
                                     const struct runner_sink *sink, const char *reattach_id)
@@ -50,10 +82,7 @@ struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
 	x->settings.default_user = x->default_user;
 	x->settings.docker_host = x->docker_host;
 	x->sink = *sink;
-	/* Bounded by duration_check; a sum past int64 would stop it at once. */
-	int64_t now = clock_mono_ns();
-	if (job->max_runtime_ns > 0 && job->max_runtime_ns < INT64_MAX - now)
-		x->deadline_ns = now + job->max_runtime_ns;
+	start_clock(x);
 	pthread_mutex_init(&x->stop_lock, NULL);
 	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return x;
@@ -71,6 +100,54 @@ void runner_exec_free(struct runner_exec *x)
 	if (x->wake_fd >= 0)
 		close(x->wake_fd);
 	free(x);
+}
+
+void runner_exec_set_due(struct runner_exec *x, int64_t due_ns)
+{
+	x->due_ns = due_ns;
+}
+
+/* wait_until polls the wake fd until due_ns, on a timerfd so the wake-up
+ * comes at the instant (poll's own timeout is rounded to milliseconds and
+ * slackened). A change of the wall clock ends the wait early. */
+static void wait_until(struct runner_exec *x, int64_t due_ns)
+{
+	int tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
+	struct itimerspec it = {.it_value = {due_ns / NS_PER_SEC, due_ns % NS_PER_SEC}};
+	if (tfd >= 0 &&
+	    timerfd_settime(tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &it, NULL) < 0) {
+		close(tfd);
+		tfd = -1;
+	}
+	while (!atomic_load(&x->stop_requested)) {
+		int64_t left = due_ns - clock_now_ns();
+		if (left <= 0)
+			break;
+		struct pollfd pfd[2] = {{x->wake_fd, POLLIN, 0}, {tfd, POLLIN, 0}};
+		int timeout = tfd >= 0 ? -1 : (int)((left + NS_PER_MS - 1) / NS_PER_MS);
+		int n = poll(pfd, tfd >= 0 ? 2 : 1, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && pfd[1].revents)
+			break;
+	}
+	if (tfd >= 0)
+		close(tfd);
+}
+
+int runner_wait_due(struct runner_exec *x, struct runner_result *r)
+{
+	char reason[256];
+	enum job_status status;
+
+	if (x->due_ns > 0 && clock_now_ns() < x->due_ns)
+		wait_until(x, x->due_ns);
+	if (runner_stop_requested(x, &status, reason, sizeof reason)) {
+		runner_set_result(r, status, "%s (before it started)", reason);
+		return -1;
+	}
+	start_clock(x);
+	return 0;
 }
 
 void runner_exec_stop(struct runner_exec *x, enum job_status status, const char *reason)
@@ -118,46 +195,76 @@ void runner_set_result(struct runner_result *r, enum job_status status, const ch
 void runner_run_inline(struct runner_exec *x)
 {
 	struct runner_result r = {.status = JOB_STATUS_FAILED};
-	if (x->ops == NULL)
+	if (x->ops == NULL) {
 		runner_set_result(&r, JOB_STATUS_FAILED, "%s jobs are not supported by this build",
 		                  job_type_name(x->job->type));
-	else
+	} else if (x->ops->waits_for_due || runner_wait_due(x, &r) == 0) {
+		if (!x->ops->waits_for_due && x->sink.on_started)
+			x->sink.on_started(x->sink.arg);
 		x->ops->run(x, &r);
+	}
 	x->sink.on_done(x->sink.arg, &r);
 }
 
 static void *pool_thread(void *arg)
 {
 	struct runner_pool *p = arg;
+	/* A slot's wake-up comes from a timerfd at its instant; no slack on top. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (p->head == NULL && !p->closing)
-			pthread_cond_wait(&p->wake, &p->lock);
-		struct runner_exec *x = p->head;
-		if (x == NULL) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
+		while (p->head == NULL && !p->closing) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += IDLE_NS / NS_PER_SEC;
+			p->idle++;
+			int rc = pthread_cond_timedwait(&p->wake, &p->lock, &until);
+			p->idle--;
+			if (rc == ETIMEDOUT && p->head == NULL && p->nthreads > KEEP_IDLE)
+				goto out;
 		}
+		struct runner_exec *x = p->head;
+		if (x == NULL)
+			goto out;
 		p->head = x->next;
 		if (p->head == NULL)
 			p->tail = NULL;
+		p->queued--;
 		pthread_mutex_unlock(&p->lock);
 		runner_run_inline(x);
+		pthread_mutex_lock(&p->lock);
 	}
+out:
+	p->nthreads--;
+	pthread_cond_broadcast(&p->gone);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
-struct runner_pool *runner_pool_new(int threads)
+/* add_thread starts one more thread; the lock is held. */
+static int add_thread(struct runner_pool *p)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	int rc = pthread_create(&t, &attr, pool_thread, p);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	p->nthreads++;
+	return 0;
+}
+
+struct runner_pool *runner_pool_new(int max_threads)
 {
 	struct runner_pool *p = xcalloc(1, sizeof *p);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
-	p->nthreads = threads > 0 ? threads : 1;
-	p->threads = xcalloc((size_t)p->nthreads, sizeof *p->threads);
-	for (int i = 0; i < p->nthreads; i++)
-		if (pthread_create(&p->threads[i], NULL, pool_thread, p) != 0) {
-			log_error("runner: pthread_create");
-			abort();
-		}
+	pthread_cond_init(&p->gone, NULL);
+	p->max = max_threads > 0 ? max_threads : 0;
 	return p;
 }
 
@@ -170,8 +277,25 @@ void runner_pool_submit(struct runner_pool *p, struct runner_exec *x)
 	else
 		p->head = x;
 	p->tail = x;
-	pthread_cond_signal(&p->wake);
+	p->queued++;
+	if ((size_t)p->idle >= p->queued) {
+		pthread_cond_signal(&p->wake);
+	} else if (p->max == 0 || p->nthreads < p->max) {
+		/* Without any thread nothing would ever run it. */
+		if (add_thread(p) < 0 && p->nthreads == 0) {
+			log_error("runner: pthread_create");
+			abort();
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
+}
+
+int runner_pool_threads(struct runner_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	int n = p->nthreads;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void runner_pool_free(struct runner_pool *p)
@@ -181,11 +305,11 @@ void runner_pool_free(struct runner_pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->closing = true;
 	pthread_cond_broadcast(&p->wake);
+	while (p->nthreads > 0)
+		pthread_cond_wait(&p->gone, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	for (int i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
-	free(p->threads);
+	pthread_cond_destroy(&p->gone);
 	free(p);
 }

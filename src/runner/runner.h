@@ -22,10 +22,14 @@ struct runner_result {
 	char error[512]; /* "" when none */
 };
 
-/* Callbacks, all made on the runner's thread, in this order: on_container
- * or on_process (maybe), on_line and on_idle (any number), on_done (once,
+/* Callbacks, all made on the runner's thread, in this order: on_started
+ * (once, maybe not: a stop before the execution's time), on_container or
+ * on_process (maybe), on_line and on_idle (any number), on_done (once,
  * last). */
 struct runner_sink {
+	/* on_started: the execution's time has come and it starts (a local job:
+	 * its process was just spawned, or could not be). May be NULL. */
+	void (*on_started)(void *arg);
 	/* on_line gets one line without its newline, valid UTF-8 without NUL
 	 * (util/lines.h); more: a piece of a longer line whose next piece
 	 * follows. It may block to slow down a job that writes faster than the
@@ -62,18 +66,30 @@ struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
                                     const struct runner_settings *settings,
                                     const struct runner_sink *sink, const char *reattach_id);
 void runner_exec_free(struct runner_exec *x);
+/* runner_exec_set_due makes the execution start at due_ns (wall clock, Unix
+ * ns) rather than as soon as a thread takes it: the thread prepares what it
+ * can, then waits for that instant (the scheduler hands slots over a little
+ * ahead of their time, so that at the due instant only the spawn is left). A
+ * stop before then ends it without starting it. Call before submitting. */
+void runner_exec_set_due(struct runner_exec *x, int64_t due_ns);
 /* runner_exec_stop asks the execution to stop, from any thread; it ends with
  * status (STOPPED, or FAILED for max-runtime) and error reason. The first
  * request wins. */
 void runner_exec_stop(struct runner_exec *x, enum job_status status, const char *reason);
 
-/* runner_pool_new starts threads that run submitted executions. */
-struct runner_pool *runner_pool_new(int threads);
-/* runner_pool_submit runs x on the next free thread (queued until then). */
+/* runner_pool_new makes a pool of threads that run submitted executions.
+ * Threads are made when an execution finds none free, up to max_threads
+ * (0: no limit); a thread idle for a while ends, down to a few. */
+struct runner_pool *runner_pool_new(int max_threads);
+/* runner_pool_submit runs x on a free thread, a new one when none is free,
+ * or queues it until one is (only at max_threads). */
 void runner_pool_submit(struct runner_pool *p, struct runner_exec *x);
 /* runner_pool_free waits for the executions in flight, then joins the
  * threads; NULL is fine. */
 void runner_pool_free(struct runner_pool *p);
+
+/* runner_pool_threads tells how many threads the pool has now. */
+int runner_pool_threads(struct runner_pool *p);
 
 /* runner_run_inline runs x on the calling thread (`ofelia run`). */
 void runner_run_inline(struct runner_exec *x);

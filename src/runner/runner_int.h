@@ -18,6 +18,7 @@ struct runner_exec {
 	char *docker_host;
 	struct runner_sink sink;
 	int64_t deadline_ns; /* monotonic; 0 = no max-runtime */
+	int64_t due_ns;      /* wall clock; when to start, 0 = at once */
 
 	/* Stop requests come from other threads. */
 	pthread_mutex_t stop_lock;
@@ -31,8 +32,12 @@ struct runner_exec {
 };
 
 struct runner_ops {
-	/* run starts the execution, streams its output and waits for the end. */
+	/* run starts the execution, streams its output and waits for the end.
+	 * Unless waits_for_due, runner_wait_due has been called before it. */
 	void (*run)(struct runner_exec *x, struct runner_result *r);
+	/* The type waits for the due instant itself (runner_wait_due), after
+	 * preparing what it can. */
+	bool waits_for_due;
 	/* wake, from any thread, makes a blocked run() notice a stop request. */
 	void (*wake)(struct runner_exec *x);
 };
@@ -47,6 +52,10 @@ extern const struct runner_ops runner_service_ops;
  * reason when there is one (reason is copied into a buffer of reason_len). */
 bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char *reason,
                            size_t reason_len);
+/* runner_wait_due waits for x's due instant (no wait without one) and
+ * restarts its max-runtime clock then; a stop request ends the wait. 0
+ * when it is time, -1 when a stop came first (r then says so). */
+int runner_wait_due(struct runner_exec *x, struct runner_result *r);
 /* runner_set_result fills r with a status and a formatted error. */
 void runner_set_result(struct runner_result *r, enum job_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -344,7 +344,7 @@ static void resolve(struct scheduler *s, struct spend *sp, enum job_status statu
 static void begin_row(struct scheduler *s, struct sjob *j, struct spend *sp)
 {
 	char err[256];
-	if (s->running >= s->o.max_concurrent) {
+	if (SCHED_FULL(s)) {
 		if (s->queue_len >= (size_t)s->o.max_queue) {
 			/* Kept: a thread that frees up kicks it again. */
 			sp->blocked = true;

@@ -23,18 +23,31 @@
 #define BATCH_LINES  1024
 #define BATCH_BYTES  (256 * 1024)
 #define MAX_INFLIGHT (8 * 1024 * 1024)
-/* Log lines wait at most this long, or for this many, before a commit. */
-#define FLUSH_DELAY_NS (20 * NS_PER_MS)
-#define FLUSH_LINES    4096
+/* Log lines, process notes and ends wait at most this long, or for this
+ * many lines, before a commit: what a slot's jobs print and their ends then
+ * go to disk in one commit instead of several (docs/design.md). The API
+ * shows an end once it is committed; live lines go out on the WebSocket at
+ * once. */
+#define FLUSH_DELAY_NS (100 * NS_PER_MS)
+/* ... unless the tick commits the next claims within this long: then they
+ * go with those (one commit a second for a job that runs every second). */
+#define MERGE_NS    (1000 * NS_PER_MS)
+#define FLUSH_LINES 4096
 /* ... or this many bytes: 4096 long lines would pass the store queue's
  * bound (STORE_QUEUE_MAX_BYTES) and lose lines on a healthy store, and one
  * commit stays well within the WAL's limit (store_checkpoint.c). */
 #define FLUSH_BYTES    (1024 * 1024)
 #define RETRY_DELAY_NS (5 * NS_PER_SEC)
+/* An end writes its job's row (last_run, last_status, last_slot, next_run)
+ * when the status changes, else at most this often: the row is a page of
+ * its own, and a job that runs every second would rewrite it every second
+ * (docs/design.md, "Disk writes"). A restart takes the latest slot from the
+ * executions rows, the API the scheduler's own view. */
+#define ROW_EVERY_NS (60 * NS_PER_SEC)
 /* Retention runs this soon after an execution finishes, off the hot path. */
 #define PRUNE_SOON_NS (1 * NS_PER_SEC)
 
-enum smsg_kind { SMSG_LINES, SMSG_CONTAINER, SMSG_PROCESS, SMSG_DONE };
+enum smsg_kind { SMSG_STARTED, SMSG_LINES, SMSG_CONTAINER, SMSG_PROCESS, SMSG_DONE };
 
 /* A message from a runner thread. Lines are packed in data as a header
  * (struct packed_line) followed by the bytes. */
@@ -85,6 +98,7 @@ void sched_exec_free(struct sexec *ex)
 	buf_free(&ex->output);
 	sched_follow_fini(&ex->follow);
 	free(ex->job_name);
+	free(ex->schedule);
 	free(ex->container_id);
 	pthread_mutex_destroy(&ex->lock);
 	pthread_cond_destroy(&ex->drained);
@@ -114,6 +128,12 @@ static void post_batch(struct sexec *ex)
 	while (ex->inflight > MAX_INFLIGHT)
 		pthread_cond_wait(&ex->drained, &ex->lock);
 	pthread_mutex_unlock(&ex->lock);
+}
+
+static void on_started(void *arg)
+{
+	struct sexec *ex = arg;
+	loop_mailbox_post(ex->s->mailbox, msg_new(SMSG_STARTED, ex));
 }
 
 static void on_line(void *arg, bool is_error, const char *line, size_t len, bool more)
@@ -164,6 +184,17 @@ static void on_done(void *arg, const struct runner_result *r)
 
 /* ---- begin and launch ---- */
 
+static struct runner_sink sink_of(struct sexec *ex)
+{
+	return (struct runner_sink){.on_started = on_started,
+	                            .on_line = on_line,
+	                            .on_idle = on_idle,
+	                            .on_container = on_container,
+	                            .on_process = on_process,
+	                            .on_done = on_done,
+	                            .arg = ex};
+}
+
 /* resolved copies def with the global defaults a runner needs filled in. */
 static struct job *resolved(const struct scheduler *s, const struct job *def)
 {
@@ -193,6 +224,11 @@ static struct sexec *begin(struct scheduler *s, struct sjob *j, const struct job
 	ex->trigger = trigger;
 	ex->slot_ns = slot_ns;
 	ex->start_ns = clock_now_ns();
+	/* A slot claimed ahead of its time (the tick) starts at its time. */
+	if (slot_ns > ex->start_ns) {
+		ex->due_ns = slot_ns;
+		ex->start_ns = slot_ns;
+	}
 	ex->s = s;
 	ex->attempt = p && p->attempt > 1 ? p->attempt : 1;
 	if (p) {
@@ -217,7 +253,7 @@ static struct sexec *begin(struct scheduler *s, struct sjob *j, const struct job
 	memcpy(e.first_attempt_id, ex->first_id, sizeof e.first_attempt_id);
 	memcpy(e.cause_id, ex->cause_id, sizeof e.cause_id);
 	e.pending = p != NULL;
-	int rc = store_execution_begin(s->store, &e, def->schedule, j ? j->next_ns : 0);
+	int rc = store_execution_begin(s->store, &e);
 	if (rc != 0) {
 		if (rc == STORE_CONFLICT) {
 			snprintf(err, errlen, "the slot already has a recorded outcome");
@@ -233,8 +269,10 @@ static struct sexec *begin(struct scheduler *s, struct sjob *j, const struct job
 		sched_exec_free(ex);
 		return NULL;
 	}
-	if (slot_ns)
+	if (slot_ns) {
 		sched_batch_note(s, def->name, def->type, slot_ns, JOB_STATUS_MISSED, NULL);
+		ex->schedule = xstrdup(def->schedule);
+	}
 	if (j) {
 		j->running++;
 		j->last_run_ns = ex->start_ns;
@@ -247,8 +285,9 @@ static struct sexec *begin(struct scheduler *s, struct sjob *j, const struct job
 	}
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
+	struct runner_sink sink = sink_of(ex);
 	ex->rx = runner_exec_new(resolved(s, def), ex->id, &s->o.runner, &sink, NULL);
+	runner_exec_set_due(ex->rx, ex->due_ns);
 	ex->launch_next = s->launch;
 	s->launch = ex;
 	s->version++;
@@ -319,15 +358,28 @@ void sched_launch(struct scheduler *s, bool committed)
 			sched_exec_free(ex);
 			continue;
 		}
-		log_kv(LOG_INFO, "execution started", "job", ex->job_name, "execution", ex->id,
-		       "trigger", job_trigger_name(ex->trigger), NULL);
-		if (events_active(s->events))
-			events_publish(s->events, EVENT_JOB_STARTED, started_payload(ex));
+		/* Announced when the runner says it started (SMSG_STARTED). */
 		runner_pool_submit(s->pool, ex->rx);
 	}
 }
 
 /* ---- loop side: lines, container ids, finish ---- */
+
+/* flush_soon arms the flush timer unless it is armed: what waits is
+ * committed within FLUSH_DELAY_NS, with whatever else comes meanwhile; or,
+ * when the tick claims the next slots within MERGE_NS, with those claims
+ * (the timer then only backs the tick up). */
+static void flush_soon(struct scheduler *s)
+{
+	if (s->store_down || loop_timer_armed(s->flush_timer))
+		return;
+	int64_t now = clock_now_ns();
+	int64_t tick = s->heap_len > 0 ? s->heap[0]->next_ns - CLAIM_LEAD_NS : 0;
+	if (tick > now && tick - now <= MERGE_NS)
+		loop_timer_at(s->flush_timer, tick + FLUSH_DELAY_NS);
+	else
+		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
+}
 
 /* trim_output keeps the last max bytes of the output, cut at a character. */
 static void trim_output(struct sexec *ex, int64_t max)
@@ -394,15 +446,133 @@ static void take_lines(struct scheduler *s, struct smsg *m)
 		return;
 	if (store_pending(s->store) >= FLUSH_LINES || store_pending_bytes(s->store) >= FLUSH_BYTES)
 		sched_on_flush(s);
-	else if (!loop_timer_armed(s->flush_timer))
-		loop_timer_after(s->flush_timer, FLUSH_DELAY_NS);
+	else
+		flush_soon(s);
+}
+
+static void announce_finish(struct scheduler *s, const struct store_execution *e);
+
+/* recorded takes a committed end into the job's state and announces it. */
+static void recorded(struct scheduler *s, struct sexec *ex)
+{
+	struct sjob *j = map_get(&s->jobs, ex->job_name);
+	if (j && ex->start_ns >= j->last_run_ns) {
+		j->last_run_ns = ex->start_ns;
+		j->last_status = ex->unsaved->status;
+	}
+	announce_finish(s, ex->unsaved);
+	sched_chain_adopt(s, ex->unsaved, &ex->follow);
+	if (ex->on_done)
+		ex->on_done(ex->unsaved->status, ex->done_arg);
+	sched_exec_free(ex);
+}
+
+/* commit_endings writes the ends that wait (oldest first) and the queued
+ * lines in one transaction, then announces them. When it fails they go to
+ * the retry list, which records them one by one once the store is back. */
+static void commit_endings(struct scheduler *s)
+{
+	struct sexec *order = NULL;
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	bool began = store_tx_begin(s->store) == 0, ok = began;
+	for (struct sexec *ex = order; ok && ex; ex = ex->retry_next)
+		ok = store_execution_finish_then(s->store, ex->unsaved, ex->follow.v, ex->follow.n,
+		                                 ex->follow.notify) == 0;
+	if (ok)
+		ok = store_tx_commit(s->store) == 0;
+	else if (began)
+		store_tx_rollback(s->store);
+	if (!ok) {
+		log_errorx("cannot record the end of %s (retrying): %s",
+		           order && order->retry_next ? "several executions" : "an execution",
+		           store_errmsg(s->store));
+		sched_store_failed(s);
+		while (order) {
+			struct sexec *ex = order;
+			order = ex->retry_next;
+			ex->retry_next = s->retry;
+			s->retry = ex;
+		}
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+		return;
+	}
+	s->version++;
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		recorded(s, ex);
+	}
+}
+
+void sched_endings_write(struct scheduler *s)
+{
+	struct sexec *order = NULL;
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		if (store_execution_finish_then(s->store, ex->unsaved, ex->follow.v, ex->follow.n,
+		                                ex->follow.notify) == 0) {
+			ex->retry_next = s->ending_batch;
+			s->ending_batch = ex;
+			continue;
+		}
+		log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
+		           ex->job_name, ex->id, store_errmsg(s->store));
+		ex->retry_next = s->retry;
+		s->retry = ex;
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	}
+}
+
+void sched_endings_settle(struct scheduler *s, bool committed)
+{
+	struct sexec *order = NULL;
+	while (s->ending_batch) {
+		struct sexec *ex = s->ending_batch;
+		s->ending_batch = ex->retry_next;
+		ex->retry_next = order;
+		order = ex;
+	}
+	if (committed)
+		s->version++;
+	while (order) {
+		struct sexec *ex = order;
+		order = ex->retry_next;
+		if (committed) {
+			recorded(s, ex);
+			continue;
+		}
+		ex->retry_next = s->retry;
+		s->retry = ex;
+		if (!loop_timer_armed(s->retry_timer))
+			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
+	}
 }
 
 void sched_on_flush(void *arg)
 {
 	struct scheduler *s = arg;
 	loop_timer_stop(s->flush_timer);
-	if (store_pending(s->store) == 0 || s->store_down)
+	if (s->store_down)
+		return;
+	if (s->ending) {
+		commit_endings(s);
+		return;
+	}
+	if (store_pending(s->store) == 0)
 		return;
 	if (store_flush(s->store) < 0) {
 		log_errorx("cannot store log lines (they are kept for the next try): %s",
@@ -477,16 +647,36 @@ static struct store_execution *final_record(struct scheduler *s, struct sexec *e
 	return e;
 }
 
+/* finish records an execution's end. Ends wait up to FLUSH_DELAY_NS to be
+ * committed together, with the lines and the ends of the executions that
+ * finish meanwhile (a group commit): one commit for the jobs of a slot
+ * instead of one each. Nothing is announced before its commit. */
 static void finish(struct scheduler *s, struct sexec *ex, const struct runner_result *r)
 {
-	struct store_execution *e = final_record(s, ex, r);
 	struct sjob *j = map_get(&s->jobs, ex->job_name);
 
+	ex->unsaved = final_record(s, ex, r);
+	/* The job's row moves to the slot and the next one with the end. */
+	ex->unsaved->slot_schedule = ex->schedule;
+	ex->unsaved->next_run_ns = j ? j->next_ns : 0;
+	if (j) {
+		int64_t mono = clock_mono_ns();
+		/* In a cluster the row is what the other nodes see and take over
+		 * from (docs/cluster.md): written with every end. */
+		if (!s->gated && !s->shutting_down && r->status == j->row_status &&
+		    j->row_saved_ns && mono - j->row_saved_ns < ROW_EVERY_NS) {
+			ex->unsaved->skip_job_row = true;
+			j->row_stale = true;
+		} else {
+			j->row_status = r->status;
+			j->row_saved_ns = mono;
+			j->row_stale = false;
+		}
+	}
 	forget(s, ex);
 	runner_exec_free(ex->rx);
 	ex->rx = NULL;
 	if (j) {
-		j->last_status = r->status;
 		map_put(&s->prune_dirty, j->def->name, j);
 		if (!s->prune_soon) {
 			loop_timer_after(s->prune_timer, PRUNE_SOON_NS);
@@ -498,30 +688,25 @@ static void finish(struct scheduler *s, struct sexec *ex, const struct runner_re
 	 * node's execution taken over: that node may record its own end (and
 	 * what follows it) when it comes back, and a retry must not run twice. */
 	if (ex->foreign == NULL)
-		sched_chain_follow(s, e, ex->on_done != NULL, &ex->follow);
+		sched_chain_follow(s, ex->unsaved, ex->on_done != NULL, &ex->follow);
 	else
 		ex->follow.notify = true;
 	/* While the store is down the end waits with the others for it. */
-	if (s->store_down || store_execution_finish_then(s->store, e, ex->follow.v, ex->follow.n,
-	                                                 ex->follow.notify) < 0) {
-		if (!s->store_down) {
-			log_errorx("job %s: cannot record the end of execution %s (retrying): %s",
-			           ex->job_name, ex->id, store_errmsg(s->store));
-			sched_store_failed(s);
-		}
-		ex->unsaved = e;
+	if (s->store_down) {
 		ex->retry_next = s->retry;
 		s->retry = ex;
 		if (!loop_timer_armed(s->retry_timer))
 			loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
 	} else {
-		announce_finish(s, e);
-		sched_chain_adopt(s, e, &ex->follow);
-		if (ex->on_done)
-			ex->on_done(e->status, ex->done_arg);
-		e->job_name = NULL;
-		store_execution_free(e);
-		sched_exec_free(ex);
+		ex->retry_next = s->ending;
+		s->ending = ex;
+		/* What it causes (a retry, triggered runs), the slots that wait
+		 * for it, and the other nodes of a cluster (which pull the history)
+		 * do not wait for a group commit. */
+		if (ex->follow.n > 0 || s->nwaits > 0 || s->gated)
+			commit_endings(s);
+		else
+			flush_soon(s);
 	}
 	sched_dequeue(s);
 	sched_chain_kick(s);
@@ -545,11 +730,8 @@ void sched_on_retry(void *arg)
 			break;
 		}
 		*p = ex->retry_next;
-		announce_finish(s, ex->unsaved);
-		sched_chain_adopt(s, ex->unsaved, &ex->follow);
-		if (ex->on_done)
-			ex->on_done(ex->unsaved->status, ex->done_arg);
-		sched_exec_free(ex);
+		s->version++;
+		recorded(s, ex);
 	}
 	if (s->retry)
 		loop_timer_after(s->retry_timer, RETRY_DELAY_NS);
@@ -561,6 +743,12 @@ void sched_on_message(void *msg, void *arg)
 	struct scheduler *s = arg;
 	struct smsg *m = msg;
 	switch (m->kind) {
+	case SMSG_STARTED:
+		log_kv(LOG_INFO, "execution started", "job", m->ex->job_name, "execution",
+		       m->ex->id, "trigger", job_trigger_name(m->ex->trigger), NULL);
+		if (events_active(s->events))
+			events_publish(s->events, EVENT_JOB_STARTED, started_payload(m->ex));
+		break;
 	case SMSG_LINES:
 		take_lines(s, m);
 		break;
@@ -572,9 +760,10 @@ void sched_on_message(void *msg, void *arg)
 			           m->container_id, store_errmsg(s->store));
 		break;
 	case SMSG_PROCESS:
-		if (store_execution_set_process(s->store, m->ex->id, m->pid, m->container_id) < 0)
-			log_errorx("execution %s: cannot record process %ld: %s", m->ex->id, m->pid,
-			           store_errmsg(s->store));
+		/* With the next commit: until then a restart finds the job's
+		 * processes by their OFELIA_EXECUTION_ID. */
+		store_execution_note_process(s->store, m->ex->id, m->pid, m->container_id);
+		flush_soon(s);
 		break;
 	case SMSG_DONE:
 		finish(s, m->ex, &m->result);
@@ -606,13 +795,13 @@ void sched_drop_queued(struct scheduler *s, const struct spending *p, const char
 
 void sched_dequeue(struct scheduler *s)
 {
-	if (s->queue_len == 0 || s->running >= s->o.max_concurrent || s->shutting_down)
+	if (s->queue_len == 0 || SCHED_FULL(s) || s->shutting_down)
 		return;
 	/* One commit for every slot this frees, as the tick does. A store that
 	 * cannot take it leaves the slots queued. */
 	if (sched_batch_begin(s) < 0)
 		return;
-	while (s->queue_len > 0 && s->running < s->o.max_concurrent && !s->shutting_down) {
+	while (s->queue_len > 0 && !SCHED_FULL(s) && !s->shutting_down) {
 		struct spending p = s->queue[s->queue_head];
 		s->queue_head = (s->queue_head + 1) % (size_t)s->o.max_queue;
 		s->queue_len--;
@@ -664,10 +853,50 @@ void scheduler_stop_running(struct scheduler *s, const char *reason)
 	sched_stop_all(s, reason);
 }
 
+/* save_rows writes the rows of the jobs whose ends left them behind
+ * (ROW_EVERY_NS), in one commit: after a clean stop the rows are current. */
+static void save_rows(struct scheduler *s)
+{
+	struct map_iter it;
+	void *v;
+	bool any = false;
+
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v))
+		any = any || ((struct sjob *)v)->row_stale;
+	if (!any || s->store_down || store_tx_begin(s->store) < 0)
+		return;
+	int rc = 0;
+	map_iter_init(&s->jobs, &it);
+	while (rc == 0 && map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		if (!j->row_stale)
+			continue;
+		/* A run whose end could not be recorded leaves last_run alone. */
+		bool ended = j->last_status != JOB_STATUS_RUNNING;
+		rc = store_job_set_state(s->store, j->def->name, ended ? j->last_run_ns : 0,
+		                         j->last_status, j->last_slot_ns, j->slot_schedule,
+		                         j->next_ns);
+	}
+	if (rc == 0 && store_tx_commit(s->store) == 0) {
+		map_iter_init(&s->jobs, &it);
+		while (map_iter_next(&s->jobs, &it, NULL, &v))
+			((struct sjob *)v)->row_stale = false;
+		return;
+	}
+	if (rc < 0)
+		store_tx_rollback(s->store);
+	log_errorx("cannot store the jobs' last runs (the next start reads them from the "
+	           "executions): %s",
+	           store_errmsg(s->store));
+}
+
 void sched_maybe_done(struct scheduler *s)
 {
 	if (!s->shutting_down || s->running > 0 || s->shutdown_done == NULL)
 		return;
+	if (s->ending && !s->store_down)
+		commit_endings(s);
 	/* The database may take writes again by now (the disk has room): the
 	 * ends it refused get one last try before they are given up. */
 	if (s->retry && !s->final_try) {
@@ -684,6 +913,7 @@ void sched_maybe_done(struct scheduler *s)
 		           ex->id, ex->job_name, job_status_name(ex->unsaved->status));
 	if (store_flush(s->store) < 0)
 		log_errorx("cannot store the last log lines: %s", store_errmsg(s->store));
+	save_rows(s);
 	if (sched_record_owed(s) < 0)
 		log_errorx("%zu slot outcomes could not be recorded (%s); the next start records "
 		           "them as missed",
@@ -729,7 +959,7 @@ static void reattach(struct scheduler *s, struct sjob *j, struct store_execution
 	j->running++;
 	s->running++;
 	map_put(&s->execs, ex->id, ex);
-	struct runner_sink sink = {on_line, on_idle, on_container, on_process, on_done, ex};
+	struct runner_sink sink = sink_of(ex);
 	ex->rx = runner_exec_new(resolved(s, j->def), ex->id, &s->o.runner, &sink, e->container_id);
 	ex->launch_next = s->launch;
 	s->launch = ex;
@@ -848,9 +1078,9 @@ enum scheduler_rc scheduler_run_job(struct scheduler *s, const char *name, char 
 		snprintf(err, errlen, "Job '%s' not found", name);
 		return SCHED_NOT_FOUND;
 	}
-	/* Every runner thread busy: the run waits in the queue, like a slot,
-	 * and is only recorded when it starts. A full queue refuses it. */
-	if (s->running >= s->o.max_concurrent) {
+	/* max-concurrent executions run: the run waits in the queue, like a
+	 * slot, and is only recorded when it starts. A full queue refuses it. */
+	if (SCHED_FULL(s)) {
 		if (s->queue_len >= (size_t)s->o.max_queue) {
 			snprintf(err, errlen,
 			         "%d executions are running (max-concurrent) and %d are waiting "

@@ -40,6 +40,7 @@ struct sjob *sched_job_from_row(struct store_job *row)
 	j->slot_schedule = xstrdup(row->slot_schedule);
 	j->last_run_ns = row->last_run_ns;
 	j->last_status = row->last_status;
+	j->row_status = row->last_status;
 	j->created_ns = row->created_ns;
 	return j;
 }

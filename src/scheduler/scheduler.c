@@ -122,7 +122,8 @@ void sched_arm(struct scheduler *s)
 	int64_t when = s->heap[0]->next_ns;
 	if (s->gated)
 		earliest(s, 0, &when);
-	loop_timer_at(s->timer, when);
+	/* Slots are claimed CLAIM_LEAD_NS ahead of their time (on_tick). */
+	loop_timer_at(s->timer, when - CLAIM_LEAD_NS);
 }
 
 /* ---- planning ---- */
@@ -373,7 +374,7 @@ void sched_fire(struct scheduler *s, struct sjob *j, int64_t now_ns)
 	} else if (j->def->depends_on.n > 0 &&
 	           sched_chain_gate_slot(s, j, slot_ns, JOB_TRIGGER_SCHEDULE, id[0] ? id : NULL)) {
 		/* waiting for its dependencies, or skipped: chain.c recorded it */
-	} else if (s->running >= s->o.max_concurrent) {
+	} else if (SCHED_FULL(s)) {
 		if (s->queue_len < (size_t)s->o.max_queue) {
 			queue_push(s, j, slot_ns);
 			store_job_set_next(s->store, j->def->name, j->next_ns);
@@ -423,6 +424,8 @@ static void on_tick(void *arg)
 {
 	struct scheduler *s = arg;
 	int64_t now = clock_now_ns();
+	/* Slots due within the lead are claimed now (CLAIM_LEAD_NS). */
+	int64_t horizon = now + CLAIM_LEAD_NS;
 
 	/* Outcomes owed since the store failed go first, oldest first. */
 	if (s->nowed > 0 && !s->store_down)
@@ -431,17 +434,17 @@ static void on_tick(void *arg)
 	 * committed together, then launched and announced. When the store
 	 * cannot take it, nothing runs: every due slot is owed as missed. */
 	if (sched_batch_begin(s) < 0) {
-		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= horizon) {
 			struct sjob *j = s->heap[0];
-			owe_due(s, j, now);
+			owe_due(s, j, horizon);
 			sched_heap_update(s, j);
 		}
 	} else {
 		/* A cluster node claims what comes due soon, then gives the due
 		 * slots it holds their outcomes (gate.c). */
 		if (s->gated)
-			sched_gate_ahead(s, now);
-		while (s->heap_len > 0 && s->heap[0]->next_ns <= now) {
+			sched_gate_ahead(s, horizon);
+		while (s->heap_len > 0 && s->heap[0]->next_ns <= horizon) {
 			struct sjob *j = s->heap[0];
 			if (s->gated && now - j->next_ns <= LATE_SLOT_NS) {
 				enum sgate_verdict v = sched_gate_at(s, j, now);
@@ -459,7 +462,12 @@ static void on_tick(void *arg)
 			sched_fire(s, j, now);
 			sched_heap_update(s, j);
 		}
-		sched_batch_end(s);
+		/* Ends waiting for a commit go with the claims (exec.c). */
+		sched_endings_write(s);
+		sched_endings_settle(s, sched_batch_end(s) == 0);
+		/* The commit took what the flush timer was armed for. */
+		if (store_pending(s->store) == 0 && s->ending == NULL)
+			loop_timer_stop(s->flush_timer);
 	}
 	sched_dequeue(s);
 	s->version++;
@@ -476,8 +484,8 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	s->store = store;
 	s->events = events;
 	s->o = *o;
-	if (s->o.max_concurrent < 1)
-		s->o.max_concurrent = 1;
+	if (s->o.max_concurrent < 0)
+		s->o.max_concurrent = 0;
 	if (s->o.max_queue < 1)
 		s->o.max_queue = 1;
 	if (s->o.zone == NULL)
@@ -533,6 +541,16 @@ void scheduler_free(struct scheduler *s)
 		s->retry = ex->retry_next;
 		sched_exec_free(ex);
 	}
+	while (s->ending) {
+		struct sexec *ex = s->ending;
+		s->ending = ex->retry_next;
+		sched_exec_free(ex);
+	}
+	while (s->ending_batch) {
+		struct sexec *ex = s->ending_batch;
+		s->ending_batch = ex->retry_next;
+		sched_exec_free(ex);
+	}
 	for (size_t i = 0; i < s->queue_len; i++)
 		free(s->queue[(s->queue_head + i) % (size_t)s->o.max_queue].job_name);
 	sched_owed_free(s);
@@ -561,8 +579,42 @@ int scheduler_start(struct scheduler *s, struct job *const *defs, size_t n, char
 			map_put(&s->jobs, j->def->name, j);
 	}
 	store_jobs_free(rows, nrows);
+	/* A run's end moves its job's last_slot: a run begun but never ended
+	 * (ofelia was killed) has a later slot, which must not run again. */
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		int64_t latest;
+		if (store_job_latest_slot(s->store, j->def->name, &latest) < 0) {
+			snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
+			return -1;
+		}
+		/* The slot was claimed under the stored definition's schedule
+		 * (a sync saves the definition before its slots are planned). */
+		if (latest > j->last_slot_ns) {
+			j->last_slot_ns = latest;
+			free(j->slot_schedule);
+			j->slot_schedule = xstrdup(j->def->schedule);
+		}
+	}
 	s->started = true;
 	sched_resolve_orphans(s, false);
+	/* The job's row takes its last run with some ends only (exec.c):
+	 * the executions have the latest, resolved above. */
+	map_iter_init(&s->jobs, &it);
+	while (map_iter_next(&s->jobs, &it, NULL, &v)) {
+		struct sjob *j = v;
+		int64_t start;
+		enum job_status status;
+		if (store_job_latest_run(s->store, j->def->name, &start, &status) < 0) {
+			snprintf(err, errlen, "cannot load jobs: %s", store_errmsg(s->store));
+			return -1;
+		}
+		if (start && start >= j->last_run_ns) {
+			j->last_run_ns = start;
+			j->last_status = status;
+		}
+	}
 	/* A cluster node starts as a follower: the leader's jobs, nothing planned,
 	 * its own sources kept for when it leads (gate.c). */
 	if (s->gated && !s->leading) {
@@ -682,6 +734,18 @@ int scheduler_job_running(struct scheduler *s, const char *name)
 	return j ? j->running : 0;
 }
 
+bool scheduler_job_times(struct scheduler *s, const char *name, int64_t *next_ns,
+                         int64_t *last_run_ns, enum job_status *last_status)
+{
+	struct sjob *j = map_get(&s->jobs, name);
+	if (j == NULL)
+		return false;
+	*next_ns = j->next_ns;
+	*last_run_ns = j->last_run_ns;
+	*last_status = j->last_status;
+	return true;
+}
+
 bool scheduler_job_live(struct scheduler *s, const char *name)
 {
 	struct sjob *j = map_get(&s->jobs, name);
@@ -721,6 +785,8 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 	}
 	if (batch)
 		sched_batch_end(s);
+	/* A slot claimed ahead (CLAIM_LEAD_NS) is running already: it starts at
+	 * its instant and is waited for like the others. */
 	events_publish(s->events, EVENT_SCHEDULER_STOPPED, json_pack("{s:b}", "running", 0));
 	if (s->running == 0) {
 		sched_maybe_done(s);

@@ -42,7 +42,7 @@ struct scheduler_flow {
 
 struct scheduler_options {
 	const struct tz *zone; /* zone schedules run in unless they name one */
-	int max_concurrent;    /* runner threads */
+	int max_concurrent;    /* executions at once (more wait in the queue); 0 = no limit */
 	int max_queue;         /* slots waiting for a thread; beyond, skipped */
 	enum job_catch_up catch_up;
 	int64_t catch_up_deadline_ns;
@@ -170,6 +170,13 @@ struct scheduler_status {
 void scheduler_status(struct scheduler *s, struct scheduler_status *out);
 /* scheduler_job_running tells how many executions of a job are running. */
 int scheduler_job_running(struct scheduler *s, const char *name);
+/* scheduler_job_times gives what the scheduler knows of a job now: its
+ * next slot, the start of its latest run and that run's status (running
+ * until its end is committed). The job's row in the store takes these with
+ * each outcome, so while a run lasts the row still shows the one before.
+ * false for an unknown job. */
+bool scheduler_job_times(struct scheduler *s, const char *name, int64_t *next_ns,
+                         int64_t *last_run_ns, enum job_status *last_status);
 /* scheduler_job_live tells whether name is a job the scheduler serves now
  * (the store also keeps deleted jobs, and label jobs whose container has not
  * been seen since the start). */

@@ -20,6 +20,16 @@
  * time (ofelia was down, stopped or suspended): it goes through catch-up. */
 #define LATE_SLOT_NS (60LL * 1000000000LL)
 
+/* The tick claims a slot (commits its execution as running) this long
+ * before its time and hands it to a runner thread, which prepares the
+ * command and waits for the instant: at the slot's time only the spawn is
+ * left. A slot is decided then: a job changed or disabled within the last
+ * CLAIM_LEAD_NS before its slot still runs that slot. */
+#define CLAIM_LEAD_NS (20LL * 1000000LL)
+
+/* full tells whether max-concurrent executions run (never without one). */
+#define SCHED_FULL(s) ((s)->o.max_concurrent > 0 && (s)->running >= (s)->o.max_concurrent)
+
 struct sjob {
 	struct job *def;        /* the effective definition */
 	struct job *source_def; /* as config or labels gave it; NULL for API jobs */
@@ -39,6 +49,12 @@ struct sjob {
 	int64_t handled_ns;
 	int64_t last_run_ns;
 	enum job_status last_status;
+	/* The job's row in the store takes last_run_ns ... next_ns with an end
+	 * that changes its status, or once ROW_EVERY_NS, and at shutdown
+	 * (exec.c): row_stale while it lags. */
+	enum job_status row_status;
+	int64_t row_saved_ns; /* monotonic */
+	bool row_stale;
 	int64_t created_ns;
 	int retrying; /* pending retries (chain.c): no-overlap counts them as running */
 
@@ -82,7 +98,9 @@ struct sexec {
 	enum job_type job_type;
 	enum job_trigger trigger;
 	int64_t slot_ns;
+	char *schedule; /* the schedule the slot belongs to; NULL without a slot */
 	int64_t start_ns;
+	int64_t due_ns; /* a slot claimed ahead: the runner starts it then; 0 = at once */
 	struct scheduler *s;
 	struct runner_exec *rx;
 	char *foreign; /* the node that started it, when another node did (a takeover) */
@@ -95,7 +113,7 @@ struct sexec {
 	int64_t output_dropped;
 	struct buf output; /* tail of the output, trimmed to max_output_bytes */
 	char *container_id;
-	struct store_execution *unsaved; /* a finish the store refused, retried */
+	struct store_execution *unsaved; /* the end to record: waiting for its commit, or refused */
 	void (*on_done)(enum job_status status, void *arg);
 	void *done_arg;
 	struct sexec *retry_next;
@@ -167,7 +185,9 @@ struct scheduler {
 	struct map prune_dirty; /* job names with finished executions since the last prune */
 	bool prune_soon;        /* the prune timer is armed for the near future */
 	struct loop_timer *retry_timer;
-	struct sexec *retry; /* finishes the store refused */
+	struct sexec *retry;        /* finishes the store refused */
+	struct sexec *ending;       /* finishes waiting for the next commit (newest first) */
+	struct sexec *ending_batch; /* finishes written in the open batch */
 
 	/* owed.c */
 	struct sowed *owed; /* outcomes waiting for the store */
@@ -240,6 +260,11 @@ struct sexec *sched_exec_begin(struct scheduler *s, struct sjob *j, const struct
 void sched_launch(struct scheduler *s, bool committed);
 void sched_on_message(void *msg, void *arg);
 void sched_on_flush(void *arg);
+/* sched_endings_write writes the ends waiting for a commit into the open
+ * batch (the tick's); sched_endings_settle announces them once the batch
+ * committed, or leaves them to the retry timer. */
+void sched_endings_write(struct scheduler *s);
+void sched_endings_settle(struct scheduler *s, bool committed);
 void sched_on_retry(void *arg);
 void sched_dequeue(struct scheduler *s);
 /* sched_drop_queued records a queued slot or manual run that will not run

@@ -160,6 +160,7 @@ static int commit(struct store *s)
 	store_queue_committed(s);
 	store_cluster_committed(s);
 	s->unwritable = false;
+	s->committed_ns = clock_mono_ns();
 	return 0;
 }
 
@@ -319,10 +320,15 @@ static int configure(struct store *s, enum store_sync sync)
 {
 	sqlite3_stmt *q;
 	bool wal = false;
+	char sql[64];
 
 	if (sqlite3_db_readonly(s->db, "main") == 1)
 		return store_seterr(s, "the file is read-only; fix its permissions, or open it "
 		                       "read-only for reports");
+	/* Only a new file takes a page size; an older one keeps its own. */
+	snprintf(sql, sizeof sql, "PRAGMA page_size = %d", STORE_PAGE_SIZE);
+	if (s->version == 0 && exec(s, sql, "page_size") < 0)
+		return -1;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK)
 		return store_fail(s, "journal_mode");
 	if (sqlite3_step(q) == SQLITE_ROW)
@@ -462,7 +468,8 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 	}
 	int64_t wal_limit = o->wal_limit_bytes > 0 ? o->wal_limit_bytes : STORE_WAL_LIMIT;
 	if (setup(s, o) < 0 ||
-	    (!o->read_only && store_checkpointer_start(s, o->path, wal_limit) < 0)) {
+	    (!o->read_only &&
+	     store_checkpointer_start(s, o->path, wal_limit, o->checkpoint_age_ns) < 0)) {
 		snprintf(err, errlen, "%s: %s", o->path, s->err);
 		teardown(s);
 		return NULL;
@@ -516,6 +523,11 @@ int store_check(struct store *s)
 bool store_writable(const struct store *s)
 {
 	return !s->unwritable;
+}
+
+int64_t store_last_commit_ns(const struct store *s)
+{
+	return s->committed_ns;
 }
 
 int store_probe(struct store *s)

@@ -30,11 +30,12 @@ enum store_sync {
 struct store_options {
 	const char *path;
 	enum store_sync sync;
-	bool read_only;          /* reports and checks: no migration, no writes */
-	int64_t wal_limit_bytes; /* the WAL file is kept near this; 0 = STORE_WAL_LIMIT */
-	bool lock;               /* the daemon: one per database, held until store_close */
-	bool init;               /* create a database even where one was (--init-db) */
-	bool quick_check;        /* run PRAGMA quick_check first (STORE_QUICK_CHECK_NS) */
+	bool read_only;            /* reports and checks: no migration, no writes */
+	int64_t wal_limit_bytes;   /* the WAL file is kept near this; 0 = STORE_WAL_LIMIT */
+	int64_t checkpoint_age_ns; /* frames wait in the WAL at most about this; 0 = a minute */
+	bool lock;                 /* the daemon: one per database, held until store_close */
+	bool init;                 /* create a database even where one was (--init-db) */
+	bool quick_check;          /* run PRAGMA quick_check first (STORE_QUICK_CHECK_NS) */
 };
 
 /* The time store_open's quick_check may take; a bigger file is checked
@@ -67,6 +68,9 @@ int store_check(struct store *s);
  * or the disk (full, I/O error, locked by another process, read-only) until
  * a commit succeeds. */
 bool store_writable(const struct store *s);
+/* store_last_commit_ns is when the last commit succeeded (monotonic ns; 0
+ * before any). */
+int64_t store_last_commit_ns(const struct store *s);
 /* store_probe commits a write that changes nothing, to find out whether
  * the database takes writes again; 0 when it does. */
 int store_probe(struct store *s);
@@ -119,6 +123,21 @@ int store_job_get(struct store *s, const char *name, struct store_job **out);
 /* store_job_save writes every column of the row (insert or replace),
  * committed unless inside store_tx_begin. updated_ns is set to now. */
 int store_job_save(struct store *s, const struct store_job *j);
+/* store_job_latest_slot finds the latest slot of name's executions, 0
+ * when none: a slot whose run was begun but whose end was never recorded
+ * is later than the job row's last_slot. */
+int store_job_latest_slot(struct store *s, const char *name, int64_t *slot_ns);
+/* store_job_latest_run finds the start and status of name's latest run
+ * (its row in executions), *start_ns 0 when none: the job's row takes them
+ * only with some ends (store_job_set_state). */
+int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,
+                         enum job_status *status);
+/* store_job_set_state writes the columns of the job's row that runs move
+ * (last_run, last_status, last_slot, slot_schedule, next_run), as the
+ * scheduler knows them; committed unless inside store_tx_begin. */
+int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
+                        enum job_status last_status, int64_t last_slot_ns,
+                        const char *slot_schedule, int64_t next_run_ns);
 /* store_job_set_next updates only next_run (the scheduler re-planning). */
 int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns);
 void store_job_free(struct store_job *j);
@@ -127,7 +146,7 @@ void store_jobs_free(struct store_job **v, size_t n);
 /* ---- executions ---- */
 
 struct store_execution {
-	char id[37]; /* UUIDv4 text */
+	char id[37]; /* UUIDv7 text */
 	char *job_name;
 	enum job_type job_type;
 	enum job_status status;
@@ -149,6 +168,14 @@ struct store_execution {
 	char *process_key; /* its identity (runner_process_key), or NULL */
 	long owner_pid;    /* the ofelia process running it; 0 = unknown */
 	char *owner_key;
+	/* For store_execution_finish of a slot's run, borrowed: the schedule
+	 * the slot belongs to and the job's next slot, which the job's row
+	 * takes (NULL: the row's slot stays). */
+	const char *slot_schedule;
+	int64_t next_run_ns;
+	/* For store_execution_finish: leave the job's row as it is (the
+	 * scheduler writes it later, store_job_set_state). */
+	bool skip_job_row;
 	/* In a cluster (docs/cluster.md): the node that ran it (NULL: this
 	 * store's own node, or no cluster), and the node that ended it for
 	 * that node (NULL: the node that ran it did). */
@@ -162,16 +189,16 @@ struct store_execution {
 	bool pending;              /* begun from the pending_runs row of its id: the row goes */
 };
 
-/* store_new_id writes a fresh UUIDv4 into id. */
+/* store_new_id writes a fresh UUIDv7 (time-ordered) into id. */
 void store_new_id(char id[37]);
 
-/* store_execution_begin inserts e (status running, its owner) and, in the
- * same commit,
- * the job's last_run, last_status and, when e fills a slot, last_slot,
- * slot_schedule and next_run. Returns 0, STORE_CONFLICT when the slot already
- * has an outcome, or -1. */
-int store_execution_begin(struct store *s, const struct store_execution *e, const char *schedule,
-                          int64_t next_run_ns);
+/* store_execution_begin inserts e (status running, its owner). The job's
+ * row is left as it is (last_run, last_status, last_slot and next_run
+ * move with the end, store_execution_finish): one row fewer to write per
+ * execution, and the unique slot of the executions row is what claims the
+ * slot. Returns 0, STORE_CONFLICT when the slot already has an outcome, or
+ * -1. */
+int store_execution_begin(struct store *s, const struct store_execution *e);
 /* store_slot_outcome records a slot that did not run (status skipped,
  * missed or expired, reason in error) and moves the job's last_slot and
  * next_run; counted in the job's counters. Returns 0, STORE_CONFLICT, or -1. */
@@ -185,9 +212,11 @@ int store_run_skipped(struct store *s, const char *id, const char *job, enum job
 /* store_execution_set_container records the Docker id of a running
  * execution as soon as it is known, so a restart can reattach. */
 int store_execution_set_container(struct store *s, const char *id, const char *container_id);
-/* store_execution_set_process records the process (and process group) of
- * a running local execution and its identity, so a restart can end it. */
-int store_execution_set_process(struct store *s, const char *id, long pid, const char *key);
+/* store_execution_note_process queues the process (and process group) of
+ * a running local execution and its identity, so a restart can end it; the
+ * next commit writes it (until then a restart finds the processes by their
+ * OFELIA_EXECUTION_ID). */
+void store_execution_note_process(struct store *s, const char *id, long pid, const char *key);
 /* store_log_reset deletes the stored log lines of an execution (its other
  * columns stay): a reattached container's logs are read again from the
  * start, so they replace what the previous process had stored. */
@@ -197,7 +226,8 @@ int store_log_reset(struct store *s, const char *exec_id);
  * and is copied. */
 void store_log_append(struct store *s, const char *exec_id, int64_t seq, int64_t ts_ns,
                       bool is_error, const char *msg, size_t len);
-/* store_pending returns how many log lines wait for a commit;
+/* store_pending returns how many log lines (and process notes) wait for a
+ * commit;
  * store_pending_bytes the bytes of their messages. */
 size_t store_pending(const struct store *s);
 size_t store_pending_bytes(const struct store *s);
@@ -206,7 +236,9 @@ size_t store_pending_bytes(const struct store *s);
 int store_flush(struct store *s);
 /* store_execution_finish writes the final fields of e (status, end, duration,
  * exit code, output, error, line counts) with the queued log lines, the
- * job's last_status, and the metrics (counter, histogram, last
+ * job's last_run and last_status (unless a newer run began), for a slot
+ * with e->slot_schedule its last_slot, slot_schedule and next_run (unless a
+ * later slot has an outcome), and the metrics (counter, histogram, last
  * success/failure), in one commit. */
 int store_execution_finish(struct store *s, const struct store_execution *e);
 

@@ -4,16 +4,25 @@
  * commit when the WAL passes 1000 pages, which stalled the loop thread for
  * 5-40 ms at a time under load. Here they run on a thread of their own, on
  * a connection of their own, as PASSIVE checkpoints that never block a
- * writer: every CHECKPOINT_EVERY_MS, or as soon as a commit leaves the WAL
- * past a sixteenth of its limit (the main connection's WAL hook wakes the
- * thread). Once a checkpoint has copied everything, the next write starts
- * the WAL over from its beginning, and journal_size_limit cuts the file back
- * to the limit.
+ * writer: as soon as a commit leaves the WAL past a quarter of its limit
+ * (the main connection's WAL hook wakes the thread), and otherwise once the
+ * WAL has waited CHECKPOINT_AGE (a minute) since the last one. Once a
+ * checkpoint has copied everything, the next write starts the WAL over from
+ * its beginning, and journal_size_limit cuts the file back to the limit.
+ *
+ * Why not more often: a checkpoint writes every page the commits since the
+ * last one changed, each as a whole 4 KiB page of the page cache, and then
+ * syncs both files; the next commit writes the WAL's header again and syncs
+ * it. The pages a run of one job changes (its row's leaf, the right edges of
+ * the indexes, the job, the metrics) are the same pages run after run, so
+ * copying them once a minute instead of twice a second divides what the
+ * disk sees per execution (BENCHMARKS.md, issue 13). What the WAL holds is
+ * as safe as the database: a kill -9 loses none of it.
  *
  * Under a steady stream of commits (a job flooding its output) a PASSIVE
  * checkpoint is never complete when the next write begins, since frames came
  * in while it copied, so the WAL is never started over. When the WAL reaches
- * a quarter of its limit anyway, the loop thread runs a RESTART checkpoint
+ * half its limit anyway, the loop thread runs a RESTART checkpoint
  * itself, between two of its transactions: the checkpointer has already
  * copied most of the frames, so this copies the rest and starts the WAL
  * over (8 ms median, 28 ms at most, in a flood of 70k lines/s on this
@@ -22,6 +31,9 @@
  * in `make bench`'s floods).
  * (Done from the checkpointer thread it would starve: the loop takes the
  * write lock again before a busy handler's next try.)
+ *
+ * The thread also looks every half second for a database file deleted or
+ * moved under ofelia.
  *
  * The checkpointer's connection must have read the database once: until
  * then SQLite has not opened the WAL on it, and sqlite3_wal_checkpoint_v2
@@ -37,8 +49,10 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* How often the WAL is copied back when no commit asks sooner. */
-#define CHECKPOINT_EVERY_MS 500
+/* How often the thread looks at the database file. */
+#define LOOK_EVERY_MS 500
+/* How long frames wait in the WAL when no commit asks for a checkpoint. */
+#define CHECKPOINT_AGE (60 * NS_PER_SEC)
 /* A database deleted under ofelia is logged this often. */
 #define MOVED_LOG_EVERY_NS (60 * NS_PER_SEC)
 /* After a RESTART checkpoint found readers in the way, the next waits. */
@@ -50,8 +64,11 @@ struct store_checkpointer {
 	pthread_cond_t wake;
 	pthread_mutex_t busy; /* held by whichever thread is checkpointing */
 	bool stop;
-	bool asked; /* a commit left the WAL past a sixteenth of the limit */
+	bool asked; /* a commit left the WAL past a quarter of the limit */
 	int limit_frames;
+	int64_t age_ns;           /* CHECKPOINT_AGE, or the store options' */
+	atomic_int frames;        /* the WAL's size after the last commit */
+	int64_t checkpointed_ns;  /* monotonic; the last checkpoint */
 	bool pinned_warned;       /* a reader keeps the WAL over the limit; said once */
 	int64_t restart_after_ns; /* monotonic; no RESTART before */
 	atomic_bool moved;        /* the database file was deleted or moved */
@@ -72,9 +89,10 @@ static void restart(struct store_checkpointer *c, sqlite3 *db, int frames)
 	if (now < c->restart_after_ns)
 		return;
 	/* A checkpoint running on the other connection would make this one fail
-	 * at once (SQLite does not wait for the checkpoint lock). Below half the
-	 * limit the next commit tries again; past it this one waits. */
-	if (frames < c->limit_frames / 2) {
+	 * at once (SQLite does not wait for the checkpoint lock). Below three
+	 * quarters of the limit the next commit tries again; past it this one
+	 * waits. */
+	if (frames < c->limit_frames * 3 / 4) {
 		if (pthread_mutex_trylock(&c->busy) != 0)
 			return;
 	} else {
@@ -89,7 +107,7 @@ static void restart(struct store_checkpointer *c, sqlite3 *db, int frames)
 	c->restart_after_ns = now + RESTART_BACKOFF_NS;
 	if (!c->pinned_warned) {
 		c->pinned_warned = true;
-		log_warnx("store: the WAL is past a quarter of its limit and cannot be started "
+		log_warnx("store: the WAL is past half its limit and cannot be started "
 		          "over (%s); "
 		          "a reader (a sqlite3 session with an open transaction?) may be "
 		          "holding it",
@@ -103,11 +121,12 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store_checkpointer *c = arg;
 	(void)name;
-	if (frames >= c->limit_frames / 4) {
+	atomic_store(&c->frames, frames);
+	if (frames >= c->limit_frames / 2) {
 		restart(c, db, frames);
 		return SQLITE_OK;
 	}
-	if (frames < c->limit_frames / 16)
+	if (frames < c->limit_frames / 4)
 		return SQLITE_OK;
 	pthread_mutex_lock(&c->lock);
 	if (!c->asked) {
@@ -147,7 +166,7 @@ bool store_checkpointer_moved(const struct store *s)
  * frames that came in meanwhile. */
 static void checkpoint(struct store_checkpointer *c)
 {
-	check_moved(c);
+	c->checkpointed_ns = clock_mono_ns();
 	pthread_mutex_lock(&c->busy);
 	int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	pthread_mutex_unlock(&c->busy);
@@ -185,16 +204,20 @@ static void *run(void *arg)
 	while (!c->stop) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += CHECKPOINT_EVERY_MS * 1000000L;
+		until.tv_nsec += LOOK_EVERY_MS * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		if (!c->asked)
 			pthread_cond_timedwait(&c->wake, &c->lock, &until);
 		if (c->stop)
 			break;
+		bool due = c->asked || (atomic_load(&c->frames) > 0 &&
+		                        clock_mono_ns() - c->checkpointed_ns >= c->age_ns);
 		c->asked = false;
 		pthread_mutex_unlock(&c->lock);
-		checkpoint(c);
+		check_moved(c);
+		if (due)
+			checkpoint(c);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -215,7 +238,7 @@ static int64_t read_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
-int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes)
+int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes, int64_t age_ns)
 {
 	struct store_checkpointer *c = xcalloc(1, sizeof *c);
 	char sql[64];
@@ -240,6 +263,8 @@ int store_checkpointer_start(struct store *s, const char *path, int64_t limit_by
 		c->limit_frames = 16;
 	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", (long long)limit_bytes);
 	sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	c->age_ns = age_ns > 0 ? age_ns : CHECKPOINT_AGE;
+	c->checkpointed_ns = clock_mono_ns();
 	c->path = xstrdup(path);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->busy, NULL);

@@ -2,6 +2,7 @@
  * executions row: the run itself, or a skipped/missed/expired outcome. The
  * unique index executions_slot on (job_name, scheduled_time) is what makes a
  * second outcome fail, across restarts too; it surfaces as STORE_CONFLICT. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -40,10 +41,36 @@ enum {
 	COL_RESOLVED_BY,
 };
 
+/* Ids are UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, a
+ * 12-bit counter within the millisecond (RFC 9562's method 1, so the ids of
+ * one process only grow), and 62 random bits. Ids made close in time sort
+ * close together, so the primary key's index and execution_logs (keyed by
+ * the id) grow at their right edge: a commit of several executions dirties
+ * one leaf of each instead of one per execution, as random UUIDv4 did. */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t id_ms;
+static unsigned id_seq;
+
 void store_new_id(char id[37])
 {
 	uuid_t u;
+	uint64_t ms = (uint64_t)(clock_now_ns() / NS_PER_MS);
+
 	uuid_generate_random(u);
+	pthread_mutex_lock(&id_lock);
+	/* A clock that went back, or 4096 ids in a millisecond, borrow the
+	 * next millisecond rather than break the order. */
+	if (ms < id_ms || (ms == id_ms && id_seq == 0xFFF))
+		ms = id_ms + (id_seq == 0xFFF);
+	id_seq = ms == id_ms ? id_seq + 1 : 0;
+	id_ms = ms;
+	unsigned seq = id_seq;
+	pthread_mutex_unlock(&id_lock);
+	for (int i = 0; i < 6; i++)
+		u[i] = (unsigned char)(ms >> (40 - 8 * i));
+	u[6] = (unsigned char)(0x70 | (seq >> 8));
+	u[7] = (unsigned char)(seq & 0xFF);
+	u[8] = (unsigned char)(0x80 | (u[8] & 0x3F));
 	uuid_unparse_lower(u, id);
 }
 
@@ -99,37 +126,25 @@ int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, cons
 	return rc == 0 ? store_cluster_mark_job(s, job) : rc;
 }
 
-static int begun(struct store *s, const struct store_execution *e, const char *schedule,
-                 int64_t next_run_ns)
+/* begun inserts e's row. The counters are outcomes, and the job's row moves
+ * with the end. A run begun from a pending row takes the row's place in the
+ * same commit. */
+static int begun(struct store *s, const struct store_execution *e)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_BEGUN];
-	int rc;
-
-	/* The counters are outcomes: finish writes them. A run begun from a
-	 * pending row takes the row's place in the same commit. */
 	struct store_exec_extra extra = {e->attempt, e->first_attempt_id, e->cause_id, e->node};
-	rc = store_exec_insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING, e->trigger,
-	                       e->scheduled_ns, e->start_ns, NULL, e->container_id, e->created_ns,
-	                       e->owner_pid, e->owner_key, &extra);
+	int rc = store_exec_insert(s, e->id, e->job_name, e->job_type, JOB_STATUS_RUNNING,
+	                           e->trigger, e->scheduled_ns, e->start_ns, NULL, e->container_id,
+	                           e->created_ns, e->owner_pid, e->owner_key, &extra);
 	if (rc != 0)
 		return rc;
-	if (e->pending && store_pending_take(s, e->id) < 0)
-		return -1;
-	sqlite3_bind_text(q, 1, e->job_name, -1, SQLITE_STATIC);
-	store_bind_time(q, 2, e->start_ns);
-	if (store_done(s, q, "job begun") < 0 || store_cluster_mark_job(s, e->job_name) < 0)
-		return -1;
-	if (e->scheduled_ns == 0)
-		return 0;
-	return store_exec_move_slot(s, e->job_name, e->scheduled_ns, schedule, next_run_ns);
+	return e->pending ? store_pending_take(s, e->id) : 0;
 }
 
-int store_execution_begin(struct store *s, const struct store_execution *e, const char *schedule,
-                          int64_t next_run_ns)
+int store_execution_begin(struct store *s, const struct store_execution *e)
 {
 	if (store_write_begin(s) < 0)
 		return -1;
-	return store_write_end(s, begun(s, e, schedule, next_run_ns));
+	return store_write_end(s, begun(s, e));
 }
 
 static int outcome(struct store *s, const char *job, enum job_type type, int64_t slot_ns,
@@ -188,16 +203,30 @@ int store_execution_set_container(struct store *s, const char *id, const char *c
 	return store_write_end(s, rc == 0 ? store_cluster_mark_exec(s, id) : rc);
 }
 
-int store_execution_set_process(struct store *s, const char *id, long pid, const char *key)
+void store_execution_note_process(struct store *s, const char *id, long pid, const char *key)
 {
+	struct store_queue *qu = &s->queue;
+
+	qu->procs = xreallocarray(qu->procs, qu->nprocs + 1, sizeof *qu->procs);
+	struct store_process_note *p = &qu->procs[qu->nprocs++];
+	snprintf(p->exec_id, sizeof p->exec_id, "%s", id);
+	p->pid = pid;
+	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
+}
+
+int store_queue_write_processes(struct store *s)
+{
+	struct store_queue *qu = &s->queue;
 	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_PROCESS];
 
-	if (store_write_begin(s) < 0)
-		return -1;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, pid);
-	store_bind_text(q, 3, key);
-	return store_write_end(s, store_done(s, q, "execution set process"));
+	for (size_t i = 0; i < qu->nprocs; i++) {
+		sqlite3_bind_text(q, 1, qu->procs[i].exec_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, qu->procs[i].pid);
+		store_bind_text(q, 3, qu->procs[i].key[0] ? qu->procs[i].key : NULL);
+		if (store_done(s, q, "execution set process") < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* running_one reads the job and start of a running execution. */
@@ -243,24 +272,37 @@ static int write_final(struct store *s, const struct store_execution *e)
 	return rc == 0 ? store_cluster_mark_exec(s, e->id) : rc;
 }
 
-/* finished writes e's final fields, the job's last_status, the metrics,
- * the notices it owes (when notify) and the rows that follow it, all keyed
- * on the stored row's job. */
+/* job_row writes the job's last_run and last_status and, for a slot, its
+ * last_slot, slot_schedule and next_run. */
+static int job_row(struct store *s, const struct store_execution *e, const char *job,
+                   const char *start)
+{
+	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
+
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
+	store_bind_text(q, 3, start);
+	if (store_done(s, q, "job finished") < 0 || store_cluster_mark_job(s, job) < 0)
+		return -1;
+	if (!e->scheduled_ns || !e->slot_schedule)
+		return 0;
+	return store_exec_move_slot(s, job, e->scheduled_ns, e->slot_schedule, e->next_run_ns);
+}
+
+/* finished writes e's final fields, the job's row (unless skip_job_row),
+ * the metrics, the notices it owes (when notify) and the rows that follow
+ * it, all keyed on the stored row's job. */
 static int finished(struct store *s, const struct store_execution *e,
                     const struct store_pending *follow, size_t nfollow, bool notify)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
 	struct store_execution row = *e;
 	char *job = NULL, *start = NULL;
 	int rc = -1;
 
 	if (running_one(s, e->id, &job, &start) < 0 || write_final(s, e) < 0)
 		goto out;
-	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
-	store_bind_text(q, 3, start);
 	row.job_name = job;
-	if (store_done(s, q, "job finished") < 0 || store_cluster_mark_job(s, job) < 0 ||
+	if ((!e->skip_job_row && job_row(s, e, job, start) < 0) ||
 	    store_metrics_finished(s, &row) < 0 ||
 	    (notify && store_outbox_owe(s, e->id, job, e->status, e->error, e->end_ns) < 0))
 		goto out;

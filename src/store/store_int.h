@@ -12,6 +12,14 @@
 /* PRAGMA application_id of an ofelia database: "OFLA". */
 #define STORE_APPLICATION_ID 0x4F464C41
 
+/* The page size of a new database. Every commit appends each page it
+ * changed, whole, to the WAL, and an execution changes a few rows in many
+ * b-trees (its row, five indexes, the job, the metrics, its log): small
+ * pages make that a few KiB instead of tens (docs/design.md, "Disk
+ * writes"). Reads of long outputs and definitions follow overflow chains,
+ * which costs them little at this size. */
+#define STORE_PAGE_SIZE 1024
+
 /* The log queue keeps at most this many lines, or bytes of messages, while
  * commits fail (a full disk); past either bound the oldest lines are dropped
  * and counted in their execution's dropped_lines. */
@@ -38,9 +46,11 @@ enum store_stmt {
 	ST_JOB_GET,
 	ST_JOB_SAVE,
 	ST_JOB_SET_NEXT,
+	ST_JOB_LATEST_SLOT,
+	ST_JOB_SET_STATE,
+	ST_JOB_LATEST_RUN,
 
 	ST_EXEC_INSERT,
-	ST_EXEC_JOB_BEGUN,
 	ST_EXEC_JOB_SLOT,
 	ST_EXEC_SET_CONTAINER,
 	ST_EXEC_SET_PROCESS,
@@ -69,7 +79,9 @@ enum store_stmt {
 	ST_METRIC_ALL_SUMS,
 
 	ST_PRUNE_AGE,
+	ST_PRUNE_AGE_ANY,
 	ST_PRUNE_COUNT,
+	ST_PRUNE_COUNT_ANY,
 
 	ST_COUNT
 };
@@ -92,7 +104,16 @@ struct store_drop_tally {
 	int64_t count;
 };
 
+/* A local execution's process, written by the next commit. */
+struct store_process_note {
+	char exec_id[37];
+	long pid;
+	char key[128];
+};
+
 struct store_queue {
+	struct store_process_note *procs;
+	size_t nprocs;
 	struct store_queued_line *lines;
 	size_t n, cap;
 	size_t bytes; /* sum of the queued messages' lengths */
@@ -115,6 +136,7 @@ struct store {
 	bool unwritable;               /* the last write failed for a reason of the file or disk */
 	char write_err[256];           /* that failure */
 	char probe_sql[64];            /* a write that changes nothing: PRAGMA user_version = N */
+	int64_t committed_ns;          /* monotonic; the last commit that succeeded */
 	struct store_outbox *outbox;   /* store_outbox.c */
 	struct store_chain *chain;     /* store_chain.c */
 	struct store_cluster *cluster; /* store_cluster.c; NULL without a cluster */
@@ -139,9 +161,11 @@ int store_file_lock(struct store *s, const struct store_options *o);
 void store_file_unlock(struct store *s);
 
 /* store_checkpointer_start moves WAL checkpoints to a thread with its own
- * connection to path, keeping the WAL file near limit_bytes
- * (store_checkpoint.c); store_checkpointer_stop joins it. */
-int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes);
+ * connection to path, keeping the WAL file near limit_bytes and its frames
+ * no older than about age_ns (0: a minute) (store_checkpoint.c);
+ * store_checkpointer_stop joins it. */
+int store_checkpointer_start(struct store *s, const char *path, int64_t limit_bytes,
+                             int64_t age_ns);
 void store_checkpointer_stop(struct store *s);
 
 /* store_outbox_init prepares the outbox's statements (-1 with the message
@@ -213,6 +237,8 @@ int store_write_end(struct store *s, int rc);
  * transaction; the queue is emptied by store_queue_committed only once that
  * transaction is committed. */
 int store_queue_write(struct store *s);
+/* store_queue_write_processes writes the queued process notes (store_exec.c). */
+int store_queue_write_processes(struct store *s);
 void store_queue_committed(struct store *s);
 void store_queue_fini(struct store_queue *q);
 

@@ -194,6 +194,64 @@ int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns)
 	return store_write_end(s, rc);
 }
 
+int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
+                        enum job_status last_status, int64_t last_slot_ns,
+                        const char *slot_schedule, int64_t next_run_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_JOB_SET_STATE];
+
+	if (store_write_begin(s) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	store_bind_time(q, 2, last_run_ns);
+	if (last_run_ns)
+		sqlite3_bind_text(q, 3, job_status_name(last_status), -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 3);
+	store_bind_time(q, 4, last_slot_ns);
+	store_bind_text(q, 5, slot_schedule);
+	store_bind_time(q, 6, next_run_ns);
+	int rc = store_done(s, q, "job state");
+	if (rc == 0)
+		rc = store_cluster_mark_job(s, name);
+	return store_write_end(s, rc);
+}
+
+int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,
+                         enum job_status *status)
+{
+	sqlite3_stmt *q = s->stmt[ST_JOB_LATEST_RUN];
+
+	*start_ns = 0;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *st = (const char *)sqlite3_column_text(q, 1);
+		if (st && job_status_parse(st, status) == 0)
+			*start_ns = store_col_time(q, 0);
+	} else if (rc != SQLITE_DONE) {
+		store_fail(s, "job latest run");
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_job_latest_slot(struct store *s, const char *name, int64_t *slot_ns)
+{
+	sqlite3_stmt *q = s->stmt[ST_JOB_LATEST_SLOT];
+	int rc;
+
+	*slot_ns = 0;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*slot_ns = store_col_time(q, 0);
+	else
+		store_fail(s, "job latest slot");
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 void store_job_free(struct store_job *j)
 {
 	if (j == NULL)

@@ -73,7 +73,7 @@ void store_log_append(struct store *s, const char *exec_id, int64_t seq, int64_t
 
 size_t store_pending(const struct store *s)
 {
-	return s->queue.n;
+	return s->queue.n + s->queue.nprocs;
 }
 
 size_t store_pending_bytes(const struct store *s)
@@ -151,6 +151,8 @@ int store_queue_write(struct store *s)
 	/* An empty queue may have no array at all. */
 	if (i < qu->n && insert_lines(s, qu->lines + i, qu->n - i) < 0)
 		return -1;
+	if (store_queue_write_processes(s) < 0)
+		return -1;
 	for (size_t d = 0; d < qu->ndrops; d++) {
 		sqlite3_bind_text(q, 1, qu->drops[d].exec_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, qu->drops[d].count);
@@ -169,6 +171,7 @@ void store_queue_committed(struct store *s)
 	qu->n = 0;
 	qu->bytes = 0;
 	qu->ndrops = 0;
+	qu->nprocs = 0;
 	/* A queue grown by a long failure gives its memory back. */
 	if (qu->cap > 4096) {
 		free(qu->lines);
@@ -183,13 +186,14 @@ void store_queue_fini(struct store_queue *qu)
 		free(qu->lines[i].msg);
 	free(qu->lines);
 	free(qu->drops);
+	free(qu->procs);
 	memset(qu, 0, sizeof *qu);
 }
 
 int store_flush(struct store *s)
 {
 	/* Inside store_tx_begin the lines go with store_tx_commit. */
-	if (s->in_tx || (s->queue.n == 0 && s->queue.ndrops == 0))
+	if (s->in_tx || (s->queue.n == 0 && s->queue.ndrops == 0 && s->queue.nprocs == 0))
 		return 0;
 	if (store_write_begin(s) < 0)
 		return -1;

@@ -4,6 +4,18 @@
  * metrics tables are not touched, so counters only grow. */
 #include "store/store_int.h"
 
+/* any tells whether the bound query q finds a row: a prune with nothing to
+ * delete reads instead of writing (a write transaction would commit the
+ * queued log lines early, and every commit is disk wear). */
+static int any(struct store *s, sqlite3_stmt *q, const char *what)
+{
+	int rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		store_fail(s, what);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* prune runs one bound DELETE and returns how many executions it removed. */
 static int prune(struct store *s, sqlite3_stmt *q, const char *what)
 {
@@ -16,7 +28,12 @@ static int prune(struct store *s, sqlite3_stmt *q, const char *what)
 int store_prune_age(struct store *s, int64_t older_than_ns, int batch)
 {
 	sqlite3_stmt *q = s->stmt[ST_PRUNE_AGE];
+	sqlite3_stmt *probe = s->stmt[ST_PRUNE_AGE_ANY];
 
+	store_bind_time(probe, 1, older_than_ns);
+	int found = any(s, probe, "prune by age");
+	if (found <= 0)
+		return found;
 	if (store_write_begin(s) < 0)
 		return -1;
 	store_bind_time(q, 1, older_than_ns);
@@ -27,7 +44,13 @@ int store_prune_age(struct store *s, int64_t older_than_ns, int batch)
 int store_prune_count(struct store *s, const char *job, int keep, int batch)
 {
 	sqlite3_stmt *q = s->stmt[ST_PRUNE_COUNT];
+	sqlite3_stmt *probe = s->stmt[ST_PRUNE_COUNT_ANY];
 
+	sqlite3_bind_text(probe, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int(probe, 2, keep);
+	int found = any(s, probe, "prune by count");
+	if (found <= 0)
+		return found;
 	if (store_write_begin(s) < 0)
 		return -1;
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);

@@ -57,14 +57,29 @@ const char *const store_sql[ST_COUNT] = {
                     "overridden = excluded.overridden, deleted_at = excluded.deleted_at, "
                     "updated_at = excluded.updated_at",
     [ST_JOB_SET_NEXT] = "UPDATE jobs SET next_run = ?2 WHERE name = ?1",
+    /* Never moves the job back: a state older than what the row holds is
+     * left out, column by column. */
+    [ST_JOB_SET_STATE] = "UPDATE jobs SET "
+                         "last_run = CASE WHEN last_run IS NULL OR last_run <= ?2 "
+                         "THEN coalesce(?2, last_run) ELSE last_run END, "
+                         "last_status = CASE WHEN last_run IS NULL OR last_run <= ?2 "
+                         "THEN coalesce(?3, last_status) ELSE last_status END, "
+                         "slot_schedule = CASE WHEN last_slot IS NULL OR last_slot <= ?4 "
+                         "THEN coalesce(?5, slot_schedule) ELSE slot_schedule END, "
+                         "last_slot = CASE WHEN last_slot IS NULL OR last_slot <= ?4 "
+                         "THEN coalesce(?4, last_slot) ELSE last_slot END, "
+                         "next_run = ?6 WHERE name = ?1",
+    [ST_JOB_LATEST_RUN] = "SELECT start_time, status FROM executions "
+                          "WHERE job_name = ?1 AND start_time IS NOT NULL "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    [ST_JOB_LATEST_SLOT] = "SELECT max(scheduled_time) FROM executions "
+                           "WHERE job_name = ?1 AND scheduled_time IS NOT NULL",
 
     [ST_EXEC_INSERT] = "INSERT INTO executions (id, job_name, job_type, status, trigger, "
                        "scheduled_time, start_time, error, container_id, created_at, "
                        "owner_pid, owner_start, attempt, first_attempt_id, cause_id, node) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                        "?15, ?16)",
-    [ST_EXEC_JOB_BEGUN] = "UPDATE jobs SET last_run = ?2, last_status = 'running' "
-                          "WHERE name = ?1",
     /* An outcome recorded late (the store was down when its slot fell)
      * never moves the job's last slot back. */
     [ST_EXEC_JOB_SLOT] = "UPDATE jobs SET last_slot = ?2, slot_schedule = ?3, next_run = ?4 "
@@ -85,9 +100,10 @@ const char *const store_sql[ST_COUNT] = {
                        "dropped_lines = ?10 + dropped_lines, "
                        "container_id = coalesce(?11, container_id), resolved_by = ?12 "
                        "WHERE id = ?1",
-    /* An older execution that ends after a newer one began does not own
-     * the job's last_status. */
-    [ST_EXEC_JOB_FINISHED] = "UPDATE jobs SET last_status = ?2 WHERE name = ?1 "
+    /* An older execution that ends after a newer one ended does not own
+     * the job's last_run and last_status. */
+    [ST_EXEC_JOB_FINISHED] = "UPDATE jobs SET last_status = ?2, last_run = coalesce(?3, "
+                             "last_run) WHERE name = ?1 "
                              "AND (last_run IS NULL OR ?3 IS NULL OR last_run <= ?3)",
     [ST_EXEC_GET] = "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1",
     /* rowid breaks ties between rows created in the same millisecond. */
@@ -140,6 +156,12 @@ const char *const store_sql[ST_COUNT] = {
     [ST_PRUNE_AGE] = "DELETE FROM executions WHERE rowid IN ("
                      "SELECT rowid FROM executions WHERE created_at < ?1 "
                      "AND status <> 'running' ORDER BY created_at LIMIT ?2)",
+    [ST_PRUNE_AGE_ANY] = "SELECT 1 FROM executions WHERE created_at < ?1 "
+                         "AND status <> 'running' LIMIT 1",
+    /* The newest finished execution past the keep newest, if any. */
+    [ST_PRUNE_COUNT_ANY] = "SELECT 1 FROM executions WHERE job_name = ?1 "
+                           "AND status <> 'running' "
+                           "ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?2",
     /* The scalar subquery finds the newest finished execution past the
      * keep newest; everything up to it goes, oldest first, in index order. */
     [ST_PRUNE_COUNT] = "DELETE FROM executions WHERE rowid IN ("

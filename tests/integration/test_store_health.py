@@ -56,21 +56,6 @@ class Wal(DaemonTest):
         self.assertCleanExit(d)
         self.assertIntegrity()
 
-    def test_the_database_file_grows_while_a_job_runs_every_second(self):
-        d = self.daemon("""
-jobs:
-  tick:
-    type: local
-    schedule: "@every 1s"
-    command: sh -c 'echo tick-out; echo tick-err >&2'
-""").start()
-        wait_for(lambda: self.query("SELECT count(*) FROM executions")[0][0] >= 3,
-                 what="three runs")
-        # Before the fix the main file stayed at its first 4096 bytes until
-        # shutdown: every page lived in the WAL.
-        wait_for(lambda: os.path.getsize(d.db) > 4096, timeout=5, what="a checkpoint")
-        self.assertCleanExit(d)
-
 
 def slots_without_gaps(rows):
     """The scheduled times of an @every 1s job, each one second after the last."""
@@ -135,8 +120,8 @@ jobs:
             for (error,) in missed:
                 self.assertIn("database could not be written", error)
                 self.assertIn("locked", error)
-        self.assertEqual(self.query("SELECT count(*) FROM executions WHERE status NOT IN "
-                                    "('success', 'missed')"), [(0,)])
+        self.assertEqual(self.query("SELECT status, count(*) FROM executions WHERE status "
+                                    "NOT IN ('success', 'missed') GROUP BY status"), [])
         with open(marks) as f:
             started = len(f.read().splitlines())
         self.assertEqual(started, self.query("SELECT count(*) FROM executions WHERE "

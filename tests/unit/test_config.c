@@ -44,7 +44,7 @@ Test(config, defaults)
 	cr_expect_str_eq(c.global.log_format, "logfmt");
 	cr_expect_null(c.global.db_path);
 	cr_expect_str_eq(c.global.db_synchronous, "normal");
-	cr_expect_eq(c.global.max_concurrent, 8);
+	cr_expect_eq(c.global.max_concurrent, 0);
 	cr_expect_eq(c.global.max_queue, 1000);
 	cr_expect_eq(c.global.catch_up, JOB_CATCH_UP_ONCE);
 	cr_expect_eq(c.global.catch_up_deadline_ns, HOUR);
@@ -344,8 +344,8 @@ Test(config, wrong_types)
 Test(config, bad_values)
 {
 	support_expect_error(
-	    load, &diag, "global:\n  max-concurrent: 0\n",
-	    "ofelia.yaml:2:19: global: max-concurrent: \"0\" is not a whole number from 1 "
+	    load, &diag, "global:\n  max-concurrent: -1\n",
+	    "ofelia.yaml:2:19: global: max-concurrent: \"-1\" is not a whole number from 0 "
 	    "to 10000");
 	support_expect_error(
 	    load, &diag, "docker:\n  events: maybe\n",

@@ -68,7 +68,7 @@ static void run(const char *job, enum job_status status, const char *error, char
 	                            .start_ns = clock_now_ns()};
 	e.created_ns = e.start_ns;
 	store_new_id(e.id);
-	cr_assert_eq(store_execution_begin(st, &e, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(store_execution_begin(st, &e), 0, "%s", store_errmsg(st));
 	e.status = status;
 	e.end_ns = clock_now_ns();
 	e.error = (char *)error;

@@ -53,7 +53,7 @@ static void record(const char *job, int64_t start, int64_t end, enum job_status 
 	    .container_id = end ? NULL : "abc123",
 	};
 	store_new_id(e.id);
-	cr_assert_eq(store_execution_begin(st, &e, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(store_execution_begin(st, &e), 0, "%s", store_errmsg(st));
 	if (id)
 		memcpy(id, e.id, 37);
 	if (end == 0)
@@ -107,7 +107,7 @@ static void populate(void)
 	};
 	store_new_id(e.id);
 	memcpy(truncated, e.id, 37);
-	cr_assert_eq(store_execution_begin(st, &e, NULL, 0), 0);
+	cr_assert_eq(store_execution_begin(st, &e), 0);
 	e.status = JOB_STATUS_SUCCESS;
 	e.end_ns = D2 + HOUR + 30 * SEC;
 	e.duration_ns = 30 * SEC;
@@ -300,7 +300,7 @@ static void chained(const char *job, enum job_trigger trigger, int attempt, cons
 	store_new_id(e.id);
 	snprintf(e.first_attempt_id, 37, "%s", first);
 	snprintf(e.cause_id, 37, "%s", cause);
-	cr_assert_eq(store_execution_begin(st, &e, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(store_execution_begin(st, &e), 0, "%s", store_errmsg(st));
 	memcpy(id, e.id, 37);
 	e.status = status;
 	e.end_ns = start + 2 * SEC;

@@ -166,7 +166,7 @@ static int begin(struct store *s, const char *job, int64_t slot, int64_t created
 	};
 	store_new_id(e.id);
 	memcpy(id, e.id, 37);
-	return store_execution_begin(s, &e, "@every 1h", slot ? slot + 3600 * SEC : 0);
+	return store_execution_begin(s, &e);
 }
 
 static int finish(struct store *s, const char *id, enum job_status status, int64_t duration)
@@ -451,13 +451,15 @@ Test(store, execution_begin_and_finish)
 	cr_assert_not(e->has_exit_code);
 	store_execution_free(e);
 
+	/* The job's row moves with the end; the slot is claimed by the row. */
 	struct store_job *j;
 	cr_assert_eq(store_job_get(s, "a", &j), 0);
-	cr_assert_eq(j->last_run_ns, T0 + 3600 * SEC);
-	cr_assert_eq(j->last_status, JOB_STATUS_RUNNING);
-	cr_assert_eq(j->last_slot_ns, slot);
-	cr_assert_eq(j->next_run_ns, slot + 3600 * SEC);
+	cr_assert_eq(j->last_run_ns, 0);
+	cr_assert_eq(j->last_slot_ns, 0);
 	store_job_free(j);
+	int64_t latest;
+	cr_assert_eq(store_job_latest_slot(s, "a", &latest), 0);
+	cr_assert_eq(latest, slot);
 
 	struct store_execution fin = {
 	    .status = JOB_STATUS_FAILED,
@@ -470,6 +472,9 @@ Test(store, execution_begin_and_finish)
 	    .error = "exit status 3",
 	    .log_lines = 0,
 	    .dropped_lines = 5,
+	    .scheduled_ns = slot,
+	    .slot_schedule = "@every 1h",
+	    .next_run_ns = slot + 3600 * SEC,
 	};
 	memcpy(fin.id, id, 37);
 	cr_assert_eq(store_execution_finish(s, &fin), 0, "%s", store_errmsg(s));
@@ -488,6 +493,10 @@ Test(store, execution_begin_and_finish)
 	store_execution_free(e);
 	cr_assert_eq(store_job_get(s, "a", &j), 0);
 	cr_assert_eq(j->last_status, JOB_STATUS_FAILED);
+	cr_assert_eq(j->last_run_ns, T0 + 3600 * SEC);
+	cr_assert_eq(j->last_slot_ns, slot);
+	cr_assert_str_eq(j->slot_schedule, "@every 1h");
+	cr_assert_eq(j->next_run_ns, slot + 3600 * SEC);
 	store_job_free(j);
 
 	fin.status = JOB_STATUS_RUNNING;
@@ -1273,8 +1282,8 @@ Test(store, pending_rows_run_once)
 	memcpy(e.id, retry.id, 37);
 	memcpy(e.first_attempt_id, first, 37);
 	memcpy(e.cause_id, first, 37);
-	cr_assert_eq(store_execution_begin(s, &e, NULL, 0), 0, "%s", store_errmsg(s));
-	cr_assert_neq(store_execution_begin(s, &e, NULL, 0), 0);
+	cr_assert_eq(store_execution_begin(s, &e), 0, "%s", store_errmsg(s));
+	cr_assert_neq(store_execution_begin(s, &e), 0);
 	store_pendings_free(v, n);
 	cr_assert_eq(store_pending_load(s, &v, &n), 0);
 	cr_assert_eq(n, 0);
@@ -1339,9 +1348,24 @@ Test(store, trigger_dependency_is_a_stored_trigger)
 	                            .created_ns = T0};
 	store_new_id(e.id);
 	memcpy(e.cause_id, e.id, 37);
-	cr_assert_eq(store_execution_begin(s, &e, NULL, 0), 0, "%s", store_errmsg(s));
+	cr_assert_eq(store_execution_begin(s, &e), 0, "%s", store_errmsg(s));
 	store_close(s);
 	assert_query("SELECT trigger FROM executions", "dependency");
 	assert_query("PRAGMA integrity_check", "ok");
 	assert_query("PRAGMA writable_schema", "0");
+}
+
+/* Ids are UUIDv7 (issue 13): version 7, RFC 4122 variant, and each one
+ * sorts after the one before, so the indexes keyed by id grow at one edge. */
+Test(store, ids_are_time_ordered_uuidv7)
+{
+	char prev[37] = "", id[37];
+	for (int i = 0; i < 10000; i++) {
+		store_new_id(id);
+		cr_assert_eq(strlen(id), 36);
+		cr_assert_eq(id[14], '7', "%s", id);
+		cr_assert(strchr("89ab", id[19]) != NULL, "%s", id);
+		cr_assert_gt(strcmp(id, prev), 0, "%s after %s", id, prev);
+		memcpy(prev, id, sizeof prev);
+	}
 }

@@ -135,7 +135,7 @@ static void begin_flood(struct store *s, char id[37])
 	                            .trigger = JOB_TRIGGER_MANUAL,
 	                            .start_ns = clock_now_ns()};
 	store_new_id(e.id);
-	cr_assert_eq(store_execution_begin(s, &e, NULL, 0), 0, "%s", store_errmsg(s));
+	cr_assert_eq(store_execution_begin(s, &e), 0, "%s", store_errmsg(s));
 	memcpy(id, e.id, 37);
 }
 
@@ -158,6 +158,29 @@ Test(store_files, the_wal_stays_bounded_under_a_flood_of_commits)
 			most = st.st_size;
 	}
 	cr_assert_leq(most, STORE_WAL_LIMIT, "WAL reached %lld bytes", (long long)most);
+	store_close(s);
+}
+
+/* Checkpoints wait for the WAL to fill or to age (a minute by default):
+ * here the age is 200 ms, and the database file takes what was committed. */
+Test(store_files, the_wal_is_copied_back_once_it_has_aged)
+{
+	char err[512], id[37], line[100];
+	struct store_options o = {.path = path, .checkpoint_age_ns = 200 * NS_PER_MS};
+	struct store *s = store_open(&o, err, sizeof err);
+	cr_assert_not_null(s, "%s", err);
+	begin_flood(s, id);
+	memset(line, 'x', sizeof line);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	off_t first = st.st_size;
+	for (int seq = 1; seq <= 200 && st.st_size == first; seq++) {
+		store_log_append(s, id, seq, 0, false, line, sizeof line);
+		cr_assert_eq(store_flush(s), 0, "%s", store_errmsg(s));
+		usleep(20000);
+		cr_assert_eq(stat(path, &st), 0);
+	}
+	cr_assert_gt(st.st_size, first, "the database file never took the WAL's pages");
 	store_close(s);
 }
 

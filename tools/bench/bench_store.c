@@ -46,9 +46,9 @@ static struct store *open_db(const char *name, enum store_sync sync)
 static void remove_db(const char *name)
 {
 	char path[512];
-	static const char *suffix[] = {"", "-wal", "-shm"};
+	static const char *suffix[] = {"", "-wal", "-shm", ".lock"};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix[i]);
 		unlink(path);
 	}
@@ -117,7 +117,7 @@ static void bench_log_lines(void)
 	save_job(s, "flood");
 	store_new_id(e.id);
 	e.start_ns = clock_now_ns();
-	if (store_execution_begin(s, &e, NULL, 0) < 0)
+	if (store_execution_begin(s, &e) < 0)
 		die("store_execution_begin", store_errmsg(s));
 	int64_t t0 = clock_mono_ns(), c0 = cpu_ns();
 	for (int i = 1; i <= lines; i++) {
@@ -154,7 +154,7 @@ static void bench_executions(enum store_sync sync, const char *name)
 		    .start_ns = clock_now_ns(),
 		};
 		store_new_id(e.id);
-		if (store_execution_begin(s, &e, "@every 1s", e.scheduled_ns + NS_PER_SEC) != 0)
+		if (store_execution_begin(s, &e) != 0)
 			die("store_execution_begin", store_errmsg(s));
 		for (int l = 1; l <= 3; l++)
 			store_log_append(s, e.id, l, clock_now_ns(), false, "hello from the job",
@@ -164,6 +164,8 @@ static void bench_executions(enum store_sync sync, const char *name)
 		e.duration_ns = e.end_ns - e.start_ns;
 		e.has_exit_code = true;
 		e.log_lines = 3;
+		e.slot_schedule = "@every 1s";
+		e.next_run_ns = e.scheduled_ns + NS_PER_SEC;
 		if (store_execution_finish(s, &e) < 0)
 			die("store_execution_finish", store_errmsg(s));
 	}

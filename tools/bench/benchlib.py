@@ -85,6 +85,15 @@ class Daemon:
                     return int(line.split()[1])
         return 0
 
+    def pss_kb(self):
+        """Proportional set size: shared pages divided among the processes
+        mapping them (smaps_rollup)."""
+        with open("/proc/%d/smaps_rollup" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        return 0
+
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()

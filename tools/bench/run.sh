@@ -16,6 +16,8 @@ for b in "$BUILD"/release/bench/*; do
 done
 echo "## scheduler and core"
 python3 tools/bench/sched.py "$BUILD/release/ofelia" $quick
+echo "## issue 13: disk writes per execution, bursts"
+python3 tools/bench/perf.py "$BUILD/release/ofelia" $quick
 echo "## store health"
 python3 tools/bench/store_health.py "$BUILD/release/ofelia" $quick
 echo "## login timing"

@@ -25,6 +25,8 @@ from benchlib import Daemon, percentile, report
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/release/ofelia"
 QUICK = "--quick" in sys.argv
+# Seconds after the daemon's start before the delay is measured.
+SETTLE_S = 5
 
 
 def start_daemon(workdir, config, web=False):
@@ -66,7 +68,12 @@ def bench_spawn_floor(probes):
 def bench_delay(probes, njobs, seconds):
     """Slot to the start of the command: the command prints the time it began.
     One probe fires each second, so the figure is one start's delay, not the
-    queueing of several commands that share a second on two cores."""
+    queueing of several commands that share a second on two cores. The spawn
+    floor is measured again just before, and ofelia's own share is the
+    difference (the floor moves with the machine's load)."""
+    out = subprocess.run([probes[1], probes[0], "200"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    floor = [float(x) for x in out]
     nprobes = 1
     config = "global:\n  max-concurrent: 16\njobs:\n" + idle_jobs(njobs - nprobes)
     for i in range(nprobes):
@@ -74,10 +81,14 @@ def bench_delay(probes, njobs, seconds):
                    "    command: %s\n" % (i, probes[0]))
     with tempfile.TemporaryDirectory() as tmp:
         d = start_daemon(tmp, config)
-        time.sleep(seconds)
+        # Slots of the first seconds measure the start-up (10,000 job rows
+        # written at the first start), not the steady state: left out.
+        settled = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + SETTLE_S))
+        time.sleep(seconds + SETTLE_S)
         d.stop()
         rows = d.query("SELECT scheduled_time, output FROM executions "
-                       "WHERE status = 'success' AND job_name LIKE 'probe-%'")
+                       "WHERE status = 'success' AND job_name LIKE 'probe-%' "
+                       "AND scheduled_time >= ?", (settled,))
     delays = []
     for sched, out in rows:
         slot = calendar.timegm(time.strptime(sched[:19], "%Y-%m-%dT%H:%M:%S"))
@@ -85,6 +96,12 @@ def bench_delay(probes, njobs, seconds):
     report("delay_%d_jobs_p50" % njobs, "%.2f" % percentile(delays, 50), "ms")
     report("delay_%d_jobs_p99" % njobs, "%.2f" % percentile(delays, 99), "ms")
     report("delay_%d_jobs_samples" % njobs, len(delays))
+    report("delay_%d_jobs_floor_p50" % njobs, "%.2f" % percentile(floor, 50), "ms")
+    report("delay_%d_jobs_floor_p99" % njobs, "%.2f" % percentile(floor, 99), "ms")
+    report("delay_%d_jobs_share_p50" % njobs,
+           "%.2f" % (percentile(delays, 50) - percentile(floor, 50)), "ms")
+    report("delay_%d_jobs_share_p99" % njobs,
+           "%.2f" % (percentile(delays, 99) - percentile(floor, 99)), "ms")
 
 
 def bench_executions(probes, seconds):
@@ -136,6 +153,7 @@ def bench_resources():
         time.sleep(5)
         report("rss_idle_100_jobs", d.rss_kb(), "kB")
         report("rss_anon_idle_100_jobs", d.rss_kb("RssAnon:"), "kB")
+        report("pss_idle_100_jobs", d.pss_kb(), "kB")
         d.stop()
     span = 30 if QUICK else 60
     config = "jobs:\n"
@@ -150,6 +168,7 @@ def bench_resources():
         c1, t1 = d.cpu_seconds(), time.monotonic()
         report("rss_three_jobs_every_5s", d.rss_kb(), "kB")
         report("rss_anon_three_jobs_every_5s", d.rss_kb("RssAnon:"), "kB")
+        report("pss_three_jobs_every_5s", d.pss_kb(), "kB")
         report("cpu_three_jobs_every_5s", "%.3f" % (100 * (c1 - c0) / (t1 - t0)), "% of a core")
         d.stop()
     with tempfile.TemporaryDirectory() as tmp:
@@ -244,6 +263,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         probes = build_probes(tmp)
         bench_spawn_floor(probes)
+        bench_delay(probes, 1, 15 if QUICK else 30)
         bench_delay(probes, 1000, 15 if QUICK else 30)
         bench_delay(probes, 10000, 15 if QUICK else 30)
         bench_executions(probes, 5 if QUICK else 10)

@@ -1,0 +1,163 @@
+/* The runner pool (issue 13): threads made on demand, up to an optional
+ * limit; executions handed over ahead of their time start at it, and a stop
+ * before then ends them without starting them. Local jobs run `true`. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "job/job.h"
+#include "runner/runner.h"
+#include "util/clock.h"
+#include "util/xalloc.h"
+
+/* What the executions of one test reported; on_started blocks until the
+ * test opens the gate, so the threads stay busy while it counts them. */
+struct seen {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	int started, done;
+	int64_t started_ns; /* the last on_started, wall clock */
+	struct runner_result last;
+};
+
+static struct seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void reset(bool open)
+{
+	pthread_mutex_lock(&seen.lock);
+	seen.open = open;
+	seen.started = seen.done = 0;
+	seen.started_ns = 0;
+	pthread_mutex_unlock(&seen.lock);
+}
+
+static void on_started(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&seen.lock);
+	seen.started++;
+	seen.started_ns = clock_now_ns();
+	pthread_cond_broadcast(&seen.cond);
+	while (!seen.open)
+		pthread_cond_wait(&seen.cond, &seen.lock);
+	pthread_mutex_unlock(&seen.lock);
+}
+
+static void on_line(void *arg, bool is_error, const char *line, size_t len, bool more)
+{
+	(void)arg, (void)is_error, (void)line, (void)len, (void)more;
+}
+
+static void on_idle(void *arg)
+{
+	(void)arg;
+}
+
+static void on_done(void *arg, const struct runner_result *r)
+{
+	(void)arg;
+	pthread_mutex_lock(&seen.lock);
+	seen.done++;
+	seen.last = *r;
+	pthread_cond_broadcast(&seen.cond);
+	pthread_mutex_unlock(&seen.lock);
+}
+
+static struct runner_exec *exec_of_true(void)
+{
+	static const struct runner_settings settings = {.stop_grace_ns = NS_PER_SEC};
+	struct runner_sink sink = {
+	    .on_started = on_started, .on_line = on_line, .on_idle = on_idle, .on_done = on_done};
+	struct job *j = job_new("t", JOB_LOCAL);
+	j->command = xstrdup("true");
+	return runner_exec_new(j, "00000000-0000-7000-8000-000000000000", &settings, &sink, NULL);
+}
+
+static void wait_started(int n)
+{
+	pthread_mutex_lock(&seen.lock);
+	while (seen.started < n)
+		pthread_cond_wait(&seen.cond, &seen.lock);
+	pthread_mutex_unlock(&seen.lock);
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&seen.lock);
+	seen.open = true;
+	pthread_cond_broadcast(&seen.cond);
+	pthread_mutex_unlock(&seen.lock);
+}
+
+/* Without a limit every execution gets a thread at once: a burst is not
+ * queued behind a fixed pool. */
+Test(runner, a_burst_gets_a_thread_each)
+{
+	struct runner_exec *x[12];
+	reset(false);
+	struct runner_pool *p = runner_pool_new(0);
+	cr_assert_eq(runner_pool_threads(p), 0, "no thread before the first execution");
+	for (int i = 0; i < 12; i++)
+		runner_pool_submit(p, x[i] = exec_of_true());
+	wait_started(12);
+	cr_assert_eq(runner_pool_threads(p), 12);
+	open_gate();
+	runner_pool_free(p);
+	cr_assert_eq(seen.done, 12);
+	cr_assert_eq(seen.last.status, JOB_STATUS_SUCCESS, "%s", seen.last.error);
+	for (int i = 0; i < 12; i++)
+		runner_exec_free(x[i]);
+}
+
+/* max-concurrent bounds the threads; the rest wait their turn. */
+Test(runner, a_limit_queues_the_rest)
+{
+	struct runner_exec *x[5];
+	reset(false);
+	struct runner_pool *p = runner_pool_new(2);
+	for (int i = 0; i < 5; i++)
+		runner_pool_submit(p, x[i] = exec_of_true());
+	wait_started(2);
+	cr_assert_eq(runner_pool_threads(p), 2);
+	cr_assert_eq(seen.started, 2, "only two start while two run");
+	open_gate();
+	runner_pool_free(p);
+	cr_assert_eq(seen.done, 5);
+	for (int i = 0; i < 5; i++)
+		runner_exec_free(x[i]);
+}
+
+/* Handed over ahead of its time, an execution starts at that time. */
+Test(runner, an_execution_starts_at_its_due_time)
+{
+	reset(true);
+	struct runner_pool *p = runner_pool_new(0);
+	struct runner_exec *x = exec_of_true();
+	int64_t due = clock_now_ns() + 150 * NS_PER_MS;
+	runner_exec_set_due(x, due);
+	runner_pool_submit(p, x);
+	runner_pool_free(p);
+	cr_assert_eq(seen.done, 1);
+	cr_assert_eq(seen.last.status, JOB_STATUS_SUCCESS, "%s", seen.last.error);
+	cr_assert_geq(seen.started_ns, due, "started %lld ns early",
+	              (long long)(due - seen.started_ns));
+	runner_exec_free(x);
+}
+
+/* A stop before the due time ends it unstarted, without waiting for it. */
+Test(runner, a_stop_before_the_due_time_starts_nothing)
+{
+	reset(true);
+	struct runner_pool *p = runner_pool_new(0);
+	struct runner_exec *x = exec_of_true();
+	runner_exec_set_due(x, clock_now_ns() + 3600 * NS_PER_SEC);
+	runner_pool_submit(p, x);
+	runner_exec_stop(x, JOB_STATUS_STOPPED, "stopped by the test");
+	runner_pool_free(p);
+	cr_assert_eq(seen.done, 1);
+	cr_assert_eq(seen.started, 0);
+	cr_assert_eq(seen.last.status, JOB_STATUS_STOPPED);
+	cr_assert(strstr(seen.last.error, "before it started"), "%s", seen.last.error);
+	runner_exec_free(x);
+}
