@@ -9,10 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cluster/cluster.h"
 #include "config/config.h"
+#include "util/buf.h"
 #include "util/map.h"
 
 /* ---- counters (any thread) ---- */
@@ -46,6 +48,19 @@ struct cluster_counters {
 };
 
 /* ---- etcd.c: the v3 JSON gateway over libcurl ---- */
+
+/* An HTTP answer of the cluster's clients (etcd, pulls), collected by curl
+ * up to max bytes; a transfer is aborted once *stop is set. The owner
+ * frees body with buf_free. */
+struct cluster_reply {
+	struct buf body;
+	size_t max;
+	bool too_big;
+	const atomic_bool *stop;
+};
+/* cluster_reply_attach empties a and points curl's write and progress
+ * callbacks at it; call it after curl_easy_reset. */
+void cluster_reply_attach(struct cluster_reply *a, CURL *curl);
 
 struct etcd;
 

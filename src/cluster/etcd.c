@@ -65,8 +65,7 @@ struct etcd {
 	char *token; /* etcd auth token, NULL until authenticated */
 	struct cluster_counters *ctr;
 	const atomic_bool *stop;
-	struct buf answer;
-	bool too_big;
+	struct cluster_reply answer;
 };
 
 const char *etcd_op_name(enum etcd_op op)
@@ -146,21 +145,32 @@ int64_t etcd_int(const json_t *v)
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct etcd *e = arg;
+	struct cluster_reply *a = arg;
 	size_t n = size * nmemb;
-	if (e->answer.len + n > ANSWER_MAX) {
-		e->too_big = true;
+	if (a->body.len + n > a->max) {
+		a->too_big = true;
 		return 0;
 	}
-	buf_append(&e->answer, ptr, n);
+	buf_append(&a->body, ptr, n);
 	return n;
 }
 
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	(void)dt, (void)dn, (void)ut, (void)un;
-	const struct etcd *e = arg;
-	return atomic_load(e->stop) ? 1 : 0;
+	const struct cluster_reply *a = arg;
+	return atomic_load(a->stop) ? 1 : 0;
+}
+
+void cluster_reply_attach(struct cluster_reply *a, CURL *curl)
+{
+	buf_reset(&a->body);
+	a->too_big = false;
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, a);
 }
 
 struct etcd *etcd_new(const struct config_cluster *cfg, struct cluster_counters *ctr,
@@ -175,6 +185,8 @@ struct etcd *etcd_new(const struct config_cluster *cfg, struct cluster_counters 
 	e->password = xstrdup(cfg->etcd_password);
 	e->ctr = ctr;
 	e->stop = stop;
+	e->answer.max = ANSWER_MAX;
+	e->answer.stop = stop;
 	e->curl = curl_easy_init();
 	return e;
 }
@@ -194,7 +206,7 @@ void etcd_free(struct etcd *e)
 		memset(e->password, 0, strlen(e->password));
 	free(e->password);
 	free(e->token);
-	buf_free(&e->answer);
+	buf_free(&e->answer.body);
 	free(e);
 }
 
@@ -217,18 +229,12 @@ static long perform(struct etcd *e, const char *endpoint, const char *path, cons
 		snprintf(auth, sizeof auth, "Authorization: %s", e->token);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
-	buf_reset(&e->answer);
-	e->too_big = false;
 	curl_easy_reset(c);
+	cluster_reply_attach(&e->answer, c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, e);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ns / NS_PER_MS));
 	curl_easy_setopt(
@@ -244,7 +250,7 @@ static long perform(struct etcd *e, const char *endpoint, const char *path, cons
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	else if (e->too_big)
+	else if (e->answer.too_big)
 		snprintf(err, errlen, "%s: the answer is larger than %d bytes", endpoint,
 		         ANSWER_MAX);
 	else
@@ -302,7 +308,8 @@ static int authenticate(struct etcd *e, const char *endpoint, int64_t timeout_ns
 	free(text);
 	if (status < 0)
 		return -1;
-	json_t *o = json_loadb(e->answer.data ? e->answer.data : "", e->answer.len, 0, NULL);
+	json_t *o =
+	    json_loadb(e->answer.body.data ? e->answer.body.data : "", e->answer.body.len, 0, NULL);
 	const char *token = json_string_value(json_object_get(o, "token"));
 	int code;
 	const char *msg;
@@ -335,8 +342,8 @@ json_t *etcd_call(struct etcd *e, enum etcd_op op, json_t *body, int64_t timeout
 		long status = perform(e, ep, paths[op], text, timeout_ns, err, errlen);
 		if (status < 0)
 			continue;
-		json_t *o =
-		    json_loadb(e->answer.data ? e->answer.data : "", e->answer.len, 0, NULL);
+		json_t *o = json_loadb(e->answer.body.data ? e->answer.body.data : "",
+		                       e->answer.body.len, 0, NULL);
 		const char *msg;
 		int c;
 		if (o == NULL) {

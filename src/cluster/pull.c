@@ -41,28 +41,8 @@ struct cluster_pull {
 	struct map busy;             /* lock: sources queued or under way */
 	atomic_bool stop;
 	char auth[1200];
-	struct buf body;
-	bool too_big;
+	struct cluster_reply answer;
 };
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct cluster_pull *p = arg;
-	size_t n = size * nmemb;
-	if (p->body.len + n > PAGE_MAX) {
-		p->too_big = true;
-		return 0;
-	}
-	buf_append(&p->body, ptr, n);
-	return n;
-}
-
-static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	(void)dt, (void)dn, (void)ut, (void)un;
-	struct cluster_pull *p = arg;
-	return atomic_load(&p->stop) ? 1 : 0;
-}
 
 /* fetch_one makes the request; the page, or NULL with the reason. */
 static json_t *fetch_one(struct cluster_pull *p, CURL *curl, const struct fetch *f, char *err,
@@ -72,16 +52,10 @@ static json_t *fetch_one(struct cluster_pull *p, CURL *curl, const struct fetch 
 	long status = 0;
 	json_t *page = NULL;
 
-	buf_reset(&p->body);
-	p->too_big = false;
 	curl_easy_reset(curl);
+	cluster_reply_attach(&p->answer, curl);
 	curl_easy_setopt(curl, CURLOPT_URL, f->url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, p);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)FETCH_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
@@ -92,13 +66,14 @@ static json_t *fetch_one(struct cluster_pull *p, CURL *curl, const struct fetch 
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s",
-		         p->too_big ? "the page is too large" : curl_easy_strerror(rc));
+		         p->answer.too_big ? "the page is too large" : curl_easy_strerror(rc));
 		return NULL;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		/* The answer is an error envelope: its message says why. */
-		json_t *o = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, NULL);
+		json_t *o = json_loadb(p->answer.body.data ? p->answer.body.data : "",
+		                       p->answer.body.len, 0, NULL);
 		const char *msg =
 		    json_string_value(json_object_get(json_object_get(o, "error"), "message"));
 		snprintf(err, errlen, "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
@@ -106,7 +81,8 @@ static json_t *fetch_one(struct cluster_pull *p, CURL *curl, const struct fetch 
 		return NULL;
 	}
 	json_error_t jerr;
-	page = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, &jerr);
+	page = json_loadb(p->answer.body.data ? p->answer.body.data : "", p->answer.body.len, 0,
+	                  &jerr);
 	if (page == NULL)
 		snprintf(err, errlen, "the page is not JSON: %s", jerr.text);
 	else if (strcmp(json_string_value(json_object_get(page, "node")) ?: "", f->source) != 0) {
@@ -156,6 +132,8 @@ struct cluster_pull *cluster_pull_start(struct cluster *c)
 {
 	struct cluster_pull *p = xcalloc(1, sizeof *p);
 	p->c = c;
+	p->answer.max = PAGE_MAX;
+	p->answer.stop = &p->stop;
 	p->tail = &p->queue;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -217,7 +195,7 @@ void cluster_pull_stop(struct cluster_pull *p)
 		free(f);
 	}
 	memset(p->auth, 0, sizeof p->auth);
-	buf_free(&p->body);
+	buf_free(&p->answer.body);
 	map_fini(&p->busy);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
