@@ -28,20 +28,9 @@ struct sjob *sched_job_from_row(struct store_job *row)
 	if (row->def == NULL)
 		return NULL;
 	struct sjob *j = xcalloc(1, sizeof *j);
-	j->def = row->def;
-	j->source_def = row->source_def;
-	row->def = row->source_def = NULL;
-	j->overridden = row->overridden;
-	j->deleted = row->deleted_ns != 0;
-	/* Label jobs wait for discovery to see their container again. */
-	j->held = j->def->origin == JOB_ORIGIN_LABEL && !j->deleted;
 	j->heap_at = HEAP_NONE;
-	j->last_slot_ns = row->last_slot_ns;
-	j->slot_schedule = xstrdup(row->slot_schedule);
-	j->last_run_ns = row->last_run_ns;
-	j->last_status = row->last_status;
+	sched_job_take_row(j, row);
 	j->row_status = row->last_status;
-	j->created_ns = row->created_ns;
 	return j;
 }
 
@@ -54,6 +43,7 @@ void sched_job_take_row(struct sjob *j, struct store_job *row)
 	row->def = row->source_def = NULL;
 	j->overridden = row->overridden;
 	j->deleted = row->deleted_ns != 0;
+	/* Label jobs wait for discovery to see their container again. */
 	j->held = j->def->origin == JOB_ORIGIN_LABEL && !j->deleted;
 	j->last_slot_ns = row->last_slot_ns;
 	free(j->slot_schedule);
