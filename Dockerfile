@@ -30,10 +30,12 @@ LABEL org.opencontainers.image.title="ofelia" \
       org.opencontainers.image.base.name="debian:12-slim" \
       ofelia.service="true" \
       ofelia.enabled="true"
+# libcurl4 is not linked: notifications and the cluster load it when they
+# first need it (src/lazycurl).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libh2o-evloop0.13 libwslay1 libjansson4 libjwt0 libcurl4 libsqlite3-0 \
-      libyaml-0-2 libuuid1 libcrypt1 tzdata ca-certificates tini \
+      libh2o-evloop0.13 libwslay1 libjansson4 libjwt0 libssl3 libsqlite3-0 \
+      libyaml-0-2 libuuid1 libcrypt1 libcurl4 tzdata ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && mkdir -p /var/lib/ofelia /etc/ofelia
 COPY --from=build /usr/local/bin/ofelia /usr/bin/ofelia

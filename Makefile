@@ -16,8 +16,9 @@
 
 CC      ?= gcc
 PYTHON  ?= python3
-PKGS    := libh2o-evloop jansson libjwt libcurl sqlite3 yaml-0.1 uuid
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := libh2o-evloop jansson libjwt openssl sqlite3 yaml-0.1 uuid
+# libcurl's headers only: src/lazycurl loads the library when it is first used.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lcrypt -lm -pthread
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)

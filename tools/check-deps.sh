@@ -15,7 +15,8 @@ allowed() {
 	loop) echo "util loop h2o" ;;
 	events) echo "util loop events jansson" ;;
 	store) echo "util tz cron job store sqlite3 jansson uuid" ;;
-	docker) echo "util docker curl jansson" ;;
+	lazycurl) echo "util lazycurl curl" ;;
+	docker) echo "util docker openssl jansson" ;;
 	runner) echo "util job docker runner jansson" ;;
 	scheduler) echo "util tz cron job store runner events loop scheduler jansson uuid" ;;
 	labels) echo "util job config docker loop scheduler labels jansson" ;;
@@ -35,6 +36,7 @@ lib_of() {
 	h2o.h | h2o/*) echo h2o ;;
 	wslay/*) echo wslay ;;
 	curl/*) echo curl ;;
+	openssl/*) echo openssl ;;
 	jansson.h) echo jansson ;;
 	jwt.h) echo jwt ;;
 	yaml.h) echo yaml ;;

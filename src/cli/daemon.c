@@ -14,10 +14,10 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cluster/cluster.h"
-#include "docker/docker.h"
 #include "events/events.h"
 #include "http/http.h"
 #include "labels/labels.h"
+#include "lazycurl/lazycurl.h"
 #include "loop/loop.h"
 #include "outbox/outbox.h"
 #include "util/log.h"
@@ -46,7 +46,6 @@ struct daemon {
 	struct cli_heartbeat *heartbeat;
 	struct cluster *cluster; /* NULL without a cluster */
 	char *db;                /* the database's path */
-	bool docker_ready;       /* docker_global_init done */
 	int signals_seen;
 };
 
@@ -424,13 +423,6 @@ static int run(struct daemon *d)
 	if (start_up(d) != CLI_OK || cli_scheduler_options(d->config, &so) < 0)
 		return CLI_FAIL;
 	raise_nofile();
-	/* libcurl's global state, before any thread can use it. */
-	if (docker_global_init() < 0) {
-		log_errorx("cannot initialize libcurl");
-		return CLI_FAIL;
-	}
-	d->docker_ready = true;
-
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
 	d->events = events_new();
@@ -527,8 +519,7 @@ int cli_daemon(int argc, char **argv)
 	config_free(d.config);
 	config_free(d.reloaded);
 	config_free(d.label_settings);
-	if (d.docker_ready)
-		docker_global_cleanup();
+	lazycurl_cleanup();
 	cli_settings_fini(&d.opts);
 	free(d.db);
 	return rc;

@@ -10,8 +10,8 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
-#include "docker/docker.h"
 #include "events/events.h"
+#include "lazycurl/lazycurl.h"
 #include "loop/loop.h"
 #include "util/log.h"
 
@@ -97,15 +97,8 @@ static int run_job(const struct cli_settings *opts, const char *name)
 		free(config_path);
 		return CLI_FAIL;
 	}
-	/* Before the store starts its thread, so only the loop sees them;
-	 * libcurl's global set-up too must come before any thread. */
+	/* Before the store starts its thread, so only the loop sees them. */
 	loop_block_signals(sigs, 2);
-	if (docker_global_init() < 0) {
-		fprintf(stderr, "ofelia run: cannot initialise libcurl\n");
-		config_free(c);
-		free(config_path);
-		return CLI_FAIL;
-	}
 	char *db = cli_db_path(opts->db, c);
 	st = cli_open_store(db, c, false, opts->init_db == 1);
 	free(db);
@@ -142,7 +135,7 @@ out:
 	loop_free(r.loop);
 	store_job_free(row);
 	store_close(st);
-	docker_global_cleanup();
+	lazycurl_cleanup();
 	config_free(c);
 	free(config_path);
 	return rc;

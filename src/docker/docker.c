@@ -1,12 +1,6 @@
-/* The handle, the address of the engine, and the one function every call
- * goes through (docker_request): URL, JSON body, limits, cancellation, and
- * the mapping of HTTP and transport failures to docker_status with the
- * engine's message kept.
- *
- * Cancellation and deadlines use CURLOPT_XFERINFOFUNCTION, which libcurl
- * calls at least once a second even while a stream is idle (STACK.md §4):
- * a wait or an events stream that receives nothing still notices
- * docker_cancel within a second. */
+/* The handle and the address of the engine, the calls made of one request
+ * (JSON replies, output streams, the version check) and the JSON helpers
+ * the other files share. The exchange itself is in wire.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +11,7 @@
 #include "util/clock.h"
 #include "util/xalloc.h"
 
-/* Replies that are not streams are small (inspect, lists); this caps a
- * broken engine's reply. */
-#define REPLY_MAX          (64u << 20)
-#define JSONL_LINE_MAX     (1u << 20)
-#define SHORT_TIMEOUT_MS   60000L
-#define CONNECT_TIMEOUT_MS 10000L
-
-int docker_global_init(void)
-{
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-void docker_global_cleanup(void)
-{
-	curl_global_cleanup();
-}
+#define JSONL_LINE_MAX (1u << 20)
 
 int docker_fail(struct docker *d, enum docker_status st, const char *fmt, ...)
 {
@@ -60,7 +39,7 @@ static int parse_host(struct docker *d, const char *host, char *err, size_t errl
 	if (strncmp(host, "unix://", 7) == 0) {
 		const char *path = host[7] ? host + 7 : "/var/run/docker.sock";
 		d->unix_path = xstrdup(path);
-		d->base_url = xstrdup("http://localhost");
+		d->host_header = xstrdup("localhost");
 		return 0;
 	}
 	if (strncmp(host, "tcp://", 6) != 0 || !host[6]) {
@@ -77,8 +56,15 @@ static int parse_host(struct docker *d, const char *host, char *err, size_t errl
 	const char *colon = memrchr(addr, ':', len);
 	const char *bracket = memrchr(addr, ']', len);
 	bool has_port = colon && (!bracket || colon > bracket);
-	const char *port = has_port ? "" : use_tls ? ":2376" : ":2375";
-	d->base_url = xasprintf("%s://%.*s%s", use_tls ? "https" : "http", (int)len, addr, port);
+	size_t name_len = has_port ? (size_t)(colon - addr) : len;
+	d->tcp_port =
+	    has_port ? xstrndup(colon + 1, len - name_len - 1) : xstrdup(use_tls ? "2376" : "2375");
+	/* An IPv6 literal connects without its brackets. */
+	if (name_len >= 2 && addr[0] == '[' && addr[name_len - 1] == ']')
+		d->tcp_name = xstrndup(addr + 1, name_len - 2);
+	else
+		d->tcp_name = xstrndup(addr, name_len);
+	d->host_header = xasprintf("%.*s:%s", (int)name_len, addr, d->tcp_port);
 	if (!use_tls)
 		return 0;
 	const char *dir = getenv("DOCKER_CERT_PATH");
@@ -114,11 +100,6 @@ struct docker *docker_new(const char *host, char *err, size_t errlen)
 	d->host = xstrdup(host);
 	if (parse_host(d, host, err, errlen) < 0)
 		goto fail;
-	d->curl = curl_easy_init();
-	if (!d->curl) {
-		snprintf(err, errlen, "cannot create a curl handle");
-		goto fail;
-	}
 	return d;
 fail:
 	docker_free(d);
@@ -129,11 +110,12 @@ void docker_free(struct docker *d)
 {
 	if (!d)
 		return;
-	if (d->curl)
-		curl_easy_cleanup(d->curl);
+	docker_wire_free(d);
 	free(d->host);
-	free(d->base_url);
+	free(d->host_header);
 	free(d->unix_path);
+	free(d->tcp_name);
+	free(d->tcp_port);
 	free(d->tls_cert);
 	free(d->tls_key);
 	free(d->tls_ca);
@@ -193,11 +175,6 @@ void docker_set_deadline(struct docker *d, int64_t deadline_ns)
 	d->deadline_ns = deadline_ns;
 }
 
-static bool past_deadline(const struct docker *d)
-{
-	return d->deadline_ns && clock_mono_ns() >= d->deadline_ns;
-}
-
 char *docker_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -213,178 +190,6 @@ char *docker_escape(const char *s)
 		}
 	}
 	return buf_steal(&b);
-}
-
-/* The state of one exchange, seen by the curl callbacks. */
-struct exchange {
-	struct docker *d;
-	const struct docker_req *r;
-	struct buf *body; /* collects the reply, or the error body of a stream */
-	bool sink_failed;
-	bool too_big;
-};
-
-static size_t on_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct exchange *x = arg;
-	size_t len = size * n;
-	long code = 0;
-	curl_easy_getinfo(x->d->curl, CURLINFO_RESPONSE_CODE, &code);
-	if (code < 300 && x->r->on_data) {
-		if (x->r->on_data(x->r->arg, data, len) < 0) {
-			x->sink_failed = true;
-			return 0;
-		}
-		return len;
-	}
-	if (x->body->len + len > REPLY_MAX) {
-		x->too_big = true;
-		return 0;
-	}
-	buf_append(x->body, data, len);
-	return len;
-}
-
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	struct docker *d = arg;
-	return atomic_load(&d->cancelled) || past_deadline(d);
-}
-
-/* http_error turns an error reply into the status and message, keeping the
- * engine's words: {"message":...} as JSON, or the text itself. */
-static int http_error(struct docker *d, const struct docker_req *r, long code, struct buf *body)
-{
-	enum docker_status st = DOCKER_E_ENGINE;
-	if (code == 400)
-		st = DOCKER_E_BAD_REQUEST;
-	else if (code == 404)
-		st = DOCKER_E_NOT_FOUND;
-	else if (code == 409)
-		st = DOCKER_E_CONFLICT;
-
-	json_t *j = json_loadb(buf_cstr(body), body->len, 0, NULL);
-	const char *msg = docker_json_str(j, "message");
-	struct buf text = BUF_INIT;
-	if (!msg) {
-		buf_append(&text, buf_cstr(body), body->len);
-		while (text.len && strchr(" \t\r\n", text.data[text.len - 1]))
-			text.data[--text.len] = '\0';
-		msg = text.len ? text.data : NULL;
-	}
-	if (st == DOCKER_E_CONFLICT && msg && strstr(msg, "is not running"))
-		st = DOCKER_E_NOT_RUNNING;
-	if (msg)
-		docker_fail(d, st, "%s (HTTP %ld)", msg, code);
-	else
-		docker_fail(d, st, "HTTP %ld from the Docker engine on %s %s", code, r->method,
-		            r->path);
-	buf_free(&text);
-	json_decref(j);
-	return -1;
-}
-
-int docker_request(struct docker *d, const struct docker_req *r, struct buf *resp)
-{
-	d->status = DOCKER_OK;
-	d->http_status = 0;
-	d->errmsg[0] = '\0';
-	if (atomic_load(&d->cancelled))
-		return docker_fail(d, DOCKER_E_CANCELLED, "cancelled");
-	if (past_deadline(d))
-		return docker_fail(d, DOCKER_E_TIMEOUT, "deadline passed");
-
-	CURL *c = d->curl;
-	struct buf body = BUF_INIT;
-	struct curl_slist *headers = NULL;
-	char *json = NULL;
-	struct exchange x = {.d = d, .r = r, .body = resp ? resp : &body};
-	if (resp)
-		buf_reset(resp);
-
-	/* Reset keeps the open connection, so calls reuse it. */
-	curl_easy_reset(c);
-	char *url = xasprintf("%s%s%s", d->base_url, r->unversioned ? "" : "/v" DOCKER_API_VERSION,
-	                      r->path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (d->unix_path)
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->unix_path);
-	if (d->tls_ca) {
-		curl_easy_setopt(c, CURLOPT_CAINFO, d->tls_ca);
-		curl_easy_setopt(c, CURLOPT_SSLCERT, d->tls_cert);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, d->tls_key);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	if (!r->is_long)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, SHORT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->curl_err);
-	d->curl_err[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
-	if (strcmp(r->method, "POST") == 0) {
-		/* The engine wants a JSON content type on every body; an empty
-		 * POST is fine. Expect: 100-continue only costs a round trip. */
-		json = r->body ? json_dumps(r->body, JSON_COMPACT) : NULL;
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
-		headers = curl_slist_append(headers, "Expect:");
-		if (json)
-			headers = curl_slist_append(headers, "Content-Type: application/json");
-		if (r->registry_auth) {
-			char *h = xasprintf("X-Registry-Auth: %s", r->registry_auth);
-			headers = curl_slist_append(headers, h);
-			free(h);
-		}
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
-
-	CURLcode rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d->http_status);
-	int ret = 0;
-	if (x.sink_failed) {
-		ret = -1; /* on_data said why */
-	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
-		ret = atomic_load(&d->cancelled)
-		          ? docker_fail(d, DOCKER_E_CANCELLED, "cancelled")
-		          : docker_fail(d, DOCKER_E_TIMEOUT, "deadline passed during %s %s",
-		                        r->method, r->path);
-	} else if (x.too_big) {
-		ret = docker_fail(d, DOCKER_E_PROTOCOL, "reply to %s %s is larger than %u bytes",
-		                  r->method, r->path, REPLY_MAX);
-	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		ret = docker_fail(d, DOCKER_E_TIMEOUT,
-		                  "the Docker engine at %s did not answer %s %s: %s", d->host,
-		                  r->method, r->path,
-		                  d->curl_err[0] ? d->curl_err : curl_easy_strerror(rc));
-	} else if (rc != CURLE_OK) {
-		/* For a refused or missing socket the system's words are the clear
-		 * ones; curl's speak of "localhost port 80" for a unix socket. */
-		long os_errno = 0;
-		char ebuf[128];
-		const char *why = d->curl_err[0] ? d->curl_err : curl_easy_strerror(rc);
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-		if (rc == CURLE_COULDNT_CONNECT && os_errno)
-			why = strerror_r((int)os_errno, ebuf, sizeof ebuf);
-		ret = docker_fail(d, DOCKER_E_CONNECT, "%s the Docker engine at %s: %s",
-		                  d->http_status ? "lost the connection to" : "cannot connect to",
-		                  d->host, why);
-	} else if (d->http_status >= 400 || d->http_status < 100) {
-		ret = http_error(d, r, d->http_status, x.body);
-	}
-	curl_slist_free_all(headers);
-	free(json);
-	free(url);
-	buf_free(&body);
-	return ret;
 }
 
 json_t *docker_call_json(struct docker *d, const char *method, const char *path, json_t *body)

@@ -1,7 +1,8 @@
 /* docker: a client of the Docker Engine API (paths pinned to v1.41) over
- * libcurl, for the runner threads and label discovery. Every call blocks.
+ * its own HTTP/1.1 (wire.c), for the runner threads and label discovery.
+ * Every call blocks.
  *
- * A struct docker wraps one curl handle and belongs to one thread; the only
+ * A struct docker belongs to one thread; the only
  * call another thread may make on it is docker_cancel. Calls return 0 or -1
  * (a few say otherwise); after -1, docker_status tells what kind of failure
  * it was and docker_errmsg keeps the engine's own message with the HTTP
@@ -40,12 +41,6 @@ enum docker_status {
 	DOCKER_E_CANCELLED,   /* docker_cancel was called */
 	DOCKER_E_TIMEOUT,     /* the deadline passed, or a short call took > 60 s */
 };
-
-/* docker_global_init initializes libcurl; main calls it once, before any
- * thread starts. Returns 0 or -1. */
-int docker_global_init(void);
-/* docker_global_cleanup undoes docker_global_init once every handle is freed. */
-void docker_global_cleanup(void);
 
 /* docker_new makes a handle for host ("unix:///path" or "tcp://host:port";
  * NULL: $DOCKER_HOST, else DOCKER_DEFAULT_HOST). For tcp, TLS is used when

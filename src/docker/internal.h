@@ -5,24 +5,24 @@
 
 #include <stdatomic.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "docker/docker.h"
 #include "util/buf.h"
 
 struct docker {
-	CURL *curl;
 	char *host;                        /* as given or found, for messages */
-	char *base_url;                    /* "http://localhost", "https://host:2376" */
+	char *host_header;                 /* "localhost", "host:2376" */
 	char *unix_path;                   /* NULL for tcp */
+	char *tcp_name, *tcp_port;         /* NULL for a unix socket */
 	char *tls_cert, *tls_key, *tls_ca; /* all NULL without TLS */
+	SSL_CTX *tls;                      /* made at the first TLS connection */
 	atomic_bool cancelled;
 	int64_t deadline_ns;
 	enum docker_status status;
 	long http_status;
 	char errmsg[1024];
-	char curl_err[CURL_ERROR_SIZE];
 };
 
 /* One HTTP exchange. path is below /v1.41 unless unversioned, already
@@ -40,7 +40,7 @@ struct docker_req {
 	void *arg;
 };
 
-/* docker_request runs r; resp (may be NULL) gets the reply body when
+/* docker_request runs r (wire.c); resp (may be NULL) gets the reply body when
  * on_data is not set. Returns 0 for HTTP 1xx-3xx, -1 with the error set for
  * anything else, including 4xx/5xx replies (engine message kept). */
 int docker_request(struct docker *d, const struct docker_req *r, struct buf *resp);
@@ -49,6 +49,8 @@ int docker_request(struct docker *d, const struct docker_req *r, struct buf *res
 json_t *docker_call_json(struct docker *d, const char *method, const char *path, json_t *body);
 /* docker_call runs a short request whose reply body does not matter. */
 int docker_call(struct docker *d, const char *method, const char *path, json_t *body);
+/* docker_wire_free frees what docker_request keeps on d between calls. */
+void docker_wire_free(struct docker *d);
 /* docker_fail records a failure on d and returns -1. */
 int docker_fail(struct docker *d, enum docker_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -437,6 +437,10 @@ class Labels(DockerCase):
         self.assertEqual(e["output"], "hi-from-label")
         status, ready = self.api("GET", "/health/readiness")
         self.assertEqual((status, ready["docker"]), (200, "connected"))
+        # The engine is spoken to without libcurl (src/docker/wire.c), which
+        # stays unloaded until a notification needs it.
+        with open("/proc/%d/maps" % d.proc.pid) as f:
+            self.assertNotIn("libcurl", f.read())
 
         docker("stop", "-t", "0", c)
         wait_for(lambda: self.job_row(job)[1] is not None, 15, what="the job to go")

@@ -287,6 +287,23 @@ jobs:
         self.assertGreaterEqual(int(retried.group(1)), 2)
         self.assertIn("ofelia_notifications_pending 0\n", metrics)
 
+    def test_libcurl_is_loaded_with_the_first_notice(self):
+        """libcurl and its libraries are mapped only once a notice is sent
+        (src/lazycurl); the notice itself goes out as usual."""
+        def curl_mapped():
+            with open("/proc/%d/maps" % d.proc.pid) as f:
+                return "libcurl" in f.read()
+        http = HttpReceiver()
+        http.start()
+        self.addCleanup(http.stop)
+        d = self.start(self.CONFIG % dict(url=http.url("/json"), startup="false"))
+        self.ok("GET", "/api/jobs")
+        self.assertFalse(curl_mapped(), "libcurl is loaded before any notice")
+        self.ok("POST", "/api/job/once/run")
+        self.wait_requests(http, "/json", 1)
+        self.assertTrue(curl_mapped(), "the notice went out without libcurl")
+        self.assertEqual(json.loads(http.received("/json")[0].body)["job"]["name"], "once")
+
     def test_kill9_between_end_and_delivery(self):
         http = HttpReceiver()
         d = self.start(self.CONFIG % dict(url=http.url("/json"), startup="true"), web=False)

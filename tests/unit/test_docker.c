@@ -42,7 +42,6 @@ static void setup(void)
 {
 	if (!engine_host())
 		return;
-	cr_assert_eq(docker_global_init(), 0);
 	char err[256];
 	d = docker_new(engine_host(), err, sizeof err);
 	cr_assert_not_null(d, "%s", err);
@@ -67,7 +66,6 @@ static void teardown(void)
 	strv_free(&f);
 	docker_free(d);
 	d = NULL;
-	docker_global_cleanup();
 }
 
 TestSuite(docker, .init = setup, .fini = teardown, .timeout = 120);
@@ -601,7 +599,6 @@ Test(docker, old_engine_is_refused_with_a_clear_message)
 	fake_start(&f, old_engine, false);
 	char host[128], err[256];
 	snprintf(host, sizeof host, "unix://%s", f.path);
-	cr_assert_eq(docker_global_init(), 0);
 	struct docker *old = docker_new(host, err, sizeof err);
 	cr_assert_not_null(old, "%s", err);
 	struct docker_version v;
@@ -889,7 +886,6 @@ Test(docker, cancel_an_attached_exec)
 Test(docker, unreachable_engine)
 {
 	char err[256];
-	cr_assert_eq(docker_global_init(), 0);
 	struct docker *gone = docker_new("unix:///nonexistent/ofelia-unit.sock", err, sizeof err);
 	cr_assert_not_null(gone, "%s", err);
 	cr_assert_eq(docker_ping(gone), -1);
@@ -909,7 +905,6 @@ Test(docker, tls_with_client_certificates)
 		cr_skip_test("OFELIA_TEST_DOCKER_TLS_HOST and OFELIA_TEST_DOCKER_CERT_PATH are not "
 		             "set (tools/docker-engine.sh with OFELIA_TEST_DOCKER_TLS=1)");
 	char err[256];
-	cr_assert_eq(docker_global_init(), 0);
 	setenv("DOCKER_TLS_VERIFY", "1", 1);
 	setenv("DOCKER_CERT_PATH", certs, 1);
 	struct docker *t = docker_new(host, err, sizeof err);
@@ -958,7 +953,6 @@ Test(docker_host, addresses_and_environment)
 {
 	char err[256];
 	struct docker *h;
-	cr_assert_eq(docker_global_init(), 0);
 	unsetenv("DOCKER_TLS_VERIFY");
 	setenv("DOCKER_HOST", "unix:///run/other.sock", 1);
 	h = docker_new(NULL, err, sizeof err);
