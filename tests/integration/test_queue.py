@@ -150,3 +150,36 @@ jobs:
                             "status IN ('missed', 'expired')")
         self.assertEqual(missed, [], "queued slots were recorded as missed")
         self.assertIntegrity()
+
+
+BURST = "jobs:\n" + "".join("  burst-%d:\n    type: local\n    schedule: \"@manual\"\n"
+                            "    command: sleep 1\n" % i for i in range(8))
+
+
+def threads(daemon):
+    with open("/proc/%d/status" % daemon.proc.pid) as f:
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
+
+
+class RunnerThreads(ApiCase):
+    def test_a_burst_gets_a_thread_each_and_they_end_when_idle(self):
+        """Without max-concurrent (the default) eight runs at once start at
+        once, each on a thread made for it; 30 s after the burst only the two
+        idle threads the pool keeps are left."""
+        d = self.start_web(BURST, env=INSECURE)
+        base = threads(d)
+        ids = []
+        for i in range(8):
+            r = self.ok("POST", "/api/job/burst-%d/run" % i)
+            self.assertEqual(r["status"], "running", r)
+            ids.append(r["executionId"])
+        peak = wait_for(lambda: threads(d) >= base + 8 and threads(d), timeout=10,
+                        what="a runner thread for each of the 8 runs")
+        for id in ids:
+            wait_for(lambda: self.query("SELECT status FROM executions WHERE id = ?",
+                                        (id,)) == [("success",)], timeout=30,
+                     what="burst run %s" % id)
+        wait_for(lambda: threads(d) <= base + 2, timeout=60,
+                 what="idle runner threads to end (peak %d, base %d)" % (peak, base))
+        self.assertEqual(threads(d), base + 2)
+        self.assertCleanExit(d)
