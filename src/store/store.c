@@ -145,15 +145,15 @@ static void rollback(struct store *s)
 	/* An I/O error or a full disk may already have rolled it back. */
 	if (sqlite3_get_autocommit(s->db))
 		return;
-	sqlite3_step(s->stmt[ST_ROLLBACK]);
-	sqlite3_reset(s->stmt[ST_ROLLBACK]);
+	sqlite3_step(store_stmt(s, ST_ROLLBACK));
+	sqlite3_reset(store_stmt(s, ST_ROLLBACK));
 }
 
 /* commit writes the queued log lines into the open transaction and commits
  * it; on any failure it rolls back and the queue stays for the next try. */
 static int commit(struct store *s)
 {
-	if (store_queue_write(s) < 0 || store_done(s, s->stmt[ST_COMMIT], "commit") != 0) {
+	if (store_queue_write(s) < 0 || store_done(s, store_stmt(s, ST_COMMIT), "commit") != 0) {
 		rollback(s);
 		return -1;
 	}
@@ -172,7 +172,7 @@ int store_write_begin(struct store *s)
 	if (s->in_tx && sqlite3_get_autocommit(s->db))
 		return store_seterr(s, "the transaction was rolled back by an earlier error");
 	enum store_stmt id = s->in_tx ? ST_SAVEPOINT : ST_BEGIN;
-	return store_done(s, s->stmt[id], "begin") == 0 ? 0 : -1;
+	return store_done(s, store_stmt(s, id), "begin") == 0 ? 0 : -1;
 }
 
 /* release ends the savepoint of one call inside an explicit transaction. */
@@ -182,8 +182,8 @@ static int release(struct store *s, int rc)
 	if (sqlite3_get_autocommit(s->db))
 		return rc < 0 ? rc : store_seterr(s, "the transaction was rolled back");
 	if (rc < 0)
-		store_done(s, s->stmt[ST_ROLLBACK_TO], "rollback to");
-	if (store_done(s, s->stmt[ST_RELEASE], "release") != 0)
+		store_done(s, store_stmt(s, ST_ROLLBACK_TO), "rollback to");
+	if (store_done(s, store_stmt(s, ST_RELEASE), "release") != 0)
 		return -1;
 	return rc;
 }
@@ -384,13 +384,38 @@ fail:
 	return -1;
 }
 
+int store_sql_check(struct store *s, const char *const *sql, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+			return store_seterr(s, "prepare \"%.60s\": %s", sql[i],
+			                    sqlite3_errmsg(s->db));
+		sqlite3_finalize(q);
+	}
+	return 0;
+}
+
+sqlite3_stmt *store_prepared(struct store *s, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL &&
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+		log_errorx("store: prepare \"%.60s\": %s", sql, sqlite3_errmsg(s->db));
+	return *slot;
+}
+
+void store_finalize_all(sqlite3_stmt **stmt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sqlite3_finalize(stmt[i]);
+		stmt[i] = NULL;
+	}
+}
+
 static int prepare(struct store *s)
 {
-	for (int i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &s->stmt[i], NULL) != SQLITE_OK)
-			return store_seterr(s, "prepare \"%.60s\": %s", store_sql[i],
-			                    sqlite3_errmsg(s->db));
+	if (store_sql_check(s, store_sql, ST_COUNT) < 0)
+		return -1;
 	return store_outbox_init(s) < 0 ? -1 : store_chain_init(s);
 }
 
@@ -406,6 +431,11 @@ static int setup(struct store *s, const struct store_options *o)
 	/* Reads and writes go through read() and write(), never a mapping of
 	 * the file: an I/O error is then an error code, not a SIGBUS. */
 	if (exec(s, "PRAGMA mmap_size = 0", "mmap_size") < 0)
+		return -1;
+	/* SQLite's own cache of pages is bounded well below its 2 MiB default:
+	 * otherwise it grows with the file for hours and stays; a page it
+	 * dropped comes back from the system's cache of the file. */
+	if (exec(s, "PRAGMA cache_size = " STORE_CACHE_KIB, "cache_size") < 0)
 		return -1;
 	if (!s->read_only) {
 		if (configure(s, o->sync) < 0 || exec(s, "PRAGMA foreign_keys = ON", "pragma") < 0)
@@ -436,8 +466,7 @@ static int setup(struct store *s, const struct store_options *o)
 /* teardown releases s without flushing anything. */
 static void teardown(struct store *s)
 {
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->stmt[i]);
+	store_finalize_all(s->stmt, ST_COUNT);
 	store_outbox_fini(s);
 	store_cluster_fini(s);
 	store_chain_fini(s);
@@ -502,7 +531,7 @@ int store_schema_version(const struct store *s)
 
 int store_check(struct store *s)
 {
-	sqlite3_stmt *q = s->stmt[ST_CHECK];
+	sqlite3_stmt *q = store_stmt(s, ST_CHECK);
 
 	if (store_checkpointer_moved(s))
 		return store_seterr(s, "the database file was deleted or moved while ofelia was "
@@ -548,7 +577,7 @@ int store_probe(struct store *s)
 
 int store_setting_get(struct store *s, const char *key, char **value)
 {
-	sqlite3_stmt *q = s->stmt[ST_SETTING_GET];
+	sqlite3_stmt *q = store_stmt(s, ST_SETTING_GET);
 	int rc;
 
 	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -562,7 +591,7 @@ int store_setting_get(struct store *s, const char *key, char **value)
 
 int store_setting_put(struct store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *q = s->stmt[ST_SETTING_PUT];
+	sqlite3_stmt *q = store_stmt(s, ST_SETTING_PUT);
 
 	if (store_write_begin(s) < 0)
 		return -1;

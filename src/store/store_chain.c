@@ -65,27 +65,21 @@ static const char *kind_names[] = {"retry", "trigger", "wait"};
 int store_chain_init(struct store *s)
 {
 	s->chain = xcalloc(1, sizeof *s->chain);
-	for (int i = 0; i < P_STMT_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &s->chain->stmt[i], NULL) != SQLITE_OK)
-			return store_seterr(s, "prepare \"%.60s\": %s", sql[i],
-			                    sqlite3_errmsg(s->db));
-	return 0;
+	return store_sql_check(s, sql, P_STMT_COUNT);
 }
 
 void store_chain_fini(struct store *s)
 {
 	if (s->chain == NULL)
 		return;
-	for (int i = 0; i < P_STMT_COUNT; i++)
-		sqlite3_finalize(s->chain->stmt[i]);
+	store_finalize_all(s->chain->stmt, P_STMT_COUNT);
 	free(s->chain);
 	s->chain = NULL;
 }
 
 static sqlite3_stmt *stmt(struct store *s, int id)
 {
-	return s->chain->stmt[id];
+	return store_prepared(s, &s->chain->stmt[id], sql[id]);
 }
 
 const char *store_pending_kind_name(enum store_pending_kind k)

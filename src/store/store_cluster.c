@@ -757,7 +757,7 @@ static int apply_page(struct store *s, const char *source, const json_t *page,
 	}
 	char key[160];
 	snprintf(key, sizeof key, "cluster-cursor:%s", source);
-	sqlite3_stmt *q = s->stmt[ST_SETTING_PUT];
+	sqlite3_stmt *q = store_stmt(s, ST_SETTING_PUT);
 	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, str_of(page, "cursor"), -1, SQLITE_STATIC);
 	store_bind_time(q, 3, clock_now_ns());

@@ -80,7 +80,7 @@ int store_exec_insert(struct store *s, const char *id, const char *job, enum job
                       int64_t created_ns, long owner_pid, const char *owner_key,
                       const struct store_exec_extra *extra)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_INSERT];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_INSERT);
 
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, job, -1, SQLITE_STATIC);
@@ -116,7 +116,7 @@ int store_exec_insert(struct store *s, const char *id, const char *job, enum job
 int store_exec_move_slot(struct store *s, const char *job, int64_t slot_ns, const char *schedule,
                          int64_t next_run_ns)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_SLOT];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_JOB_SLOT);
 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	store_bind_time(q, 2, slot_ns);
@@ -193,7 +193,7 @@ int store_run_skipped(struct store *s, const char *id, const char *job, enum job
 
 int store_execution_set_container(struct store *s, const char *id, const char *container_id)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_CONTAINER];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_SET_CONTAINER);
 
 	if (store_write_begin(s) < 0)
 		return -1;
@@ -217,7 +217,7 @@ void store_execution_note_process(struct store *s, const char *id, long pid, con
 int store_queue_write_processes(struct store *s)
 {
 	struct store_queue *qu = &s->queue;
-	sqlite3_stmt *q = s->stmt[ST_EXEC_SET_PROCESS];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_SET_PROCESS);
 
 	for (size_t i = 0; i < qu->nprocs; i++) {
 		sqlite3_bind_text(q, 1, qu->procs[i].exec_id, -1, SQLITE_STATIC);
@@ -232,7 +232,7 @@ int store_queue_write_processes(struct store *s)
 /* running_one reads the job and start of a running execution. */
 static int running_one(struct store *s, const char *id, char **job, char **start)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_RUNNING_ONE];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_RUNNING_ONE);
 	int rc;
 
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
@@ -251,7 +251,7 @@ static int running_one(struct store *s, const char *id, char **job, char **start
 
 static int write_final(struct store *s, const struct store_execution *e)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_FINISH];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_FINISH);
 
 	sqlite3_bind_text(q, 1, e->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
@@ -277,7 +277,7 @@ static int write_final(struct store *s, const struct store_execution *e)
 static int job_row(struct store *s, const struct store_execution *e, const char *job,
                    const char *start)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_JOB_FINISHED];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_JOB_FINISHED);
 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, job_status_name(e->status), -1, SQLITE_STATIC);
@@ -403,7 +403,7 @@ static int exec_rows(struct store *s, sqlite3_stmt *q, const char *what,
 
 int store_execution_get(struct store *s, const char *id, struct store_execution **out)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_GET];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_GET);
 	int rc;
 
 	*out = NULL;
@@ -420,7 +420,7 @@ int store_execution_get(struct store *s, const char *id, struct store_execution 
 int store_execution_history(struct store *s, const char *job, int64_t before_ns, int limit,
                             struct store_execution ***out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_HISTORY];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_HISTORY);
 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	/* No bound is a bound past every stored time: one statement, one plan. */
@@ -435,7 +435,7 @@ int store_execution_history(struct store *s, const char *job, int64_t before_ns,
 int store_execution_history_after(struct store *s, const char *job, const char *last_id, int limit,
                                   struct store_execution ***out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_HISTORY_AFTER];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_HISTORY_AFTER);
 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, last_id, -1, SQLITE_STATIC);
@@ -446,7 +446,7 @@ int store_execution_history_after(struct store *s, const char *job, const char *
 int store_execution_recent(struct store *s, const char *job, int limit, enum job_status *out,
                            size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_RECENT];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_RECENT);
 	size_t count = 0;
 	int rc;
 
@@ -464,13 +464,13 @@ int store_execution_recent(struct store *s, const char *job, int limit, enum job
 
 int store_executions_running(struct store *s, struct store_execution ***out, size_t *n)
 {
-	return exec_rows(s, s->stmt[ST_EXEC_RUNNING], "executions running", out, n);
+	return exec_rows(s, store_stmt(s, ST_EXEC_RUNNING), "executions running", out, n);
 }
 
 int store_execution_caused(struct store *s, const char *id, int limit,
                            struct store_execution ***out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_EXEC_CAUSED];
+	sqlite3_stmt *q = store_stmt(s, ST_EXEC_CAUSED);
 
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, limit);

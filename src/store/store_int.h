@@ -19,6 +19,9 @@
  * writes"). Reads of long outputs and definitions follow overflow chains,
  * which costs them little at this size. */
 #define STORE_PAGE_SIZE 1024
+/* SQLite's page cache per connection, as PRAGMA cache_size takes it
+ * (negative: KiB). The pages an execution touches are a few dozen. */
+#define STORE_CACHE_KIB "-512"
 
 /* The log queue keeps at most this many lines, or bytes of messages, while
  * commits fail (a full disk); past either bound the oldest lines are dropped
@@ -88,6 +91,19 @@ enum store_stmt {
 
 extern const char *const store_sql[ST_COUNT];
 
+/* Statements are prepared on first use: an idle daemon runs a few of them,
+ * and the others held most of its SQLite memory. store_sql_check prepares
+ * each of n texts once at open (then lets it go), so an error in one fails
+ * store_open, not a request later; returns 0 or -1 with the error on s. */
+int store_sql_check(struct store *s, const char *const *sql, int n);
+/* store_prepared returns *slot, preparing sql into it first if needed. The
+ * text passed store_sql_check, so only a lack of memory or an unreadable
+ * schema can fail here: that is logged and NULL returned, which SQLite
+ * takes as a statement whose every step fails (SQLITE_MISUSE). */
+sqlite3_stmt *store_prepared(struct store *s, sqlite3_stmt **slot, const char *sql);
+/* store_finalize_all finalizes the n statements of a table and clears it. */
+void store_finalize_all(sqlite3_stmt **stmt, int n);
+
 /* A log line waiting for the next commit. */
 struct store_queued_line {
 	char exec_id[37];
@@ -126,7 +142,7 @@ struct store_queue {
 
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *stmt[ST_COUNT]; /* always reset after use: no read stays open */
+	sqlite3_stmt *stmt[ST_COUNT]; /* store_stmt; always reset after use: no read stays open */
 	bool read_only;
 	bool in_tx; /* inside store_tx_begin */
 	int version;
@@ -142,6 +158,12 @@ struct store {
 	struct store_cluster *cluster; /* store_cluster.c; NULL without a cluster */
 	char err[512];
 };
+
+/* store_stmt returns statement id of the main table (store_prepared). */
+static inline sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id)
+{
+	return store_prepared(s, &s->stmt[id], store_sql[id]);
+}
 
 /* store_checkpointer_moved tells whether the checkpointer found the
  * database file deleted or moved (any thread). */

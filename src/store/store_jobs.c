@@ -96,7 +96,7 @@ static struct store_job *job_row(struct store *s, sqlite3_stmt *q)
 
 int store_jobs_load(struct store *s, struct store_job ***out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_ALL];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_ALL);
 	struct store_job **v = NULL;
 	size_t count = 0, cap = 0;
 	int rc;
@@ -125,7 +125,7 @@ int store_jobs_load(struct store *s, struct store_job ***out, size_t *n)
 
 int store_job_get(struct store *s, const char *name, struct store_job **out)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_GET];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_GET);
 	int rc;
 
 	*out = NULL;
@@ -141,7 +141,7 @@ int store_job_get(struct store *s, const char *name, struct store_job **out)
 
 int store_job_save(struct store *s, const struct store_job *j)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_SAVE];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_SAVE);
 	const struct job *def = j->def;
 	char *definition = def_text(def);
 	char *source = def_text(j->source_def);
@@ -179,7 +179,7 @@ out:
 
 int store_job_set_next(struct store *s, const char *name, int64_t next_run_ns)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_SET_NEXT];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_SET_NEXT);
 	int rc;
 
 	if (store_write_begin(s) < 0)
@@ -198,7 +198,7 @@ int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
                         enum job_status last_status, int64_t last_slot_ns,
                         const char *slot_schedule, int64_t next_run_ns)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_SET_STATE];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_SET_STATE);
 
 	if (store_write_begin(s) < 0)
 		return -1;
@@ -220,7 +220,7 @@ int store_job_set_state(struct store *s, const char *name, int64_t last_run_ns,
 int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,
                          enum job_status *status)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_LATEST_RUN];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_LATEST_RUN);
 
 	*start_ns = 0;
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -238,7 +238,7 @@ int store_job_latest_run(struct store *s, const char *name, int64_t *start_ns,
 
 int store_job_latest_slot(struct store *s, const char *name, int64_t *slot_ns)
 {
-	sqlite3_stmt *q = s->stmt[ST_JOB_LATEST_SLOT];
+	sqlite3_stmt *q = store_stmt(s, ST_JOB_LATEST_SLOT);
 	int rc;
 
 	*slot_ns = 0;

@@ -116,7 +116,7 @@ static int insert(struct store *s, sqlite3_stmt *q)
  * block the queue. */
 static int insert_lines(struct store *s, const struct store_queued_line *v, size_t n)
 {
-	sqlite3_stmt *q = s->stmt[ST_LOG_INSERT];
+	sqlite3_stmt *q = store_stmt(s, ST_LOG_INSERT);
 
 	for (size_t i = 0; i < n; i++) {
 		bind_line(s, q, 0, &v[i]);
@@ -130,7 +130,7 @@ static int insert_lines(struct store *s, const struct store_queued_line *v, size
  * them cannot be stored, the chunk goes again line by line. */
 static int insert_chunk(struct store *s, const struct store_queued_line *v)
 {
-	sqlite3_stmt *q = s->stmt[ST_LOG_INSERT_MANY];
+	sqlite3_stmt *q = store_stmt(s, ST_LOG_INSERT_MANY);
 	int rc;
 
 	for (int i = 0; i < STORE_LOG_CHUNK; i++)
@@ -142,7 +142,7 @@ static int insert_chunk(struct store *s, const struct store_queued_line *v)
 int store_queue_write(struct store *s)
 {
 	struct store_queue *qu = &s->queue;
-	sqlite3_stmt *q = s->stmt[ST_LOG_DROPPED];
+	sqlite3_stmt *q = store_stmt(s, ST_LOG_DROPPED);
 	size_t i = 0;
 
 	for (; i + STORE_LOG_CHUNK <= qu->n; i += STORE_LOG_CHUNK)
@@ -222,7 +222,7 @@ static void forget(struct store_queue *qu, const char *exec_id)
 
 int store_log_reset(struct store *s, const char *exec_id)
 {
-	sqlite3_stmt *q = s->stmt[ST_LOG_RESET];
+	sqlite3_stmt *q = store_stmt(s, ST_LOG_RESET);
 
 	/* Queued lines would land after the reset and collide with the lines
 	 * read again: they go too. */
@@ -236,7 +236,7 @@ int store_log_reset(struct store *s, const char *exec_id)
 int store_log_read(struct store *s, const char *exec_id, int64_t after_seq, int limit,
                    struct store_log_line **out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_LOG_READ];
+	sqlite3_stmt *q = store_stmt(s, ST_LOG_READ);
 	struct store_log_line *v = NULL;
 	size_t count = 0, cap = 0;
 	int rc;

@@ -44,7 +44,7 @@ void store_metrics_bucket(int64_t duration_ns, char le[16])
 
 int store_metrics_count(struct store *s, const char *job, enum job_status status)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_COUNT];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_COUNT);
 
 	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, job_status_name(status), -1, SQLITE_STATIC);
@@ -53,7 +53,7 @@ int store_metrics_count(struct store *s, const char *job, enum job_status status
 
 static int bump_bucket(struct store *s, const char *job, int64_t duration_ns)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_BUCKET];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_BUCKET);
 	char le[16];
 
 	bucket_label(bucket_of(duration_ns), le);
@@ -64,7 +64,7 @@ static int bump_bucket(struct store *s, const char *job, int64_t duration_ns)
 
 static int bump_sum(struct store *s, const struct store_execution *e)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_SUM];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_SUM);
 	int64_t end = e->end_ns ? e->end_ns : clock_now_ns();
 
 	sqlite3_bind_text(q, 1, e->job_name, -1, SQLITE_STATIC);
@@ -89,7 +89,7 @@ int store_metrics_finished(struct store *s, const struct store_execution *e)
 
 int store_job_metrics(struct store *s, const char *job, struct store_job_metrics *out)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_JOB];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_JOB);
 	int rc;
 
 	memset(out, 0, sizeof *out);
@@ -118,7 +118,7 @@ static int by_name(const void *key, const void *row)
  * job with a histogram or sums has counted an outcome first. */
 static int metrics_counters(struct store *s, struct store_metrics_row **out, size_t *n)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_ALL_COUNTERS];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_ALL_COUNTERS);
 	struct store_metrics_row *v = NULL;
 	size_t count = 0, cap = 0;
 	int rc;
@@ -147,7 +147,7 @@ static int metrics_counters(struct store *s, struct store_metrics_row **out, siz
 
 static int metrics_buckets(struct store *s, struct store_metrics_row *v, size_t n)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_ALL_BUCKETS];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_ALL_BUCKETS);
 	char le[16];
 	int rc;
 
@@ -169,7 +169,7 @@ static int metrics_buckets(struct store *s, struct store_metrics_row *v, size_t 
 
 static int metrics_sums(struct store *s, struct store_metrics_row *v, size_t n)
 {
-	sqlite3_stmt *q = s->stmt[ST_METRIC_ALL_SUMS];
+	sqlite3_stmt *q = store_stmt(s, ST_METRIC_ALL_SUMS);
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {

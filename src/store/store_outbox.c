@@ -87,20 +87,14 @@ struct store_outbox {
 int store_outbox_init(struct store *s)
 {
 	s->outbox = xcalloc(1, sizeof *s->outbox);
-	for (int i = 0; i < O_STMT_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &s->outbox->stmt[i], NULL) != SQLITE_OK)
-			return store_seterr(s, "prepare \"%.60s\": %s", sql[i],
-			                    sqlite3_errmsg(s->db));
-	return 0;
+	return store_sql_check(s, sql, O_STMT_COUNT);
 }
 
 void store_outbox_fini(struct store *s)
 {
 	if (s->outbox == NULL)
 		return;
-	for (int i = 0; i < O_STMT_COUNT; i++)
-		sqlite3_finalize(s->outbox->stmt[i]);
+	store_finalize_all(s->outbox->stmt, O_STMT_COUNT);
 	free(s->outbox);
 	s->outbox = NULL;
 }
@@ -113,7 +107,7 @@ void store_set_planner(struct store *s, store_planner_fn *fn, void *arg)
 
 static sqlite3_stmt *stmt(struct store *s, int id)
 {
-	return s->outbox->stmt[id];
+	return store_prepared(s, &s->outbox->stmt[id], sql[id]);
 }
 
 /* ---- owing ---- */

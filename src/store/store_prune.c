@@ -27,8 +27,8 @@ static int prune(struct store *s, sqlite3_stmt *q, const char *what)
 
 int store_prune_age(struct store *s, int64_t older_than_ns, int batch)
 {
-	sqlite3_stmt *q = s->stmt[ST_PRUNE_AGE];
-	sqlite3_stmt *probe = s->stmt[ST_PRUNE_AGE_ANY];
+	sqlite3_stmt *q = store_stmt(s, ST_PRUNE_AGE);
+	sqlite3_stmt *probe = store_stmt(s, ST_PRUNE_AGE_ANY);
 
 	store_bind_time(probe, 1, older_than_ns);
 	int found = any(s, probe, "prune by age");
@@ -43,8 +43,8 @@ int store_prune_age(struct store *s, int64_t older_than_ns, int batch)
 
 int store_prune_count(struct store *s, const char *job, int keep, int batch)
 {
-	sqlite3_stmt *q = s->stmt[ST_PRUNE_COUNT];
-	sqlite3_stmt *probe = s->stmt[ST_PRUNE_COUNT_ANY];
+	sqlite3_stmt *q = store_stmt(s, ST_PRUNE_COUNT);
+	sqlite3_stmt *probe = store_stmt(s, ST_PRUNE_COUNT_ANY);
 
 	sqlite3_bind_text(probe, 1, job, -1, SQLITE_STATIC);
 	sqlite3_bind_int(probe, 2, keep);
