@@ -67,7 +67,7 @@ def start_daemon(workdir, jobs, web=False):
     return Daemon(BIN, workdir,
                   "docker:\n  host: %s\n  poll-interval: 0\n  events: false\n"
                   "global:\n  max-concurrent: 8\n"
-                  "web:\n  rate-limit:\n    requests-per-minute: 10000000\n"
+                  "web:\n  insecure: true\n  rate-limit:\n    requests-per-minute: 10000000\n"
                   "    burst: 1000000\n"
                   "jobs:\n%s" % (HOST, jobs), web)
 
