@@ -20,8 +20,8 @@ allowed() {
 	runner) echo "util job docker runner jansson" ;;
 	scheduler) echo "util tz cron job store runner events loop scheduler jansson uuid" ;;
 	labels) echo "util job config docker loop scheduler labels jansson" ;;
-	notify) echo "util job config notify curl" ;;
-	cluster) echo "util job config store loop cluster curl jansson" ;;
+	notify) echo "util job config notify lazycurl curl" ;;
+	cluster) echo "util job config store loop cluster lazycurl curl jansson" ;;
 	outbox) echo "util job config store notify events loop outbox jansson" ;;
 	http) echo "util tz cron job config store scheduler events loop http h2o wslay jansson jwt uuid crypt" ;;
 	cli) echo "*" ;;

@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_int.h"
 #include "job/job.h"
+#include "lazycurl/lazycurl.h"
 #include "loop/loop.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -245,9 +246,12 @@ struct cluster *cluster_start(struct loop *loop, struct store *store, const stru
                               const char *jobs_hash, const struct cluster_hooks *hooks, char *err,
                               size_t errlen)
 {
-	struct cluster *c = xcalloc(1, sizeof *c);
 	pthread_condattr_t attr;
 
+	/* etcd is spoken to through libcurl: without it there is no cluster. */
+	if (lazycurl_load(err, errlen) < 0)
+		return NULL;
+	struct cluster *c = xcalloc(1, sizeof *c);
 	c->loop = loop;
 	c->store = store;
 	c->hooks = *hooks;

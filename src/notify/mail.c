@@ -249,11 +249,9 @@ static int deliver(const struct notify_msg *m, atomic_bool *abort, struct notify
 		a->permanent = true;
 		return -1;
 	}
-	CURL *c = notify_curl_take();
-	if (c == NULL) {
-		snprintf(a->error, sizeof a->error, "cannot start an SMTP session (libcurl)");
+	CURL *c = notify_curl_take(a->error, sizeof a->error);
+	if (c == NULL)
 		return -1;
-	}
 	bool implicit = m->smtp_port == 465 || m->smtp_policy == JOB_TLS_IMPLICIT;
 	char *url =
 	    xasprintf("%s://%s:%d", implicit ? "smtps" : "smtp", m->smtp_host, m->smtp_port);

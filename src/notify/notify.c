@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "lazycurl/lazycurl.h"
 #include "notify/notify_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -54,12 +55,16 @@ const struct notify_ops *notify_ops_of(enum notify_channel c)
  * receiver are reused from one notice to the next. */
 static __thread CURL *thread_curl;
 
-void *notify_curl_take(void)
+void *notify_curl_take(char *err, size_t errlen)
 {
+	if (lazycurl_load(err, errlen) < 0)
+		return NULL;
 	if (thread_curl)
 		curl_easy_reset(thread_curl);
 	else
 		thread_curl = curl_easy_init();
+	if (thread_curl == NULL)
+		snprintf(err, errlen, "libcurl cannot make a handle");
 	return thread_curl;
 }
 

@@ -106,10 +106,10 @@ const struct notify_ops *notify_ops_of(enum notify_channel c);
 extern const struct notify_ops notify_slack_ops, notify_mail_ops, notify_save_ops,
     notify_webhook_ops;
 
-/* notify_curl_take returns the calling thread's libcurl handle, reset
- * (NULL when libcurl cannot make one); the thread keeps it, the caller does
- * not free it. */
-void *notify_curl_take(void);
+/* notify_curl_take returns the calling thread's libcurl handle, reset, or
+ * NULL with the reason in err (libcurl cannot be loaded or make one); the
+ * thread keeps it, the caller does not free it. */
+void *notify_curl_take(char *err, size_t errlen);
 /* notify_curl_common sets what every HTTP and SMTP transfer shares: the
  * time-out, no signals, the abort flag polled through the progress
  * callback. */

@@ -51,11 +51,9 @@ int notify_http_send(const struct notify_msg *m, atomic_bool *abort, const char 
 		a->permanent = true;
 		return -1;
 	}
-	CURL *c = notify_curl_take();
-	if (c == NULL) {
-		snprintf(a->error, sizeof a->error, "cannot make an HTTP request (libcurl)");
+	CURL *c = notify_curl_take(a->error, sizeof a->error);
+	if (c == NULL)
 		return -1;
-	}
 	for (size_t i = 0; i < headers->n; i++)
 		list = curl_slist_append(list, headers->v[i]);
 	if (!has_header(headers, "Idempotency-Key") && *m->d.idempotency_key) {

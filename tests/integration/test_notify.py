@@ -304,6 +304,25 @@ jobs:
         self.assertTrue(curl_mapped(), "the notice went out without libcurl")
         self.assertEqual(json.loads(http.received("/json")[0].body)["job"]["name"], "once")
 
+    def test_without_a_loadable_libcurl_notices_wait_and_say_why(self):
+        """A broken libcurl fails the notices that need it, with the loader's
+        reason; jobs still run and the notices stay pending, not lost."""
+        libdir = os.path.join(self.dir, "badlib")
+        os.makedirs(libdir)
+        with open(os.path.join(libdir, "libcurl.so.4"), "w") as f:
+            f.write("not a library\n")
+        http = HttpReceiver()
+        http.start()
+        self.addCleanup(http.stop)
+        self.start(self.CONFIG % dict(url=http.url("/json"), startup="true"),
+                   env={"LD_LIBRARY_PATH": libdir})
+        wait_for(lambda: self.query("SELECT status FROM executions WHERE job_name = 'once'")
+                 == [("success",)], 20, what="the job's run")
+        row = wait_for(lambda: self.notices("attempts >= 2"), 30, what="two failed attempts")[0]
+        self.assertEqual(row[6], "pending")
+        self.assertIn("cannot load libcurl.so.4", row[8])
+        self.assertEqual(http.received(), [])
+
     def test_kill9_between_end_and_delivery(self):
         http = HttpReceiver()
         d = self.start(self.CONFIG % dict(url=http.url("/json"), startup="true"), web=False)
