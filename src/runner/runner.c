@@ -209,6 +209,7 @@ void runner_run_inline(struct runner_exec *x)
 static void *pool_thread(void *arg)
 {
 	struct runner_pool *p = arg;
+	pthread_setname_np(pthread_self(), "ofelia-runner");
 	/* A slot's wake-up comes from a timerfd at its instant; no slack on top. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	pthread_mutex_lock(&p->lock);
