@@ -2,7 +2,9 @@
 -- lifetime numbers from the job_stats view (counters survive retention).
 -- last_run and last_status are read from the job's latest run in
 -- executions (the jobs row takes them with some ends only, at least once a
--- minute; after a clean stop it is current).
+-- minute; after a clean stop it is current): the latest by the time it was
+-- for, its slot else its start, read from the two indexes that order a
+-- job's executions (executions_slot, executions_job_unslotted).
 --
 --   sqlite3 ofelia.db < sql/job-stats.sql
 --
@@ -29,8 +31,14 @@ SELECT j.name AS job_name,
   FROM jobs j
   JOIN job_stats s ON s.job_name = j.name
   LEFT JOIN executions r
-         ON r.rowid = (SELECT e.rowid FROM executions e
-                        WHERE e.job_name = j.name AND e.start_time IS NOT NULL
-                        ORDER BY e.created_at DESC, e.rowid DESC LIMIT 1)
+         ON r.rowid = (SELECT id FROM (
+                         SELECT e.rowid AS id, e.scheduled_time AS at FROM executions e
+                          WHERE e.job_name = j.name AND e.scheduled_time IS NOT NULL
+                            AND e.start_time IS NOT NULL
+                         UNION ALL
+                         SELECT e.rowid, coalesce(e.start_time, e.created_at) FROM executions e
+                          WHERE e.job_name = j.name AND e.scheduled_time IS NULL
+                            AND e.start_time IS NOT NULL
+                          ORDER BY at DESC, id DESC LIMIT 1))
  WHERE j.deleted_at IS NULL
  ORDER BY j.name;

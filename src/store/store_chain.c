@@ -23,11 +23,6 @@
 	"id, job_name, kind, trigger, due_at, scheduled_time, attempt, first_attempt_id, "         \
 	"cause_id, reason, created_at"
 
-/* A first attempt's time for depends-on: its slot, else its start, else
- * when it was recorded (a run that never started). The index
- * executions_job_time is on this very expression. */
-#define AT_EXPR "coalesce(scheduled_time, start_time, created_at)"
-
 enum {
 	P_INSERT,
 	P_TAKE,
@@ -48,9 +43,13 @@ static const char *const sql[P_STMT_COUNT] = {
     [P_OF_CAUSE] = "SELECT " PENDING_COLUMNS " FROM pending_runs WHERE cause_id = ?1 "
                    "ORDER BY due_at, id",
     [P_WAIT] = "UPDATE pending_runs SET kind = 'wait', due_at = ?2, reason = ?3 WHERE id = ?1",
-    [P_LATEST] = "SELECT id, status, " AT_EXPR " FROM executions "
-                 "WHERE job_name = ?1 AND first_attempt_id IS NULL AND " AT_EXPR " <= ?2 "
-                 "ORDER BY " AT_EXPR " DESC, rowid DESC LIMIT 1",
+    /* A job's latest first attempt at or before ?2, by the time it is
+     * for: its slot, else its start, else when it was recorded (a run
+     * that never started); the order of STORE_JOB_RUNS. */
+    [P_LATEST] =
+        STORE_JOB_RUNS("id, status", " AND first_attempt_id IS NULL AND scheduled_time <= ?2",
+                       " AND first_attempt_id IS NULL AND " STORE_UNSLOTTED_AT " <= ?2",
+                       "ORDER BY at DESC, r DESC LIMIT 1"),
     [P_LAST_ATTEMPT] = ("SELECT id, status, attempt FROM executions "
                         "WHERE first_attempt_id = ?1 ORDER BY attempt DESC LIMIT 1"),
     [P_RETRY_PENDING] = "SELECT 1 FROM pending_runs WHERE first_attempt_id = ?1 LIMIT 1",

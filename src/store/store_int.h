@@ -14,7 +14,7 @@
 
 /* The page size of a new database. Every commit appends each page it
  * changed, whole, to the WAL, and an execution changes a few rows in many
- * b-trees (its row, five indexes, the job, the metrics, its log): small
+ * b-trees (its row, its indexes, the job, the metrics, its log): small
  * pages make that a few KiB instead of tens (docs/design.md, "Disk
  * writes"). Reads of long outputs and definitions follow overflow chains,
  * which costs them little at this size. */
@@ -32,6 +32,21 @@
 /* ST_LOG_INSERT_MANY inserts this many lines at once: a flood costs one
  * statement per chunk instead of one per line. */
 #define STORE_LOG_CHUNK 64
+
+/* STORE_JOB_RUNS is a statement on one job's executions (?1) in the order
+ * of the time each one is for: its slot, else its start, else when it was
+ * recorded (migrations/0006). Those with a slot come from executions_slot,
+ * the others from executions_job_unslotted: two SELECTs of cols, the time
+ * (at) and the rowid (r), which breaks ties, joined by UNION ALL, each
+ * with its own conditions (slotted / unslotted, each "" or " AND ..."),
+ * then tail, which orders by "at DESC, r DESC" (or ascending): SQLite
+ * answers that by merging both indexes in order, without a sort. */
+#define STORE_UNSLOTTED_AT "coalesce(start_time, created_at)"
+#define STORE_JOB_RUNS(cols, slotted, unslotted, tail)                                             \
+	"SELECT " cols ", scheduled_time AS at, rowid AS r FROM executions "                       \
+	"WHERE job_name = ?1 AND scheduled_time IS NOT NULL" slotted " UNION ALL "                 \
+	"SELECT " cols ", " STORE_UNSLOTTED_AT ", rowid FROM executions "                          \
+	"WHERE job_name = ?1 AND scheduled_time IS NULL" unslotted " " tail
 
 /* Every statement the store runs; store_sql[] holds their text. */
 enum store_stmt {

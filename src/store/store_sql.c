@@ -20,6 +20,13 @@
 #define LOG_32   LOG_8 ", " LOG_8 ", " LOG_8 ", " LOG_8
 #define LOG_ROWS LOG_32 ", " LOG_32
 
+/* The time and rowid of the execution ?2, for paging after it. */
+#define CURSOR_AT                                                                                  \
+	"(SELECT coalesce(scheduled_time, start_time, created_at) FROM executions WHERE id = ?2)"
+#define CURSOR                                                                                     \
+	"(SELECT coalesce(scheduled_time, start_time, created_at), rowid FROM executions "         \
+	"WHERE id = ?2)"
+
 /* Bumps one row of a per-job counter table. */
 #define BUMP(table, key)                                                                           \
 	"INSERT INTO " table " (job_name, " key ", count) VALUES (?1, ?2, 1) "                     \
@@ -69,9 +76,9 @@ const char *const store_sql[ST_COUNT] = {
                          "last_slot = CASE WHEN last_slot IS NULL OR last_slot <= ?4 "
                          "THEN coalesce(?4, last_slot) ELSE last_slot END, "
                          "next_run = ?6 WHERE name = ?1",
-    [ST_JOB_LATEST_RUN] = "SELECT start_time, status FROM executions "
-                          "WHERE job_name = ?1 AND start_time IS NOT NULL "
-                          "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    [ST_JOB_LATEST_RUN] =
+        STORE_JOB_RUNS("start_time, status", " AND start_time IS NOT NULL",
+                       " AND start_time IS NOT NULL", "ORDER BY at DESC, r DESC LIMIT 1"),
     [ST_JOB_LATEST_SLOT] = "SELECT max(scheduled_time) FROM executions "
                            "WHERE job_name = ?1 AND scheduled_time IS NOT NULL",
 
@@ -106,18 +113,21 @@ const char *const store_sql[ST_COUNT] = {
                              "last_run) WHERE name = ?1 "
                              "AND (last_run IS NULL OR ?3 IS NULL OR last_run <= ?3)",
     [ST_EXEC_GET] = "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1",
-    /* rowid breaks ties between rows created in the same millisecond. */
-    [ST_EXEC_HISTORY] = "SELECT " EXEC_COLUMNS " FROM executions "
-                        "WHERE job_name = ?1 AND created_at < ?2 "
-                        "ORDER BY created_at DESC, rowid DESC LIMIT ?3",
-    [ST_EXEC_HISTORY_AFTER] = "SELECT " EXEC_COLUMNS " FROM executions "
-                              "WHERE job_name = ?1 AND (created_at, rowid) < "
-                              "(SELECT created_at, rowid FROM executions WHERE id = ?2) "
-                              "ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+    /* A job's history, newest first (STORE_JOB_RUNS in store_int.h). */
+    [ST_EXEC_HISTORY] =
+        STORE_JOB_RUNS(EXEC_COLUMNS, " AND scheduled_time < ?2", " AND " STORE_UNSLOTTED_AT " < ?2",
+                       "ORDER BY at DESC, r DESC LIMIT ?3"),
+    /* After the execution ?2: each arm's range starts at its time (the
+     * row value alone would not bound the index's range), then the row
+     * value skips what precedes it in the same millisecond. */
+    [ST_EXEC_HISTORY_AFTER] = STORE_JOB_RUNS(
+        EXEC_COLUMNS, " AND scheduled_time <= " CURSOR_AT " AND (scheduled_time, rowid) < " CURSOR,
+        " AND " STORE_UNSLOTTED_AT " <= " CURSOR_AT " AND (" STORE_UNSLOTTED_AT
+        ", rowid) < " CURSOR,
+        "ORDER BY at DESC, r DESC LIMIT ?3"),
     /* Only the status: the strips of the UI's job list read it for every
      * job, and the output column can be megabytes. */
-    [ST_EXEC_RECENT] = "SELECT status FROM executions WHERE job_name = ?1 "
-                       "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+    [ST_EXEC_RECENT] = STORE_JOB_RUNS("status", "", "", "ORDER BY at DESC, r DESC LIMIT ?2"),
     [ST_EXEC_RUNNING] = "SELECT " EXEC_COLUMNS " FROM executions "
                         "WHERE status = 'running' ORDER BY created_at",
     [ST_EXEC_CAUSED] = "SELECT " EXEC_COLUMNS " FROM executions WHERE cause_id = ?1 "
@@ -158,17 +168,18 @@ const char *const store_sql[ST_COUNT] = {
                      "AND status <> 'running' ORDER BY created_at LIMIT ?2)",
     [ST_PRUNE_AGE_ANY] = "SELECT 1 FROM executions WHERE created_at < ?1 "
                          "AND status <> 'running' LIMIT 1",
-    /* The newest finished execution past the keep newest, if any. */
-    [ST_PRUNE_COUNT_ANY] = "SELECT 1 FROM executions WHERE job_name = ?1 "
-                           "AND status <> 'running' "
-                           "ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?2",
-    /* The scalar subquery finds the newest finished execution past the
-     * keep newest; everything up to it goes, oldest first, in index order. */
-    [ST_PRUNE_COUNT] = "DELETE FROM executions WHERE rowid IN ("
-                       "SELECT rowid FROM executions "
-                       "WHERE job_name = ?1 AND status <> 'running' AND (created_at, rowid) <= ("
-                       "SELECT created_at, rowid FROM executions "
-                       "WHERE job_name = ?1 AND status <> 'running' "
-                       "ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?2) "
-                       "ORDER BY created_at, rowid LIMIT ?3)",
+    /* The newest finished execution past the keep newest, if any: its
+     * time and rowid (columns 1 and 2) bound ST_PRUNE_COUNT. */
+    [ST_PRUNE_COUNT_ANY] =
+        STORE_JOB_RUNS("1", " AND status <> 'running'", " AND status <> 'running'",
+                       "ORDER BY at DESC, r DESC LIMIT 1 OFFSET ?2"),
+    /* Everything up to that execution (time ?2, rowid ?4) goes, oldest
+     * first, in index order. */
+    [ST_PRUNE_COUNT] = "DELETE FROM executions WHERE rowid IN (SELECT r FROM (" STORE_JOB_RUNS(
+        "1",
+        " AND status <> 'running' AND scheduled_time <= ?2 "
+        "AND (scheduled_time, rowid) <= (?2, ?4)",
+        " AND status <> 'running' AND " STORE_UNSLOTTED_AT " <= ?2 "
+        "AND (" STORE_UNSLOTTED_AT ", rowid) <= (?2, ?4)",
+        "ORDER BY at, r LIMIT ?3") "))",
 };

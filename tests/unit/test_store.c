@@ -226,6 +226,42 @@ Test(store, reopen_is_idempotent)
 	cr_assert_eq(query_int("PRAGMA user_version"), version);
 }
 
+/* A database of schema version 5 (its executions indexed by job three
+ * times) is migrated at open: its rows stay, found through the new indexes. */
+Test(store, version_5_database_is_migrated)
+{
+	struct store *s = open_rw();
+	int version = store_schema_version(s);
+	save_job(s, "a");
+	store_close(s);
+	raw("DROP INDEX executions_job_unslotted;"
+	    "CREATE INDEX executions_job_created ON executions (job_name, created_at);"
+	    "CREATE INDEX executions_job_time ON executions (job_name, "
+	    "coalesce(scheduled_time, start_time, created_at)) WHERE first_attempt_id IS NULL;"
+	    "INSERT INTO executions (id, job_name, job_type, status, trigger, scheduled_time, "
+	    "start_time, created_at) VALUES "
+	    "('e1', 'a', 'local', 'success', 'schedule', '2026-01-01T00:00:10.000Z', "
+	    "'2026-01-01T00:00:10.000Z', '2026-01-01T00:00:10.000Z'), "
+	    "('e2', 'a', 'local', 'success', 'manual', NULL, '2026-01-01T00:00:20.000Z', "
+	    "'2026-01-01T00:00:20.000Z');"
+	    "PRAGMA user_version = 5;");
+
+	s = open_rw();
+	cr_assert_eq(store_schema_version(s), version);
+	struct store_execution **v;
+	size_t n;
+	cr_assert_eq(store_execution_history(s, "a", 0, 10, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0]->id, "e2");
+	cr_assert_str_eq(v[1]->id, "e1");
+	store_executions_free(v, n);
+	store_close(s);
+	assert_query("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema "
+	             "WHERE name LIKE 'executions_job_%' ORDER BY name)",
+	             "executions_job_unslotted");
+	assert_query("PRAGMA integrity_check", "ok");
+}
+
 Test(store, newer_schema_is_refused_untouched)
 {
 	store_close(open_rw());
@@ -911,9 +947,10 @@ Test(store, recent_statuses_newest_first)
 	size_t n;
 	cr_assert_eq(store_execution_recent(s, "a", 4, st, &n), 0, "%s", store_errmsg(s));
 	cr_assert_eq(n, 3);
-	/* A slot outcome is created now, after the executions made at T0. */
-	cr_assert_eq(st[0], JOB_STATUS_SKIPPED);
-	cr_assert_eq(st[1], JOB_STATUS_RUNNING);
+	/* By the time each is for: the outcome of slot T0 + 60 s is written
+	 * now, but goes between the runs started at T0 and T0 + 120 s. */
+	cr_assert_eq(st[0], JOB_STATUS_RUNNING);
+	cr_assert_eq(st[1], JOB_STATUS_SKIPPED);
 	cr_assert_eq(st[2], JOB_STATUS_FAILED);
 	cr_assert_eq(store_execution_recent(s, "a", 2, st, &n), 0);
 	cr_assert_eq(n, 2);
@@ -971,6 +1008,92 @@ Test(store, history_after_an_id_pages_through_ties)
 	cr_assert_eq(n, 0);
 	store_executions_free(v, n);
 	store_close(s);
+}
+
+/* Slots and runs without one (manual runs, retries) come from two indexes
+ * (migrations/0006): history, its pages, the latest run, depends-on and
+ * retention by count see them merged by the time each is for. */
+Test(store, history_merges_slots_and_other_runs_by_time)
+{
+	struct store *s = open_rw();
+	save_job(s, "a");
+	save_job(s, "b");
+	char ids[6][37], other[37];
+	/* ids[i] is for T0 + 10 s * i: slots at even i, manual runs at odd i;
+	 * the slot at T0 is recorded missed last, as after a restart. */
+	for (int i = 1; i < 6; i++) {
+		int64_t at = T0 + i * 10 * SEC;
+		cr_assert_eq(begin(s, "a", i % 2 ? 0 : at, at, ids[i]), 0);
+		cr_assert_eq(
+		    finish(s, ids[i], i == 4 ? JOB_STATUS_FAILED : JOB_STATUS_SUCCESS, SEC), 0);
+	}
+	cr_assert_eq(begin(s, "b", 0, T0 + 25 * SEC, other), 0);
+	cr_assert_eq(
+	    store_slot_outcome(s, "a", JOB_LOCAL, T0, JOB_STATUS_MISSED, "down", "@every 10s", 0),
+	    0);
+	struct store_execution **v;
+	size_t n;
+	cr_assert_eq(store_execution_history(s, "a", 0, 10, &v, &n), 0);
+	cr_assert_eq(n, 6);
+	for (int i = 1; i < 6; i++)
+		cr_assert_str_eq(v[5 - i]->id, ids[i]);
+	cr_assert_eq(v[5]->status, JOB_STATUS_MISSED);
+	memcpy(ids[0], v[5]->id, 37);
+	store_executions_free(v, n);
+
+	/* Pages of two, after an id, cross from one index to the other. */
+	char last[37] = "";
+	size_t seen = 0;
+	do {
+		if (*last)
+			cr_assert_eq(store_execution_history_after(s, "a", last, 2, &v, &n), 0);
+		else
+			cr_assert_eq(store_execution_history(s, "a", 0, 2, &v, &n), 0);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_str_eq(v[i]->id, ids[5 - seen - i]);
+		seen += n;
+		if (n)
+			memcpy(last, v[n - 1]->id, 37);
+		store_executions_free(v, n);
+	} while (n > 0);
+	cr_assert_eq(seen, 6);
+	/* Before a time. */
+	cr_assert_eq(store_execution_history(s, "a", T0 + 25 * SEC, 10, &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(v[0]->id, ids[2]);
+	cr_assert_str_eq(v[1]->id, ids[1]);
+	store_executions_free(v, n);
+
+	int64_t start;
+	enum job_status status;
+	cr_assert_eq(store_job_latest_run(s, "a", &start, &status), 0);
+	cr_assert_eq(start, T0 + 50 * SEC);
+	int64_t slot;
+	cr_assert_eq(store_job_latest_slot(s, "a", &slot), 0);
+	cr_assert_eq(slot, T0 + 40 * SEC);
+
+	struct store_dep_state dep;
+	cr_assert_eq(store_dependency_state(s, "a", T0 + 45 * SEC, &dep), 0);
+	cr_assert(dep.found);
+	cr_assert_str_eq(dep.id, ids[4]);
+	cr_assert_eq(dep.status, JOB_STATUS_FAILED);
+	cr_assert_eq(store_dependency_state(s, "a", T0 + 39 * SEC, &dep), 0);
+	cr_assert_str_eq(dep.id, ids[3]);
+	cr_assert_eq(dep.at_ns, T0 + 30 * SEC);
+	cr_assert_eq(store_dependency_state(s, "a", T0 - SEC, &dep), 0);
+	cr_assert_not(dep.found);
+
+	/* Keep the 2 newest: the 4 oldest go, 3 per batch, from both indexes. */
+	cr_assert_eq(store_prune_count(s, "a", 2, 3), 3);
+	cr_assert_eq(store_prune_count(s, "a", 2, 3), 1);
+	cr_assert_eq(store_prune_count(s, "a", 2, 3), 0);
+	cr_assert_eq(store_execution_history(s, "a", 0, 10, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0]->id, ids[5]);
+	cr_assert_str_eq(v[1]->id, ids[4]);
+	store_executions_free(v, n);
+	store_close(s);
+	assert_query("SELECT count(*) FROM executions WHERE job_name = 'b'", "1");
 }
 
 Test(store, running_executions)
