@@ -41,15 +41,18 @@ def sample(pid, db):
             status[key] = value.split()
     size = lambda p: os.path.getsize(p) if os.path.exists(p) else 0  # noqa: E731
     # Pipes, pidfds and sockets come and go with the executions and
-    # deliveries in flight at the moment of the sample (30 jobs a second):
-    # they are bounded, not compared between thirds; the rest must not grow.
+    # deliveries in flight at the moment of the sample (30 jobs a second), and
+    # so do the eventfd and timerfd of each run waiting for its instant (the
+    # slot is claimed ahead): they are bounded, not compared between thirds;
+    # the rest must not grow.
     steady = moving = 0
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
             what = os.readlink("/proc/%d/fd/%s" % (pid, fd))
         except OSError:
             continue  # closed since the listing
-        if what.startswith(("pipe:", "socket:", "anon_inode:[pidfd]")):
+        if what.startswith(("pipe:", "socket:", "anon_inode:[pidfd]", "anon_inode:[eventfd]",
+                            "anon_inode:[timerfd]")):
             moving += 1
         else:
             steady += 1
