@@ -27,6 +27,7 @@
 
 #include "docker/internal.h"
 #include "util/clock.h"
+#include "util/xalloc.h"
 
 /* Replies that are not streams are small (inspect, lists); this caps a
  * broken engine's reply. */
@@ -410,7 +411,7 @@ static bool header_is(const char *line, const char *name, const char **value)
 /* parse_head reads the status and the framing headers of c->in's head. */
 static int parse_head(struct conn *c, struct head *h)
 {
-	char *head = strndup(c->in.data, h->len - 2);
+	char *head = xstrndup(c->in.data, h->len - 2);
 	char *save = NULL, *line = strtok_r(head, "\r\n", &save);
 	const char *v;
 	int rc = 0;
