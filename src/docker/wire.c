@@ -150,6 +150,17 @@ static int tls_context(struct conn *c)
 	return 0;
 }
 
+/* tls_wait follows an SSL call that returned rc <= 0: it waits for what
+ * TLS needs (it may read to write) and returns 0 to try again, or -1 with
+ * the error set. */
+static int tls_wait(struct conn *c, int rc, const char *doing)
+{
+	int e = SSL_get_error(c->ssl, rc);
+	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+		return fail_tls(c, doing);
+	return wait_io(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT);
+}
+
 /* tls_start runs the handshake, checking the engine's certificate against
  * the name or address of DOCKER_HOST, as Docker's clients do. */
 static int tls_start(struct conn *c)
@@ -174,10 +185,7 @@ static int tls_start(struct conn *c)
 		int rc = SSL_connect(c->ssl);
 		if (rc == 1)
 			return 0;
-		int e = SSL_get_error(c->ssl, rc);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return fail_tls(c, "TLS handshake");
-		if (wait_io(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) < 0)
+		if (tls_wait(c, rc, "TLS handshake") < 0)
 			return -1;
 	}
 }
@@ -257,32 +265,39 @@ static int open_tcp(struct conn *c)
 	return d->tls_ca ? tls_start(c) : 0;
 }
 
-static int write_all(struct conn *c, const char *p, size_t n)
+/* transfer sends (out) or receives up to n bytes, waiting until the socket
+ * is ready: the count, 0 at the end of the stream, or -1 with the error set. */
+static ssize_t transfer(struct conn *c, bool out, char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w;
+	for (;;) {
 		if (c->ssl) {
 			ERR_clear_error();
-			int rc = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
-			int e = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				if (wait_io(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) < 0)
-					return -1;
-				continue;
-			}
-			if (e != SSL_ERROR_NONE)
-				return fail_tls(c, "write");
-			w = rc;
+			int len = n > INT_MAX ? INT_MAX : (int)n;
+			int rc = out ? SSL_write(c->ssl, p, len) : SSL_read(c->ssl, p, len);
+			if (rc > 0)
+				return rc;
+			if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN)
+				return 0;
+			if (tls_wait(c, rc, out ? "write" : "read") < 0)
+				return -1;
 		} else {
-			w = send(c->fd, p, n, MSG_NOSIGNAL);
-			if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (wait_io(c, POLLOUT) < 0)
-					return -1;
-				continue;
-			}
-			if (w < 0)
+			ssize_t rc = out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
+			if (rc >= 0)
+				return rc;
+			if (errno != EAGAIN && errno != EINTR)
 				return fail_errno(c, errno);
+			if (wait_io(c, out ? POLLOUT : POLLIN) < 0)
+				return -1;
 		}
+	}
+}
+
+static int write_all(struct conn *c, char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = transfer(c, true, p, n);
+		if (w <= 0)
+			return w < 0 ? -1 : fail_io(c, "the connection was closed");
 		p += w;
 		n -= (size_t)w;
 	}
@@ -294,35 +309,10 @@ static int write_all(struct conn *c, const char *p, size_t n)
 static ssize_t fill(struct conn *c)
 {
 	char tmp[16384];
-	for (;;) {
-		ssize_t n;
-		if (c->ssl) {
-			ERR_clear_error();
-			int rc = SSL_read(c->ssl, tmp, sizeof tmp);
-			int e = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
-			if (e == SSL_ERROR_ZERO_RETURN)
-				return 0;
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				if (wait_io(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) < 0)
-					return -1;
-				continue;
-			}
-			if (e != SSL_ERROR_NONE)
-				return fail_tls(c, "read");
-			n = rc;
-		} else {
-			n = recv(c->fd, tmp, sizeof tmp, 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (wait_io(c, POLLIN) < 0)
-					return -1;
-				continue;
-			}
-			if (n < 0)
-				return fail_errno(c, errno);
-		}
+	ssize_t n = transfer(c, false, tmp, sizeof tmp);
+	if (n > 0)
 		buf_append(&c->in, tmp, (size_t)n);
-		return n;
-	}
+	return n;
 }
 
 /* fill_more is fill where the reply is not complete yet. */
