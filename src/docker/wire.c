@@ -432,20 +432,29 @@ out:
 	return rc;
 }
 
+/* find_mark reads until c->in holds mark within its first max bytes, and
+ * returns where mark starts; -1 with the error set (too_long past max). */
+static ssize_t find_mark(struct conn *c, const char *mark, size_t max, const char *too_long)
+{
+	const char *at;
+	while ((at = memmem(c->in.data ? c->in.data : "", c->in.len, mark, strlen(mark))) == NULL) {
+		if (c->in.len > max)
+			return fail_protocol(c, too_long);
+		if (fill_more(c) < 0)
+			return -1;
+	}
+	return at - c->in.data;
+}
+
 /* read_head reads the head of the final reply, skipping 100 Continue. */
 static int read_head(struct conn *c, struct head *h)
 {
 	for (;;) {
-		const char *end;
-		while ((end = memmem(c->in.data ? c->in.data : "", c->in.len, "\r\n\r\n", 4)) ==
-		       NULL) {
-			if (c->in.len > HEAD_MAX)
-				return fail_protocol(c, "a reply head larger than 64 KiB");
-			if (fill_more(c) < 0)
-				return -1;
-		}
+		ssize_t end = find_mark(c, "\r\n\r\n", HEAD_MAX, "a reply head larger than 64 KiB");
+		if (end < 0)
+			return -1;
 		memset(h, 0, sizeof *h);
-		h->len = (size_t)(end - c->in.data) + 4;
+		h->len = (size_t)end + 4;
 		if (parse_head(c, h) < 0)
 			return -1;
 		if (c->d->http_status >= 200)
@@ -460,19 +469,15 @@ static int read_head(struct conn *c, struct head *h)
 static int read_chunked(struct conn *c)
 {
 	for (;;) {
-		const char *eol;
-		while ((eol = memmem(c->in.data ? c->in.data : "", c->in.len, "\r\n", 2)) == NULL) {
-			if (c->in.len > CHUNK_LINE_MAX)
-				return fail_protocol(c, "a bad chunk");
-			if (fill_more(c) < 0)
-				return -1;
-		}
+		ssize_t eol = find_mark(c, "\r\n", CHUNK_LINE_MAX, "a bad chunk");
+		if (eol < 0)
+			return -1;
 		char *end;
 		errno = 0;
 		uint64_t size = strtoull(c->in.data, &end, 16);
 		if (end == c->in.data || errno || !strchr(";\r", *end) || *c->in.data == '-')
 			return fail_protocol(c, "a bad chunk size");
-		buf_consume(&c->in, (size_t)(eol - c->in.data) + 2);
+		buf_consume(&c->in, (size_t)eol + 2);
 		if (size == 0)
 			break;
 		while (size > 0) {
@@ -492,16 +497,11 @@ static int read_chunked(struct conn *c)
 	}
 	/* Trailers, up to the blank line; the engine sends none. */
 	for (;;) {
-		const char *eol;
-		while ((eol = memmem(c->in.data ? c->in.data : "", c->in.len, "\r\n", 2)) == NULL) {
-			if (c->in.len > HEAD_MAX)
-				return fail_protocol(c, "trailers larger than 64 KiB");
-			if (fill_more(c) < 0)
-				return -1;
-		}
-		size_t n = (size_t)(eol - c->in.data);
-		buf_consume(&c->in, n + 2);
-		if (n == 0)
+		ssize_t eol = find_mark(c, "\r\n", HEAD_MAX, "trailers larger than 64 KiB");
+		if (eol < 0)
+			return -1;
+		buf_consume(&c->in, (size_t)eol + 2);
+		if (eol == 0)
 			return 0;
 	}
 }
