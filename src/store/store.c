@@ -292,10 +292,21 @@ static void first_problem(void *arg, const char *msg)
 		snprintf(out, 256, "%s", msg);
 }
 
-/* quick_check refuses a damaged database before anything writes to it. */
+/* quick_check refuses a damaged database before anything writes to it. It
+ * reads the whole file, which takes seconds when it is big: a file that the
+ * last daemon closed cleanly and nothing touched since is not read again. */
 static int quick_check(struct store *s)
 {
 	char first[256] = "";
+
+	if (s->stopped_clean) {
+		log_info("store: the last stop was clean and the file is untouched since: "
+		         "no start-up check (`ofelia check` checks it all)");
+		return 0;
+	}
+	if (s->version > 0)
+		log_info("store: no clean stop recorded for this file (a crash, or it changed "
+		         "since): checking it before the start");
 	switch (store_verify(s, true, STORE_QUICK_CHECK_NS, first_problem, first)) {
 	case STORE_VERDICT_OK:
 		return 0;
@@ -426,7 +437,9 @@ static int setup(struct store *s, const struct store_options *o)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* Opening waits for another process's migration, if any. */
 	sqlite3_busy_timeout(s->db, 5000);
-	if (identify(s, latest) < 0 || (o->quick_check && quick_check(s) < 0))
+	if (identify(s, latest) < 0)
+		return -1;
+	if (o->quick_check && quick_check(s) < 0)
 		return -1;
 	/* Reads and writes go through read() and write(), never a mapping of
 	 * the file: an I/O error is then an error code, not a SIGBUS. */
@@ -463,16 +476,18 @@ static int setup(struct store *s, const struct store_options *o)
 	return 0;
 }
 
-/* teardown releases s without flushing anything. */
-static void teardown(struct store *s)
+/* teardown releases s without flushing anything; after a clean run it
+ * marks the lock file so that the next start can skip its check. */
+static void teardown(struct store *s, bool clean)
 {
 	store_finalize_all(s->stmt, ST_COUNT);
 	store_outbox_fini(s);
 	store_cluster_fini(s);
 	store_chain_fini(s);
-	sqlite3_close(s->db);
+	clean = sqlite3_close(s->db) == SQLITE_OK && clean;
 	store_queue_fini(&s->queue);
-	store_file_unlock(s);
+	store_file_unlock(s, clean ? s->path : NULL);
+	free(s->path);
 	free(s);
 }
 
@@ -482,17 +497,18 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 	int flags = SQLITE_OPEN_NOMUTEX;
 
 	s->read_only = o->read_only;
+	s->path = xstrdup(o->path);
 	s->lock_fd = -1;
 	flags |= o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	/* Before SQLite creates anything: the marks are read, then made. */
 	if (!o->read_only && (store_file_expect(s, o) < 0 || store_file_lock(s, o) < 0)) {
 		snprintf(err, errlen, "%s: %s", o->path, s->err);
-		teardown(s);
+		teardown(s, false);
 		return NULL;
 	}
 	if (sqlite3_open_v2(o->path, &s->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->db));
-		teardown(s);
+		teardown(s, false);
 		return NULL;
 	}
 	int64_t wal_limit = o->wal_limit_bytes > 0 ? o->wal_limit_bytes : STORE_WAL_LIMIT;
@@ -500,7 +516,7 @@ struct store *store_open(const struct store_options *o, char *err, size_t errlen
 	    (!o->read_only &&
 	     store_checkpointer_start(s, o->path, wal_limit, o->checkpoint_age_ns) < 0)) {
 		snprintf(err, errlen, "%s: %s", o->path, s->err);
-		teardown(s);
+		teardown(s, false);
 		return NULL;
 	}
 	return s;
@@ -513,10 +529,14 @@ void store_close(struct store *s)
 	if (s->in_tx)
 		store_tx_rollback(s);
 	size_t pending = store_pending(s);
-	if (pending && store_flush(s) < 0)
+	bool flushed = pending == 0 || store_flush(s) == 0;
+	if (!flushed)
 		log_warnx("store: %zu log lines lost at close: %s", pending, s->err);
+	char why[8];
+	bool clean = flushed && !s->unwritable && !store_checkpointer_moved(s) &&
+	             store_checkpointer_failure(s, why, sizeof why) == 0;
 	store_checkpointer_stop(s);
-	teardown(s);
+	teardown(s, clean);
 }
 
 const char *store_errmsg(const struct store *s)

@@ -9,8 +9,17 @@
  * is missing (or empty) while its lock file, WAL or shared-memory file is
  * still there was deleted or moved: a fresh one is created only when asked
  * (--init-db), and then the stale WAL and shared-memory files go first, so
- * they cannot be replayed into it. */
+ * they cannot be replayed into it.
+ *
+ * A clean stop leaves a mark in the lock file, after the pid: the identity
+ * of the database file as that stop left it (device, inode, size, mtime and
+ * ctime) with no WAL beside it. The next daemon skips the start-up
+ * quick_check, which reads the whole file, only when the file is still that
+ * one, untouched since: any write changes the ctime, even one that puts the
+ * mtime back, and a restored copy is another inode. Taking the lock clears
+ * the mark, so a daemon that dies leaves none and the next start checks. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +69,34 @@ int store_file_expect(struct store *s, const struct store_options *o)
 	return 0;
 }
 
+/* identity describes the database file as a clean stop leaves it, into
+ * out; -1 when it is missing or has a WAL with frames beside it. */
+static int identity(const char *db, char *out, size_t len)
+{
+	char wal[4096];
+	off_t wal_size = 0;
+	struct stat st;
+
+	snprintf(wal, sizeof wal, "%s-wal", db);
+	if (stat(db, &st) < 0 || (exists(wal, &wal_size) && wal_size > 0))
+		return -1;
+	snprintf(out, len, "clean %ju %ju %jd %jd.%09ld %jd.%09ld\n", (uintmax_t)st.st_dev,
+	         (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+	         st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	return 0;
+}
+
+/* stopped_clean tells whether the lock file's mark (the line after the
+ * pid) names the database file exactly as it is now. */
+static bool stopped_clean(int fd, const char *db)
+{
+	char text[256], now[128];
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	char *mark = strchr(text, '\n');
+	return mark && identity(db, now, sizeof now) == 0 && strcmp(mark + 1, now) == 0;
+}
+
 /* holder reads the pid a daemon wrote into the lock file ("" if none). */
 static void holder(int fd, char *out, size_t len)
 {
@@ -98,6 +135,7 @@ int store_file_lock(struct store *s, const struct store_options *o)
 			    *pid ? " (pid " : "", pid, *pid ? ")" : "", path);
 		return store_seterr(s, "%s: lock: %s", path, strerror(e));
 	}
+	s->stopped_clean = stopped_clean(fd, o->path);
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("store: %s: cannot write the pid", path);
@@ -105,8 +143,13 @@ int store_file_lock(struct store *s, const struct store_options *o)
 	return 0;
 }
 
-void store_file_unlock(struct store *s)
+void store_file_unlock(struct store *s, const char *clean_db)
 {
+	char text[256];
+	int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+	if (s->lock_fd >= 0 && clean_db && identity(clean_db, text + n, sizeof text - n) == 0 &&
+	    pwrite(s->lock_fd, text, strlen(text), 0) < 0)
+		log_warn("store: %s.lock: cannot mark the clean stop", clean_db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	s->lock_fd = -1;

@@ -163,10 +163,13 @@ struct store {
 	int version;
 	struct store_queue queue;
 	struct store_checkpointer *checkpointer; /* NULL when read-only */
+	char *path;                              /* the database file */
 	int lock_fd;                             /* <db>.lock, held by a daemon; -1 */
-	bool unwritable;               /* the last write failed for a reason of the file or disk */
-	char write_err[256];           /* that failure */
-	char probe_sql[64];            /* a write that changes nothing: PRAGMA user_version = N */
+	bool stopped_clean;  /* the lock's mark: the last daemon stopped cleanly, the file untouched
+	                      */
+	bool unwritable;     /* the last write failed for a reason of the file or disk */
+	char write_err[256]; /* that failure */
+	char probe_sql[64];  /* a write that changes nothing: PRAGMA user_version = N */
 	int64_t committed_ns;          /* monotonic; the last commit that succeeded */
 	struct store_outbox *outbox;   /* store_outbox.c */
 	struct store_chain *chain;     /* store_chain.c */
@@ -192,10 +195,12 @@ int store_checkpointer_failure(const struct store *s, char *out, size_t len);
  * it removes the stale WAL and shared-memory files (store_file.c). */
 int store_file_expect(struct store *s, const struct store_options *o);
 /* store_file_lock creates <db>.lock and, when o->lock, holds it for s's
- * lifetime; a daemon already holding it is named in the error.
- * store_file_unlock releases it. */
+ * lifetime; a daemon already holding it is named in the error. It sets
+ * s->stopped_clean from the mark a clean stop left, and clears that mark.
+ * store_file_unlock releases the lock; with clean_db (the database, closed
+ * after a clean run) it first marks the lock file with the file's identity. */
 int store_file_lock(struct store *s, const struct store_options *o);
-void store_file_unlock(struct store *s);
+void store_file_unlock(struct store *s, const char *clean_db);
 
 /* store_checkpointer_start moves WAL checkpoints to a thread with its own
  * connection to path, keeping the WAL file near limit_bytes and its frames

@@ -328,6 +328,33 @@ class Integrity(DaemonTest):
         self.assertIn("damaged", p.stderr)
         self.assertTrue(p.stdout.strip(), "the problems are listed")
 
+    def test_the_start_check_is_skipped_only_for_a_file_a_clean_stop_left_untouched(self):
+        skipped, checked = "no start-up check", "checking it before the start"
+        d = self.daemon(EVERY_SECOND).start()
+        wait_for(lambda: self.query("SELECT count(*) FROM executions")[0][0] >= 1,
+                 what="a run")
+        self.assertCleanExit(d)
+        # Reading it meanwhile, as reports do, leaves the file as it was.
+        self.assertGreater(self.query("SELECT count(*) FROM executions")[0][0], 0)
+        d.start()
+        self.assertIn(skipped, d.log())
+        self.assertNotIn(checked, d.log())
+        d.kill9()
+        d.start()
+        self.assertIn(checked, d.log(), "a crash leaves no mark")
+        self.assertCleanExit(d)
+        # A stray write that even puts the modification time back still
+        # changes the inode's ctime: the file is checked, and refused.
+        before = os.stat(d.db)
+        self.damage_a_page(d.db)
+        os.utime(d.db, ns=(before.st_atime_ns, before.st_mtime_ns))
+        self.assertEqual(os.stat(d.db).st_mtime_ns, before.st_mtime_ns)
+        p = subprocess.run([BIN, "daemon", "--db", d.db, "--config", d.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(checked, p.stderr)
+        self.assertIn("the database is damaged", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
