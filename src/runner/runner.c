@@ -22,8 +22,9 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define IDLE_NS   (30 * NS_PER_SEC)
-#define KEEP_IDLE 2
+#define IDLE_NS      (30 * NS_PER_SEC)
+#define KEEP_IDLE    2
+#define WAKE_LEAD_NS (250 * 1000LL)
 #if defined(__SANITIZE_ADDRESS__)
 /* AddressSanitizer's redzones make every frame several times larger. */
 #define STACK_SIZE (2u << 20)
@@ -107,20 +108,22 @@ void runner_exec_set_due(struct runner_exec *x, int64_t due_ns)
 	x->due_ns = due_ns;
 }
 
-/* wait_until polls the wake fd until due_ns, on a timerfd so the wake-up
+/* sleep_until polls the wake fd until at_ns, on a timerfd so the wake-up
  * comes at the instant (poll's own timeout is rounded to milliseconds and
  * slackened). A change of the wall clock ends the wait early. */
-static void wait_until(struct runner_exec *x, int64_t due_ns)
+static void sleep_until(struct runner_exec *x, int64_t at_ns)
 {
+	if (clock_now_ns() >= at_ns)
+		return;
 	int tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
-	struct itimerspec it = {.it_value = {due_ns / NS_PER_SEC, due_ns % NS_PER_SEC}};
+	struct itimerspec it = {.it_value = {at_ns / NS_PER_SEC, at_ns % NS_PER_SEC}};
 	if (tfd >= 0 &&
 	    timerfd_settime(tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &it, NULL) < 0) {
 		close(tfd);
 		tfd = -1;
 	}
 	while (!atomic_load(&x->stop_requested)) {
-		int64_t left = due_ns - clock_now_ns();
+		int64_t left = at_ns - clock_now_ns();
 		if (left <= 0)
 			break;
 		struct pollfd pfd[2] = {{x->wake_fd, POLLIN, 0}, {tfd, POLLIN, 0}};
@@ -133,6 +136,25 @@ static void wait_until(struct runner_exec *x, int64_t due_ns)
 	}
 	if (tfd >= 0)
 		close(tfd);
+}
+
+/* wait_until waits for due_ns. A thread asleep on a timer runs again about
+ * 0.1 ms after it fires (more on a virtual machine, whose idle CPU the host
+ * must wake), which would be a tenth of a job's start: so the runner sleeps
+ * until WAKE_LEAD_NS before the instant and watches the clock for the rest.
+ * One runner at a time watches; others due together sleep to the instant. */
+static void wait_until(struct runner_exec *x, int64_t due_ns)
+{
+	static atomic_bool watching;
+
+	sleep_until(x, due_ns - WAKE_LEAD_NS);
+	/* Only close to the instant: the sleep also ends when the clock is set. */
+	if (due_ns - clock_now_ns() <= WAKE_LEAD_NS && !atomic_exchange(&watching, true)) {
+		while (clock_now_ns() < due_ns && !atomic_load(&x->stop_requested))
+			;
+		atomic_store(&watching, false);
+	}
+	sleep_until(x, due_ns);
 }
 
 int runner_wait_due(struct runner_exec *x, struct runner_result *r)

@@ -161,3 +161,48 @@ Test(runner, a_stop_before_the_due_time_starts_nothing)
 	cr_assert(strstr(seen.last.error, "before it started"), "%s", seen.last.error);
 	runner_exec_free(x);
 }
+
+static void on_started_at(void *arg)
+{
+	*(int64_t *)arg = clock_now_ns();
+}
+
+/* Runners wake a little before their instant and watch the clock for the
+ * rest, one at a time. None of several due together, or in quick
+ * succession, may start before its instant. An exec job is used because its
+ * on_started follows the wait directly, with no spawn in between to hide an
+ * early start; it then fails at once, as no Docker engine is there. */
+Test(runner, no_execution_starts_before_its_due_time)
+{
+	enum { N = 16 };
+	static const struct runner_settings settings = {
+	    .docker_host = "unix:///nonexistent/docker.sock", .stop_grace_ns = NS_PER_SEC};
+	struct runner_exec *x[N];
+	int64_t due[N], started[N] = {0};
+	struct runner_pool *p = runner_pool_new(0);
+	int64_t first = clock_now_ns() + 50 * NS_PER_MS;
+
+	for (int i = 0; i < N; i++) {
+		struct runner_sink sink = {.on_started = on_started_at,
+		                           .on_line = on_line,
+		                           .on_idle = on_idle,
+		                           .on_done = on_done,
+		                           .arg = &started[i]};
+		struct job *j = job_new("t", JOB_EXEC);
+		j->container = xstrdup("c");
+		j->command = xstrdup("true");
+		x[i] = runner_exec_new(j, "00000000-0000-7000-8000-000000000000", &settings, &sink,
+		                       NULL);
+		/* Half due together, half a tenth of a millisecond apart. */
+		due[i] = first + (i < N / 2 ? 0 : (i - N / 2) * 100 * 1000);
+		runner_exec_set_due(x[i], due[i]);
+		runner_pool_submit(p, x[i]);
+	}
+	runner_pool_free(p);
+	for (int i = 0; i < N; i++) {
+		cr_assert_gt(started[i], 0, "execution %d never started", i);
+		cr_assert_geq(started[i], due[i], "execution %d started %lld ns early", i,
+		              (long long)(due[i] - started[i]));
+		runner_exec_free(x[i]);
+	}
+}
