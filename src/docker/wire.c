@@ -17,10 +17,13 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -100,9 +103,9 @@ static int fail_tls(struct conn *c, const char *doing)
 	return fail_io(c, why);
 }
 
-/* wait_io waits until the socket is ready for events, in slices that
- * notice cancellation, the deadline and the phase's limit. */
-static int wait_io(struct conn *c, short events)
+/* wait_fd waits until fd is ready for events, in slices that notice
+ * cancellation, the deadline and the phase's limit. */
+static int wait_fd(struct conn *c, int fd, short events)
 {
 	struct docker *d = c->d;
 	for (;;) {
@@ -114,7 +117,7 @@ static int wait_io(struct conn *c, short events)
 			                   c->r->method, c->r->path);
 		if (c->limit_ns && now >= c->limit_ns)
 			return fail_timeout(c);
-		struct pollfd p = {.fd = c->fd, .events = events};
+		struct pollfd p = {.fd = fd, .events = events};
 		int n = poll(&p, 1, SLICE_MS);
 		/* An error or hang-up is ready too: the next read or write says which. */
 		if (n > 0)
@@ -122,6 +125,12 @@ static int wait_io(struct conn *c, short events)
 		if (n < 0 && errno != EINTR)
 			return fail_errno(c, errno);
 	}
+}
+
+/* wait_io waits until the connection's socket is ready for events. */
+static int wait_io(struct conn *c, short events)
+{
+	return wait_fd(c, c->fd, events);
 }
 
 /* tls_context loads the certificates of d once, for every connection. */
@@ -238,15 +247,111 @@ static int open_unix(struct conn *c)
 	return connect_fd(c, AF_UNIX, (struct sockaddr *)&a, sizeof a);
 }
 
+/* A name is looked up on a thread of its own: getaddrinfo cannot be
+ * interrupted, and the connect limit and a cancel must bound the lookup as
+ * they bound the connect (a resolver that does not answer holds it for
+ * timeout x attempts x servers). The caller and the thread share the
+ * lookup; the one that lets go last frees it. */
+struct lookup {
+	atomic_int refs;
+	int done_fd; /* eventfd, written when getaddrinfo has returned */
+	char *name, *port;
+	int rc, err;
+	struct addrinfo *list;
+};
+
+static void lookup_release(struct lookup *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	if (l->list)
+		freeaddrinfo(l->list);
+	if (l->done_fd >= 0)
+		close(l->done_fd);
+	free(l->name);
+	free(l->port);
+	free(l);
+}
+
+static void look_up(struct lookup *l)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	l->rc = getaddrinfo(l->name, l->port, &hints, &l->list);
+	l->err = errno;
+}
+
+static void *lookup_thread(void *arg)
+{
+	struct lookup *l = arg;
+	uint64_t one = 1;
+	look_up(l);
+	/* The write orders the results before the caller's poll sees it. */
+	ssize_t ignored = write(l->done_fd, &one, sizeof one);
+	(void)ignored;
+	lookup_release(l);
+	return NULL;
+}
+
+/* start_lookup runs l on a detached thread, which holds one reference. */
+static int start_lookup(struct lookup *l)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	l->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->done_fd < 0)
+		return -1;
+	atomic_fetch_add(&l->refs, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, lookup_thread, l);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		atomic_fetch_sub(&l->refs, 1);
+	return rc == 0 ? 0 : -1;
+}
+
+/* resolve fills *list with the engine's addresses; the caller frees it. An
+ * address needs no lookup; a name is looked up on a thread, or here when no
+ * thread can be made. */
+static int resolve(struct conn *c, struct addrinfo **list)
+{
+	struct docker *d = c->d;
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+	int rc = getaddrinfo(d->tcp_name, d->tcp_port, &hints, list);
+	int err = errno;
+
+	if (rc == EAI_NONAME) {
+		struct lookup *l = xcalloc(1, sizeof *l);
+		l->name = xstrdup(d->tcp_name);
+		l->port = xstrdup(d->tcp_port);
+		l->done_fd = -1;
+		atomic_init(&l->refs, 1);
+		if (start_lookup(l) < 0)
+			look_up(l);
+		else if (wait_fd(c, l->done_fd, POLLIN) < 0) {
+			lookup_release(l);
+			return -1;
+		}
+		rc = l->rc;
+		err = l->err;
+		*list = l->list;
+		l->list = NULL;
+		lookup_release(l);
+	}
+	if (rc != 0)
+		return fail_io(c, rc == EAI_SYSTEM ? strerror(err) : gai_strerror(rc));
+	return 0;
+}
+
 /* open_tcp tries each address of the engine's name in turn. */
 static int open_tcp(struct conn *c)
 {
 	struct docker *d = c->d;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list;
-	int rc = getaddrinfo(d->tcp_name, d->tcp_port, &hints, &list);
-	if (rc != 0)
-		return fail_io(c, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	rc = -1;
+	struct addrinfo *list;
+	if (resolve(c, &list) < 0)
+		return -1;
+	int rc = -1;
 	for (struct addrinfo *ai = list; ai && rc < 0; ai = ai->ai_next) {
 		rc = connect_fd(c, ai->ai_family, ai->ai_addr, ai->ai_addrlen);
 		/* Only a refused or unreachable address is worth the next one. */

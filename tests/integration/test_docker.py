@@ -549,6 +549,51 @@ class Labels(DockerCase):
         self.assertCleanExit(d)
 
 
+class EngineNameLookup(DaemonTest):
+    """An engine named by tcp://name whose resolver never answers (a DNS
+    server on loopback that takes the queries and stays silent, put in
+    /etc/resolv.conf of a mount namespace of the run's own): the lookup is
+    bounded by the connect limit and by max-runtime, as the connect is,
+    rather than by the resolver's 2 x 30 s. Needs no engine."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare(1) to give the run its own resolv.conf")
+        self.dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(self.dns.close)
+        self.dns.bind(("127.0.0.77", 53))
+        self.resolv = os.path.join(self.dir, "resolv.conf")
+        with open(self.resolv, "w") as f:
+            f.write("nameserver 127.0.0.77\noptions timeout:30 attempts:2\n")
+
+    def run_exec(self, extra=""):
+        path = os.path.join(self.dir, "run.yaml")
+        with open(path, "w") as f:
+            f.write("jobs:\n  j:\n    type: exec\n    schedule: '@manual'\n"
+                    "    container: c\n    command: 'true'\n" + extra)
+        cmd = ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && '
+               'exec "$@"', self.resolv, BIN, "run", "--config", path, "--db",
+               os.path.join(self.dir, "ofelia.db"), "j"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, DOCKER_HOST="tcp://engine.ofelia-test:2375"))
+        row = self.query("SELECT status, error FROM executions")
+        self.assertEqual(len(row), 1, p.stderr)
+        self.assertNotRegex(p.stderr, SANITIZER)
+        return row[0]
+
+    def test_a_silent_resolver_meets_the_connect_limit(self):
+        status, error = self.run_exec()
+        self.assertEqual(status, "failed")
+        self.assertIn("cannot connect to the Docker engine at tcp://engine.ofelia-test:2375 "
+                      "within 10 s", error)
+
+    def test_max_runtime_ends_a_lookup(self):
+        status, error = self.run_exec("    max-runtime: 1s\n")
+        self.assertEqual(status, "failed")
+        self.assertIn("max-runtime of 1s exceeded", error)
+
+
 class EngineFaults(DockerCase):
     def test_engine_gone_mid_run_then_back(self):
         e2 = tempfile.mkdtemp(prefix="ofelia-e2-")

@@ -915,6 +915,17 @@ Test(docker, tls_with_client_certificates)
 	cr_assert_eq(docker_status(t), DOCKER_E_NOT_FOUND, "%s", docker_errmsg(t));
 	docker_free(t);
 
+	/* By name: the lookup runs on a thread of its own, and the name is the
+	 * one the certificate is checked against. */
+	const char *port = strrchr(host, ':');
+	cr_assert_not_null(port);
+	char by_name[64];
+	snprintf(by_name, sizeof by_name, "tcp://localhost%s", port);
+	t = docker_new(by_name, err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	cr_assert_eq(docker_ping(t), 0, "%s", docker_errmsg(t));
+	docker_free(t);
+
 	/* A CA that did not sign the engine's certificate: the client's own
 	 * certificate stands in for it. */
 	char dir[] = "/tmp/ofelia-unit-certs-XXXXXX", path[128], target[256];
