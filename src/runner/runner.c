@@ -148,9 +148,12 @@ static void wait_until(struct runner_exec *x, int64_t due_ns)
 	static atomic_bool watching;
 
 	sleep_until(x, due_ns - WAKE_LEAD_NS);
-	/* Only close to the instant: the sleep also ends when the clock is set. */
+	/* Only close to the instant (the sleep also ends when the clock is set),
+	 * and for WAKE_LEAD_NS at most, should the clock be set back meanwhile. */
+	int64_t until = clock_mono_ns() + WAKE_LEAD_NS;
 	if (due_ns - clock_now_ns() <= WAKE_LEAD_NS && !atomic_exchange(&watching, true)) {
-		while (clock_now_ns() < due_ns && !atomic_load(&x->stop_requested))
+		while (clock_now_ns() < due_ns && clock_mono_ns() < until &&
+		       !atomic_load(&x->stop_requested))
 			;
 		atomic_store(&watching, false);
 	}

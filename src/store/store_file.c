@@ -19,8 +19,8 @@
  * mtime back, and a restored copy is another inode. Taking the lock clears
  * the mark, so a daemon that dies leaves none and the next start checks. */
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -90,7 +90,7 @@ static int identity(const char *db, char *out, size_t len)
  * pid) names the database file exactly as it is now. */
 static bool stopped_clean(int fd, const char *db)
 {
-	char text[256], now[128];
+	char text[256], now[160];
 	ssize_t n = pread(fd, text, sizeof text - 1, 0);
 	text[n > 0 ? n : 0] = '\0';
 	char *mark = strchr(text, '\n');
