@@ -96,13 +96,40 @@ static void build_env(const struct runner_exec *x, const struct job *job, struct
 	free(tag);
 }
 
+/* start makes the pipes and spawns the command: 0, or -1 with r set. */
+static int start(struct local *l, const struct strv *argv, const struct strv *env,
+                 const posix_spawnattr_t *attr, int out[2], int errp[2], struct runner_result *r)
+{
+	const struct job *job = l->x->job;
+	posix_spawn_file_actions_t fa;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		runner_set_result(r, JOB_STATUS_FAILED, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	if (job->dir && *job->dir)
+		posix_spawn_file_actions_addchdir_np(&fa, job->dir);
+	int e = posix_spawnp(&l->pid, argv->v[0], &fa, attr, argv->v, env->v);
+	posix_spawn_file_actions_destroy(&fa);
+	if (e == ENOENT && strchr(argv->v[0], '/') == NULL)
+		runner_set_result(r, JOB_STATUS_FAILED,
+		                  "exec: \"%s\": executable file not found in $PATH", argv->v[0]);
+	else if (e != 0)
+		runner_set_result(r, JOB_STATUS_FAILED, "exec: \"%s\": %s", argv->v[0],
+		                  strerror(e));
+	return e == 0 ? 0 : -1;
+}
+
 static int spawn(struct local *l, struct runner_result *r)
 {
 	const struct job *job = l->x->job;
 	struct strv argv = STRV_INIT, env = STRV_INIT;
 	char err[256];
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int rc = -1;
 
@@ -122,18 +149,7 @@ static int spawn(struct local *l, struct runner_result *r)
 		strv_free(&argv);
 		return -1;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		runner_set_result(r, JOB_STATUS_FAILED, "pipe: %s", strerror(errno));
-		goto fail;
-	}
 	build_env(l->x, job, &env);
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	if (job->dir && *job->dir)
-		posix_spawn_file_actions_addchdir_np(&fa, job->dir);
 
 	/* The daemon blocks some signals and ignores SIGPIPE; the job gets the
 	 * defaults, and a process group of its own. */
@@ -147,26 +163,20 @@ static int spawn(struct local *l, struct runner_result *r)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 
-	/* Everything is ready: only the spawn is left for the due instant. */
-	int e = -1;
+	/* Everything that holds no descriptor is ready: the pipes and the spawn
+	 * are left for the due instant. Each spawn copies every descriptor open
+	 * in the daemon into its child, so the runners of a burst, waiting
+	 * together, hold as few as they can. */
+	int started = -1;
 	l->waited = true;
 	if (runner_wait_due(l->x, r) == 0) {
-		e = posix_spawnp(&l->pid, argv.v[0], &fa, &attr, argv.v, env.v);
+		started = start(l, &argv, &env, &attr, out, errp, r);
 		if (l->x->sink.on_started)
 			l->x->sink.on_started(l->x->sink.arg);
 	}
-	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (e < 0) {
+	if (started < 0)
 		goto fail;
-	} else if (e == ENOENT && strchr(argv.v[0], '/') == NULL) {
-		runner_set_result(r, JOB_STATUS_FAILED,
-		                  "exec: \"%s\": executable file not found in $PATH", argv.v[0]);
-		goto fail;
-	} else if (e != 0) {
-		runner_set_result(r, JOB_STATUS_FAILED, "exec: \"%s\": %s", argv.v[0], strerror(e));
-		goto fail;
-	}
 	l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
 	char key[RUNNER_KEY_MAX];
 	if (l->x->sink.on_process && runner_process_key(l->pid, key, sizeof key) == 0)

@@ -374,7 +374,7 @@ static void flush_soon(struct scheduler *s)
 	if (s->store_down || loop_timer_armed(s->flush_timer))
 		return;
 	int64_t now = clock_now_ns();
-	int64_t tick = s->heap_len > 0 ? s->heap[0]->next_ns - CLAIM_LEAD_NS : 0;
+	int64_t tick = s->heap_len > 0 ? s->heap[0]->next_ns - s->lead_ns : 0;
 	if (tick > now && tick - now <= MERGE_NS)
 		loop_timer_at(s->flush_timer, tick + FLUSH_DELAY_NS);
 	else

@@ -113,6 +113,15 @@ static void earliest(const struct scheduler *s, size_t i, int64_t *best)
 	earliest(s, 2 * i + 2, best);
 }
 
+/* due_by counts the slots due by t in the subtree at i, up to max. */
+static size_t due_by(const struct scheduler *s, size_t i, int64_t t, size_t max)
+{
+	if (i >= s->heap_len || max == 0 || s->heap[i]->next_ns > t)
+		return 0;
+	size_t n = 1 + due_by(s, 2 * i + 1, t, max - 1);
+	return n + due_by(s, 2 * i + 2, t, max - n);
+}
+
 void sched_arm(struct scheduler *s)
 {
 	if (s->heap_len == 0 || s->shutting_down) {
@@ -122,8 +131,11 @@ void sched_arm(struct scheduler *s)
 	int64_t when = s->heap[0]->next_ns;
 	if (s->gated)
 		earliest(s, 0, &when);
-	/* Slots are claimed CLAIM_LEAD_NS ahead of their time (on_tick). */
-	loop_timer_at(s->timer, when - CLAIM_LEAD_NS);
+	/* Slots are claimed ahead of their time (on_tick), a burst earlier. */
+	size_t most = (CLAIM_LEAD_MAX_NS - CLAIM_LEAD_NS) / CLAIM_PER_SLOT_NS;
+	size_t burst = due_by(s, 0, s->heap[0]->next_ns, most + 1);
+	s->lead_ns = CLAIM_LEAD_NS + (int64_t)(burst - 1) * CLAIM_PER_SLOT_NS;
+	loop_timer_at(s->timer, when - s->lead_ns);
 }
 
 /* ---- planning ---- */
@@ -424,8 +436,8 @@ static void on_tick(void *arg)
 {
 	struct scheduler *s = arg;
 	int64_t now = clock_now_ns();
-	/* Slots due within the lead are claimed now (CLAIM_LEAD_NS). */
-	int64_t horizon = now + CLAIM_LEAD_NS;
+	/* Slots due within the lead are claimed now (sched_arm). */
+	int64_t horizon = now + s->lead_ns;
 
 	/* Outcomes owed since the store failed go first, oldest first. */
 	if (s->nowed > 0 && !s->store_down)

@@ -23,9 +23,14 @@
 /* The tick claims a slot (commits its execution as running) this long
  * before its time and hands it to a runner thread, which prepares the
  * command and waits for the instant: at the slot's time only the spawn is
- * left. A slot is decided then: a job changed or disabled within the last
- * CLAIM_LEAD_NS before its slot still runs that slot. */
-#define CLAIM_LEAD_NS (20LL * 1000000LL)
+ * left. Each further slot due at the same instant adds CLAIM_PER_SLOT_NS,
+ * about what claiming it and making its thread take, so that a burst is
+ * ready at its instant too (up to CLAIM_LEAD_MAX_NS). A slot is decided
+ * then: a job changed or disabled within the lead before its slot still
+ * runs that slot. */
+#define CLAIM_LEAD_NS     (20LL * 1000000LL)
+#define CLAIM_PER_SLOT_NS (250LL * 1000LL)
+#define CLAIM_LEAD_MAX_NS (1000LL * 1000000LL)
 
 /* full tells whether max-concurrent executions run (never without one). */
 #define SCHED_FULL(s) ((s)->o.max_concurrent > 0 && (s)->running >= (s)->o.max_concurrent)
@@ -171,6 +176,7 @@ struct scheduler {
 	struct sjob **heap;
 	size_t heap_len, heap_cap;
 	struct loop_timer *timer;
+	int64_t lead_ns; /* how long before the earliest slot the timer fires (sched_arm) */
 
 	struct loop_mailbox *mailbox;
 	struct runner_pool *pool;
