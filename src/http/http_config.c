@@ -77,6 +77,7 @@ static const struct gkey gkeys[] = {
     {"historyMaxAge", G_DURATION, GL(history_max_age_ns), 0, INT64_LIMIT, NULL, false},
     {"maxOutput", G_INT64, GL(max_output_bytes), 0, 1LL << 40, NULL, false},
     {"maxLogLines", G_INT64, GL(max_log_lines), 0, 1000000000000LL, NULL, false},
+    {"maxLogBytes", G_INT64, GL(max_log_bytes), 0, 1LL << 40, NULL, false},
     {"maxRuntime", G_DURATION, GL(max_runtime_ns), 0, INT64_LIMIT, NULL, false},
     {"shutdownGrace", G_DURATION, GL(shutdown_grace_ns), 0, INT64_LIMIT, NULL, false},
     {"maxRetries", G_INT, GL(max_retries), 0, JOB_MAX_RETRIES, NULL, false},

@@ -924,6 +924,36 @@ class ApiRestart(ApiCase):
         self.assertCleanExit(d)
 
 
+class ApiGlobalSettings(ApiCase):
+    """A setting PATCHed through the API is kept and read at the next start."""
+
+    def test_max_log_bytes_applies_after_a_restart(self):
+        config = """jobs:
+  chatty:
+    type: local
+    schedule: "@manual"
+    command: sh -c 'i=0; while [ $i -lt 40 ]; do printf "%01000d\\\\n" 0; i=$((i+1)); done'
+"""
+        d = self.start_web(config)
+        first = self.wait_execution(self.run_job("chatty"))
+        self.assertEqual(first["status"], "success")
+        self.assertError(self.req("PATCH", "/api/config/global", {"maxLogBytes": -1}), 400,
+                         "VALIDATION_ERROR")
+        patched = self.ok("PATCH", "/api/config/global", {"maxLogBytes": 10240})
+        self.assertEqual(patched["restartRequired"], ["maxLogBytes"])
+        self.assertEqual(self.ok("GET", "/api/config")["global"]["maxLogBytes"], 10240)
+        self.assertCleanExit(d)
+        d = self.start_web(config)
+        second = self.wait_execution(self.run_job("chatty"))
+        rows = dict(self.query("SELECT id, dropped_lines FROM executions"))
+        stored = dict(self.query("SELECT execution_id, sum(length(message)) FROM "
+                                 "execution_logs GROUP BY execution_id"))
+        self.assertEqual((rows[first["executionId"]], stored[first["executionId"]]), (0, 40 * 1000))
+        self.assertLessEqual(stored[second["executionId"]], 10240)
+        self.assertEqual(rows[second["executionId"]], 40 - stored[second["executionId"]] // 1000)
+        self.assertCleanExit(d)
+
+
 class ApiJobsLiveInTheDatabase(ApiCase):
     """A job created through the API survives a restart and `ofelia run`
     finds it in the database, without the config."""
