@@ -88,6 +88,10 @@ def burst(stamp, floor, n):
     out = subprocess.run([floor, stamp, str(n), "1000"], capture_output=True, text=True,
                          check=True).stdout.split()
     base = sorted(float(x) for x in out)
+    # The same with a pipe per child, kept open, as ofelia keeps outputs apart.
+    out = subprocess.run([floor, stamp, str(n), "1000", "apart"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    apart = sorted(float(x) for x in out)
     with tempfile.TemporaryDirectory() as tmp:
         # A slot far enough ahead for the daemon to start and plan it.
         slot = int(time.time()) + 4 + n // 100
@@ -119,6 +123,8 @@ def burst(stamp, floor, n):
         report("burst_%d_delay_max" % n, "%.1f" % max(delays), "ms")
     report("burst_%d_floor_p50" % n, "%.1f" % percentile(base, 50), "ms")
     report("burst_%d_floor_max" % n, "%.1f" % max(base), "ms")
+    report("burst_%d_floor_apart_p50" % n, "%.1f" % percentile(apart, 50), "ms")
+    report("burst_%d_floor_apart_max" % n, "%.1f" % max(apart), "ms")
     report("burst_%d_threads_after" % n, threads)
 
 
