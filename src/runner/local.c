@@ -96,16 +96,31 @@ static void build_env(const struct runner_exec *x, const struct job *job, struct
 	free(tag);
 }
 
-/* start makes the pipes and spawns the command: 0, or -1 with r set. */
-static int start(struct local *l, const struct strv *argv, const struct strv *env,
-                 const posix_spawnattr_t *attr, int out[2], int errp[2], struct runner_result *r)
-{
-	const struct job *job = l->x->job;
-	posix_spawn_file_actions_t fa;
+/* What the launcher needs to start a command, and what it leaves. */
+struct start {
+	struct local *l;
+	const struct strv *argv, *env;
+	const posix_spawnattr_t *attr;
+	struct runner_result *r; /* set when it fails */
+	int out, err;            /* the read ends of the output pipes */
+	int rc;                  /* 0, or -1 */
+};
 
+/* start makes the pipes and spawns the command, on the launcher's thread at
+ * the due instant; the write ends are closed at once, so that the next
+ * spawns of a burst do not copy them. */
+static void start(void *arg)
+{
+	struct start *st = arg;
+	const struct job *job = st->l->x->job;
+	const struct strv *argv = st->argv;
+	posix_spawn_file_actions_t fa;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1};
+
+	st->rc = -1;
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		runner_set_result(r, JOB_STATUS_FAILED, "pipe: %s", strerror(errno));
-		return -1;
+		runner_set_result(st->r, JOB_STATUS_FAILED, "pipe: %s", strerror(errno));
+		goto done;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -113,15 +128,27 @@ static int start(struct local *l, const struct strv *argv, const struct strv *en
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
 	if (job->dir && *job->dir)
 		posix_spawn_file_actions_addchdir_np(&fa, job->dir);
-	int e = posix_spawnp(&l->pid, argv->v[0], &fa, attr, argv->v, env->v);
+	int e = posix_spawnp(&st->l->pid, argv->v[0], &fa, st->attr, argv->v, st->env->v);
 	posix_spawn_file_actions_destroy(&fa);
 	if (e == ENOENT && strchr(argv->v[0], '/') == NULL)
-		runner_set_result(r, JOB_STATUS_FAILED,
+		runner_set_result(st->r, JOB_STATUS_FAILED,
 		                  "exec: \"%s\": executable file not found in $PATH", argv->v[0]);
 	else if (e != 0)
-		runner_set_result(r, JOB_STATUS_FAILED, "exec: \"%s\": %s", argv->v[0],
+		runner_set_result(st->r, JOB_STATUS_FAILED, "exec: \"%s\": %s", argv->v[0],
 		                  strerror(e));
-	return e == 0 ? 0 : -1;
+	if (e == 0) {
+		st->out = out[0];
+		st->err = errp[0];
+		out[0] = errp[0] = -1;
+		st->rc = 0;
+	}
+done:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
 }
 
 static int spawn(struct local *l, struct runner_result *r)
@@ -129,7 +156,6 @@ static int spawn(struct local *l, struct runner_result *r)
 	const struct job *job = l->x->job;
 	struct strv argv = STRV_INIT, env = STRV_INIT;
 	char err[256];
-	int out[2] = {-1, -1}, errp[2] = {-1, -1};
 	posix_spawnattr_t attr;
 	int rc = -1;
 
@@ -142,8 +168,8 @@ static int spawn(struct local *l, struct runner_result *r)
 		strv_free(&argv);
 		return -1;
 	}
-	struct stat st;
-	if (job->dir && *job->dir && (stat(job->dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+	struct stat sb;
+	if (job->dir && *job->dir && (stat(job->dir, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
 		runner_set_result(r, JOB_STATUS_FAILED, "dir %s: %s", job->dir,
 		                  errno ? strerror(errno) : "not a directory");
 		strv_free(&argv);
@@ -164,36 +190,31 @@ static int spawn(struct local *l, struct runner_result *r)
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 
 	/* Everything that holds no descriptor is ready: the pipes and the spawn
-	 * are left for the due instant. Each spawn copies every descriptor open
-	 * in the daemon into its child, so the runners of a burst, waiting
-	 * together, hold as few as they can. */
-	int started = -1;
+	 * are left to the launcher at the due instant. */
+	struct start st = {.l = l,
+	                   .argv = &argv,
+	                   .env = &env,
+	                   .attr = &attr,
+	                   .r = r,
+	                   .out = -1,
+	                   .err = -1,
+	                   .rc = -1};
 	l->waited = true;
-	if (runner_wait_due(l->x, r) == 0) {
-		started = start(l, &argv, &env, &attr, out, errp, r);
-		if (l->x->sink.on_started)
-			l->x->sink.on_started(l->x->sink.arg);
-	}
+	if (runner_launch(l->x, start, &st, r) == 0 && l->x->sink.on_started)
+		l->x->sink.on_started(l->x->sink.arg);
 	posix_spawnattr_destroy(&attr);
-	if (started < 0)
+	if (st.rc < 0)
 		goto fail;
 	l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
 	char key[RUNNER_KEY_MAX];
 	if (l->x->sink.on_process && runner_process_key(l->pid, key, sizeof key) == 0)
 		l->x->sink.on_process(l->x->sink.arg, l->pid, key);
-	l->out.fd = out[0];
-	l->err.fd = errp[0];
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	out[0] = errp[0] = -1;
+	l->out.fd = st.out;
+	l->err.fd = st.err;
+	fcntl(st.out, F_SETFL, O_NONBLOCK);
+	fcntl(st.err, F_SETFL, O_NONBLOCK);
 	rc = 0;
 fail:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0)
-			close(out[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
 	strv_free(&argv);
 	strv_free(&env);
 	return rc;
@@ -376,6 +397,6 @@ static void local_run(struct runner_exec *x, struct runner_result *r)
 
 const struct runner_ops runner_local_ops = {
     .run = local_run,
-    .wake = NULL,
+    .wake = runner_launch_wake,
     .waits_for_due = true,
 };

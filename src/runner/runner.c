@@ -3,7 +3,7 @@
  * The pool makes a thread when an execution finds none free (so a burst of
  * slots due together all start at once, as Ofelia starts a goroutine per
  * job), up to an optional limit (max-concurrent); a thread left idle for
- * IDLE_NS ends unless it is one of the last KEEP_IDLE. Threads have a small
+ * RUNNER_IDLE_NS ends unless it is one of the last KEEP_IDLE. Threads have a small
  * stack (STACK_SIZE): what a runner keeps on it is a read buffer and the
  * frames of libcurl and jansson. */
 #include <errno.h>
@@ -22,7 +22,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define IDLE_NS      (30 * NS_PER_SEC)
 #define KEEP_IDLE    2
 #define WAKE_LEAD_NS (250 * 1000LL)
 #if defined(__SANITIZE_ADDRESS__)
@@ -59,8 +58,7 @@ static const struct runner_ops *ops_for(enum job_type type)
 	return NULL;
 }
 
-/* start_clock starts x's max-runtime now. */
-static void start_clock(struct runner_exec *x)
+void runner_exec_started(struct runner_exec *x)
 {
 	/* Bounded by duration_check; a sum past int64 would stop it at once. */
 	int64_t now = clock_mono_ns();
@@ -83,7 +81,7 @@ struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
 	x->settings.default_user = x->default_user;
 	x->settings.docker_host = x->docker_host;
 	x->sink = *sink;
-	start_clock(x);
+	runner_exec_started(x);
 	pthread_mutex_init(&x->stop_lock, NULL);
 	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return x;
@@ -108,10 +106,11 @@ void runner_exec_set_due(struct runner_exec *x, int64_t due_ns)
 	x->due_ns = due_ns;
 }
 
-/* sleep_until polls the wake fd until at_ns, on a timerfd so the wake-up
- * comes at the instant (poll's own timeout is rounded to milliseconds and
- * slackened). A change of the wall clock ends the wait early. */
-static void sleep_until(struct runner_exec *x, int64_t at_ns)
+/* sleep_until polls wake_fd until at_ns, on a timerfd so the wake-up comes
+ * at the instant (poll's own timeout is rounded to milliseconds and
+ * slackened). A change of the wall clock ends the wait early, and so does
+ * *stop (whoever sets it then writes wake_fd). */
+static void sleep_until(int64_t at_ns, int wake_fd, const atomic_bool *stop)
 {
 	if (clock_now_ns() >= at_ns)
 		return;
@@ -122,11 +121,11 @@ static void sleep_until(struct runner_exec *x, int64_t at_ns)
 		close(tfd);
 		tfd = -1;
 	}
-	while (!atomic_load(&x->stop_requested)) {
+	while (!atomic_load(stop)) {
 		int64_t left = at_ns - clock_now_ns();
 		if (left <= 0)
 			break;
-		struct pollfd pfd[2] = {{x->wake_fd, POLLIN, 0}, {tfd, POLLIN, 0}};
+		struct pollfd pfd[2] = {{wake_fd, POLLIN, 0}, {tfd, POLLIN, 0}};
 		int timeout = tfd >= 0 ? -1 : (int)((left + NS_PER_MS - 1) / NS_PER_MS);
 		int n = poll(pfd, tfd >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR)
@@ -138,26 +137,25 @@ static void sleep_until(struct runner_exec *x, int64_t at_ns)
 		close(tfd);
 }
 
-/* wait_until waits for due_ns. A thread asleep on a timer runs again about
- * 0.1 ms after it fires (more on a virtual machine, whose idle CPU the host
- * must wake), which would be a tenth of a job's start: so the runner sleeps
- * until WAKE_LEAD_NS before the instant and watches the clock for the rest.
- * One runner at a time watches; others due together sleep to the instant. */
-static void wait_until(struct runner_exec *x, int64_t due_ns)
+/* A thread asleep on a timer runs again about 0.1 ms after it fires (more
+ * on a virtual machine, whose idle CPU the host must wake), which would be a
+ * tenth of a job's start: so the waiter sleeps until WAKE_LEAD_NS before the
+ * instant and watches the clock for the rest. One thread at a time watches;
+ * others due together sleep to the instant. */
+void runner_wait_until(int64_t due_ns, int wake_fd, const atomic_bool *stop)
 {
 	static atomic_bool watching;
 
-	sleep_until(x, due_ns - WAKE_LEAD_NS);
+	sleep_until(due_ns - WAKE_LEAD_NS, wake_fd, stop);
 	/* Only close to the instant (the sleep also ends when the clock is set),
 	 * and for WAKE_LEAD_NS at most, should the clock be set back meanwhile. */
 	int64_t until = clock_mono_ns() + WAKE_LEAD_NS;
 	if (due_ns - clock_now_ns() <= WAKE_LEAD_NS && !atomic_exchange(&watching, true)) {
-		while (clock_now_ns() < due_ns && clock_mono_ns() < until &&
-		       !atomic_load(&x->stop_requested))
+		while (clock_now_ns() < due_ns && clock_mono_ns() < until && !atomic_load(stop))
 			;
 		atomic_store(&watching, false);
 	}
-	sleep_until(x, due_ns);
+	sleep_until(due_ns, wake_fd, stop);
 }
 
 int runner_wait_due(struct runner_exec *x, struct runner_result *r)
@@ -166,12 +164,12 @@ int runner_wait_due(struct runner_exec *x, struct runner_result *r)
 	enum job_status status;
 
 	if (x->due_ns > 0 && clock_now_ns() < x->due_ns)
-		wait_until(x, x->due_ns);
+		runner_wait_until(x->due_ns, x->wake_fd, &x->stop_requested);
 	if (runner_stop_requested(x, &status, reason, sizeof reason)) {
 		runner_set_result(r, status, "%s (before it started)", reason);
 		return -1;
 	}
-	start_clock(x);
+	runner_exec_started(x);
 	return 0;
 }
 
@@ -242,7 +240,7 @@ static void *pool_thread(void *arg)
 		while (p->head == NULL && !p->closing) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += IDLE_NS / NS_PER_SEC;
+			until.tv_sec += RUNNER_IDLE_NS / NS_PER_SEC;
 			p->idle++;
 			int rc = pthread_cond_timedwait(&p->wake, &p->lock, &until);
 			p->idle--;
@@ -267,8 +265,7 @@ out:
 	return NULL;
 }
 
-/* add_thread starts one more thread; the lock is held. */
-static int add_thread(struct runner_pool *p)
+int runner_thread_start(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -276,9 +273,15 @@ static int add_thread(struct runner_pool *p)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	int rc = pthread_create(&t, &attr, pool_thread, p);
+	int rc = pthread_create(&t, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
-	if (rc != 0)
+	return rc == 0 ? 0 : -1;
+}
+
+/* add_thread starts one more thread; the lock is held. */
+static int add_thread(struct runner_pool *p)
+{
+	if (runner_thread_start(pool_thread, p) < 0)
 		return -1;
 	p->nthreads++;
 	return 0;

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "util/clock.h"
+
 #include "runner/runner.h"
 
 struct runner_exec {
@@ -56,6 +58,28 @@ bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char 
  * restarts its max-runtime clock then; a stop request ends the wait. 0
  * when it is time, -1 when a stop came first (r then says so). */
 int runner_wait_due(struct runner_exec *x, struct runner_result *r);
+/* runner_exec_started starts x's max-runtime clock: its command starts now. */
+void runner_exec_started(struct runner_exec *x);
+/* runner_wait_until returns at due_ns (wall clock), or earlier once *stop
+ * is set by a thread that then writes the eventfd wake_fd. */
+void runner_wait_until(int64_t due_ns, int wake_fd, const atomic_bool *stop);
+
+/* A thread idle this long ends (the pool's, down to a few; the launcher). */
+#define RUNNER_IDLE_NS (30 * NS_PER_SEC)
+/* runner_thread_start starts a detached thread with the runners' small
+ * stack: 0, or -1. */
+int runner_thread_start(void *(*fn)(void *), void *arg);
+
+/* launch.c: the commands of local jobs due at the same instant are spawned
+ * one after another by one thread, the launcher. runner_launch waits for
+ * x's due instant and has the launcher call spawn(arg) then; it returns 0
+ * once spawn has returned, or -1 when a stop came first (r then says so).
+ * Without a due instant spawn runs at once on the calling thread. */
+int runner_launch(struct runner_exec *x, void (*spawn)(void *arg), void *arg,
+                  struct runner_result *r);
+/* runner_launch_wake makes runner_launch notice a stop request (ops->wake). */
+void runner_launch_wake(struct runner_exec *x);
+
 /* runner_set_result fills r with a status and a formatted error. */
 void runner_set_result(struct runner_result *r, enum job_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,9 +1,14 @@
 /* The runner pool (issue 13): threads made on demand, up to an optional
  * limit; executions handed over ahead of their time start at it, and a stop
- * before then ends them without starting them. Local jobs run `true`. */
+ * before then ends them without starting them. Local jobs run `true`, or
+ * `date +%s%N` where the start of the command itself is checked. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "job/job.h"
 #include "runner/runner.h"
@@ -203,6 +208,142 @@ Test(runner, no_execution_starts_before_its_due_time)
 		cr_assert_gt(started[i], 0, "execution %d never started", i);
 		cr_assert_geq(started[i], due[i], "execution %d started %lld ns early", i,
 		              (long long)(due[i] - started[i]));
+		runner_exec_free(x[i]);
+	}
+}
+
+/* What one local execution of `date +%s%N` reported. */
+struct stamped {
+	int64_t printed_ns; /* the time its command printed; 0 = none */
+	int lines, done;
+	struct runner_result result;
+};
+
+static void on_stamp_line(void *arg, bool is_error, const char *line, size_t len, bool more)
+{
+	struct stamped *s = arg;
+	char text[32];
+	(void)more;
+	if (is_error || len >= sizeof text)
+		return;
+	memcpy(text, line, len);
+	text[len] = '\0';
+	s->printed_ns = strtoll(text, NULL, 10);
+	s->lines++;
+}
+
+static void on_stamp_done(void *arg, const struct runner_result *r)
+{
+	struct stamped *s = arg;
+	s->result = *r;
+	s->done++;
+}
+
+static struct runner_exec *exec_of_date(struct stamped *s, int64_t due_ns)
+{
+	static const struct runner_settings settings = {.stop_grace_ns = NS_PER_SEC};
+	struct runner_sink sink = {
+	    .on_line = on_stamp_line, .on_idle = on_idle, .on_done = on_stamp_done, .arg = s};
+	struct job *j = job_new("t", JOB_LOCAL);
+	j->command = xstrdup("date +%s%N");
+	struct runner_exec *x =
+	    runner_exec_new(j, "00000000-0000-7000-8000-000000000000", &settings, &sink, NULL);
+	runner_exec_set_due(x, due_ns);
+	return x;
+}
+
+/* threads_named counts this process's threads called name. */
+static int threads_named(const char *name)
+{
+	char path[300], comm[64];
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(comm, sizeof comm, f) && strncmp(comm, name, strlen(name)) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Local commands are spawned at their instant by the launchers: a burst due
+ * together, and launches queued out of order (an earlier one arriving after
+ * a later one is being waited for), each start once, never before their
+ * instant, with their own output; the burst is shared by a few launchers,
+ * not a thread each. */
+Test(runner, launchers_start_each_local_command_at_its_instant)
+{
+	enum { BURST = 24 };
+	struct stamped s[BURST + 2] = {{0}};
+	struct runner_exec *x[BURST + 2];
+	int64_t due[BURST + 2];
+	struct runner_pool *p = runner_pool_new(0);
+	int64_t now = clock_now_ns();
+
+	/* The later first, so that the earlier one changes the queue's head. */
+	due[BURST] = now + 2 * NS_PER_SEC;
+	due[BURST + 1] = now + 100 * NS_PER_MS;
+	runner_pool_submit(p, x[BURST] = exec_of_date(&s[BURST], due[BURST]));
+	usleep(20000);
+	runner_pool_submit(p, x[BURST + 1] = exec_of_date(&s[BURST + 1], due[BURST + 1]));
+	for (int i = 0; i < BURST; i++) {
+		due[i] = now + 300 * NS_PER_MS;
+		runner_pool_submit(p, x[i] = exec_of_date(&s[i], due[i]));
+	}
+	usleep(1000 * 1000);
+	int launchers = threads_named("ofelia-launch");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	runner_pool_free(p);
+
+	cr_assert_geq(launchers, 1);
+	cr_assert_leq(launchers, cpus < 4 ? cpus : 4, "%d launchers for %ld CPUs", launchers, cpus);
+	for (int i = 0; i < BURST + 2; i++) {
+		cr_assert_eq(s[i].done, 1, "execution %d", i);
+		cr_assert_eq(s[i].result.status, JOB_STATUS_SUCCESS, "execution %d: %s", i,
+		             s[i].result.error);
+		cr_assert_eq(s[i].lines, 1, "execution %d printed %d lines", i, s[i].lines);
+		cr_assert_geq(s[i].printed_ns, due[i], "execution %d started %lld ns early", i,
+		              (long long)(due[i] - s[i].printed_ns));
+		runner_exec_free(x[i]);
+	}
+	cr_assert_lt(s[BURST + 1].printed_ns, due[BURST],
+	             "the earlier launch waited for the later one");
+}
+
+/* A stop reaches a launch still queued: that one ends unstarted, the rest
+ * of its burst starts. */
+Test(runner, a_stop_takes_one_launch_out_of_its_burst)
+{
+	enum { N = 8, STOPPED = 3 };
+	struct stamped s[N] = {{0}};
+	struct runner_exec *x[N];
+	struct runner_pool *p = runner_pool_new(0);
+	int64_t due = clock_now_ns() + 400 * NS_PER_MS;
+
+	for (int i = 0; i < N; i++)
+		runner_pool_submit(p, x[i] = exec_of_date(&s[i], due));
+	usleep(50000);
+	runner_exec_stop(x[STOPPED], JOB_STATUS_STOPPED, "stopped by the test");
+	runner_pool_free(p);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(s[i].done, 1, "execution %d", i);
+		if (i == STOPPED) {
+			cr_assert_eq(s[i].result.status, JOB_STATUS_STOPPED);
+			cr_assert(strstr(s[i].result.error, "before it started"), "%s",
+			          s[i].result.error);
+			cr_assert_eq(s[i].lines, 0, "the stopped one ran");
+		} else {
+			cr_assert_eq(s[i].result.status, JOB_STATUS_SUCCESS, "execution %d: %s", i,
+			             s[i].result.error);
+			cr_assert_geq(s[i].printed_ns, due);
+		}
 		runner_exec_free(x[i]);
 	}
 }

@@ -12,6 +12,7 @@
 Usage: tools/bench/perf.py BIN [--quick]. Prints `name: value unit` lines."""
 import calendar
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,28 +83,34 @@ def build(tmp):
     return stamp, floor
 
 
-def burst(stamp, floor, n):
-    """n jobs due in one slot, each printing its start and then running 1 s
-    (so a limit on concurrency would show as a queue)."""
+def floor_burst(floor, stamp, n):
+    """One thread spawning n stamps: each child's delay in ms, sorted."""
     out = subprocess.run([floor, stamp, str(n), "1000"], capture_output=True, text=True,
                          check=True).stdout.split()
-    base = sorted(float(x) for x in out)
-    # The same with a pipe per child, kept open, as ofelia keeps outputs apart.
-    out = subprocess.run([floor, stamp, str(n), "1000", "apart"], capture_output=True,
-                         text=True, check=True).stdout.split()
-    apart = sorted(float(x) for x in out)
+    return sorted(float(x) for x in out)
+
+
+def burst(stamp, floor, n, slots=5):
+    """n jobs due together, in `slots` slots 5 s apart; each command prints
+    its start, then runs 1 s (so a limit on concurrency would show as a
+    queue). This machine's speed drifts from one minute to the next, so the
+    floor is measured between the slots, 2.5 s before and after each (its
+    commands have ended by then), and each slot is compared with the mean of
+    the two floors around it. Figures are medians over the slots."""
+    period = 5
     with tempfile.TemporaryDirectory() as tmp:
-        # A slot far enough ahead for the daemon to start and plan it.
-        slot = int(time.time()) + 4 + n // 100
-        t = time.gmtime(slot)
-        spec = "CRON_TZ=UTC %d %d %d %d %d *" % (t.tm_sec, t.tm_min, t.tm_hour, t.tm_mday,
-                                                 t.tm_mon)
+        first = (int(time.time()) + 4 + n // 100 + period - 1) // period * period
         config = "jobs:\n" + "".join(
-            "  burst-%d:\n    type: local\n    schedule: \"%s\"\n    command: %s 1000\n"
-            % (i, spec, stamp) for i in range(n))
+            "  burst-%d:\n    type: local\n    schedule: \"*/%d * * * * *\"\n"
+            "    command: %s 1000\n" % (i, period, stamp) for i in range(n))
         d = Daemon(BIN, tmp, config)
-        deadline = time.time() + 30 + n / 10
-        while time.time() < deadline and finished(d) < n:
+        floors = []
+        for k in range(slots + 1):
+            at = first + k * period - period / 2
+            time.sleep(max(0.0, at - time.time()))
+            floors.append(floor_burst(floor, stamp, n))
+        deadline = time.time() + 30
+        while time.time() < deadline and finished(d) < n * slots:
             time.sleep(0.2)
         rows = d.query("SELECT scheduled_time, output FROM executions "
                        "WHERE status = 'success'")
@@ -113,18 +120,32 @@ def burst(stamp, floor, n):
                 if line.startswith("Threads:"):
                     threads = int(line.split()[1])
         d.stop()
-    delays = []
+    by_slot = {}
     for sched, output in rows:
         at = calendar.timegm(time.strptime(sched[:19], "%Y-%m-%dT%H:%M:%S"))
-        delays.append((int(output.strip()) / 1e9 - at) * 1000)
-    report("burst_%d_started" % n, len(delays))
-    if delays:
-        report("burst_%d_delay_p50" % n, "%.1f" % percentile(delays, 50), "ms")
-        report("burst_%d_delay_max" % n, "%.1f" % max(delays), "ms")
-    report("burst_%d_floor_p50" % n, "%.1f" % percentile(base, 50), "ms")
-    report("burst_%d_floor_max" % n, "%.1f" % max(base), "ms")
-    report("burst_%d_floor_apart_p50" % n, "%.1f" % percentile(apart, 50), "ms")
-    report("burst_%d_floor_apart_max" % n, "%.1f" % max(apart), "ms")
+        by_slot.setdefault(at, []).append((int(output.strip()) / 1e9 - at) * 1000)
+    p50s, maxes, ratios, ratios_max, started = [], [], [], [], []
+    for k in range(slots):
+        delays = sorted(by_slot.get(first + k * period, []))
+        started.append(len(delays))
+        if not delays:
+            continue
+        before, after = floors[k], floors[k + 1]
+        p50s.append(percentile(delays, 50))
+        maxes.append(delays[-1])
+        ratios.append(p50s[-1] / ((percentile(before, 50) + percentile(after, 50)) / 2))
+        ratios_max.append(maxes[-1] / ((before[-1] + after[-1]) / 2))
+    report("burst_%d_started_min" % n, min(started))
+    if p50s:
+        report("burst_%d_delay_p50" % n, "%.1f" % statistics.median(p50s), "ms")
+        report("burst_%d_delay_max" % n, "%.1f" % statistics.median(maxes), "ms")
+    report("burst_%d_floor_p50" % n,
+           "%.1f" % statistics.median(percentile(f, 50) for f in floors), "ms")
+    report("burst_%d_floor_max" % n, "%.1f" % statistics.median(f[-1] for f in floors), "ms")
+    if ratios:
+        report("burst_%d_ratio_p50" % n, "%.2f" % statistics.median(ratios))
+        report("burst_%d_ratio_max" % n, "%.2f" % statistics.median(ratios_max))
+        report("burst_%d_ratio_p50_slots" % n, " ".join("%.2f" % r for r in ratios))
     report("burst_%d_threads_after" % n, threads)
 
 
