@@ -8,7 +8,10 @@
  * The queue is sorted by due instant. One launcher sleeps until its head is
  * due, then spawns every launch due by then in turn; when more than one is
  * due, a second launcher (up to one per CPU) shares the burst: while one
- * waits for its child to exec, the other spawns. */
+ * waits for its child to exec, the other spawns. A launcher that finds
+ * more queued behind the launch it takes hands the watch to another, so a
+ * spawn that hangs holds up only its own command while another launcher
+ * is left; each can hang only one. */
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -17,7 +20,9 @@
 #include "runner/runner_int.h"
 #include "util/log.h"
 
-/* Launchers beyond this many CPUs would only compete. */
+/* One launcher per CPU: more would only compete. Two at least, so that one
+ * spawn that hangs does not hold up every other. */
+#define MIN_LAUNCHERS 2
 #define MAX_LAUNCHERS 4
 
 enum launch_state { LAUNCH_QUEUED, LAUNCH_TAKEN, LAUNCH_DONE };
@@ -105,8 +110,11 @@ static void *launcher(void *unused)
 			struct launch *l = L.head;
 			L.head = l->next;
 			l->state = LAUNCH_TAKEN;
-			/* More are due: a burst, which one more launcher shares. */
-			if (L.head && L.head->due_ns <= now) {
+			/* More are due: a burst, which one more launcher shares. Or
+			 * one is queued and nobody watches it: a spawn can take long
+			 * (an exec from a hung network mount), and must not hold up
+			 * the next. */
+			if (L.head && (L.head->due_ns <= now || !L.watched)) {
 				if (L.idle > 0)
 					pthread_cond_signal(&L.work);
 				else if (L.running < L.max)
@@ -149,7 +157,9 @@ static int enqueue(struct launch *l)
 		return -1;
 	if (L.max == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		L.max = cpus < 1 ? 1 : cpus > MAX_LAUNCHERS ? MAX_LAUNCHERS : (int)cpus;
+		L.max = cpus < MIN_LAUNCHERS   ? MIN_LAUNCHERS
+		        : cpus > MAX_LAUNCHERS ? MAX_LAUNCHERS
+		                               : (int)cpus;
 	}
 	if (L.running == 0 && add_launcher() < 0)
 		return -1;
@@ -165,8 +175,12 @@ static int enqueue(struct launch *l)
 		uint64_t one = 1;
 		ssize_t ignored = write(L.wake_fd, &one, sizeof one);
 		(void)ignored;
-	} else {
+	} else if (L.idle > 0) {
 		pthread_cond_signal(&L.work);
+	} else if (L.running < L.max) {
+		/* All are spawning (or one hangs): another watches this one. Without
+		 * it, the next launcher free takes it. */
+		add_launcher();
 	}
 	return 0;
 }
