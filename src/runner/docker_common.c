@@ -153,6 +153,10 @@ static void *watch(void *arg)
 			int64_t left = x->deadline_ns - clock_mono_ns();
 			timeout = left <= 0 ? 0 : (int)((left + NS_PER_MS - 1) / NS_PER_MS);
 		}
+		/* Without a wake fd (descriptors ran out) a stop is noticed by
+		 * polling. */
+		if (x->wake_fd < 0 && (timeout < 0 || timeout > 100))
+			timeout = 100;
 		struct pollfd p[2] = {{x->wake_fd, POLLIN, 0}, {rd->done_fd, POLLIN, 0}};
 		if (poll(p, 2, timeout) < 0 && errno != EINTR) {
 			log_warn("runner: poll");

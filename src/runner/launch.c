@@ -226,6 +226,7 @@ int runner_launch(struct runner_exec *x, void (*spawn)(void *arg), void *arg,
 	return 0;
 
 inline_spawn:
+	runner_exec_open_wake(x);
 	if (runner_wait_due(x, r) < 0)
 		return -1;
 	spawn(arg);

@@ -190,7 +190,8 @@ static int spawn(struct local *l, struct runner_result *r)
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 
 	/* Everything that holds no descriptor is ready: the pipes and the spawn
-	 * are left to the launcher at the due instant. */
+	 * are left to the launcher at the due instant, and the wake fd to the
+	 * start (each spawn copies every descriptor open in the daemon). */
 	struct start st = {.l = l,
 	                   .argv = &argv,
 	                   .env = &env,
@@ -200,8 +201,11 @@ static int spawn(struct local *l, struct runner_result *r)
 	                   .err = -1,
 	                   .rc = -1};
 	l->waited = true;
-	if (runner_launch(l->x, start, &st, r) == 0 && l->x->sink.on_started)
-		l->x->sink.on_started(l->x->sink.arg);
+	if (runner_launch(l->x, start, &st, r) == 0) {
+		runner_exec_open_wake(l->x);
+		if (l->x->sink.on_started)
+			l->x->sink.on_started(l->x->sink.arg);
+	}
 	posix_spawnattr_destroy(&attr);
 	if (st.rc < 0)
 		goto fail;
@@ -277,8 +281,10 @@ static int poll_timeout_ms(const struct local *l, int64_t now, int64_t drain_unt
 		next = l->kill_at_ns;
 	if (drain_until && drain_until < next)
 		next = drain_until;
-	/* Without a pidfd (an old kernel) the exit is noticed by polling. */
-	if (l->pidfd < 0 && !l->exited && now + 100 * NS_PER_MS < next)
+	/* Without a pidfd (an old kernel, or descriptors ran out) the exit is
+	 * noticed by polling; without a wake fd, a stop request. */
+	if (((l->pidfd < 0 && !l->exited) || (l->x->wake_fd < 0 && !l->signalled)) &&
+	    now + 100 * NS_PER_MS < next)
 		next = now + 100 * NS_PER_MS;
 	if (next == INT64_MAX)
 		return -1;

@@ -83,8 +83,19 @@ struct runner_exec *runner_exec_new(struct job *job, const char *exec_id,
 	x->sink = *sink;
 	runner_exec_started(x);
 	pthread_mutex_init(&x->stop_lock, NULL);
-	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	x->wake_fd = -1;
 	return x;
+}
+
+void runner_exec_open_wake(struct runner_exec *x)
+{
+	pthread_mutex_lock(&x->stop_lock);
+	if (x->wake_fd < 0) {
+		x->wake_fd = eventfd(x->stop_requested ? 1 : 0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (x->wake_fd < 0)
+			log_error("runner: eventfd for execution %s", x->id);
+	}
+	pthread_mutex_unlock(&x->stop_lock);
 }
 
 void runner_exec_free(struct runner_exec *x)
@@ -181,10 +192,13 @@ void runner_exec_stop(struct runner_exec *x, enum job_status status, const char 
 		snprintf(x->stop_reason, sizeof x->stop_reason, "%s", reason);
 		atomic_store(&x->stop_requested, true);
 	}
+	int wake_fd = x->wake_fd;
 	pthread_mutex_unlock(&x->stop_lock);
 	uint64_t one = 1;
-	ssize_t ignored = write(x->wake_fd, &one, sizeof one);
-	(void)ignored;
+	if (wake_fd >= 0) {
+		ssize_t ignored = write(wake_fd, &one, sizeof one);
+		(void)ignored;
+	}
 	if (x->ops && x->ops->wake)
 		x->ops->wake(x);
 }
@@ -221,10 +235,15 @@ void runner_run_inline(struct runner_exec *x)
 	if (x->ops == NULL) {
 		runner_set_result(&r, JOB_STATUS_FAILED, "%s jobs are not supported by this build",
 		                  job_type_name(x->job->type));
-	} else if (x->ops->waits_for_due || runner_wait_due(x, &r) == 0) {
-		if (!x->ops->waits_for_due && x->sink.on_started)
-			x->sink.on_started(x->sink.arg);
+	} else if (x->ops->waits_for_due) {
 		x->ops->run(x, &r);
+	} else {
+		runner_exec_open_wake(x);
+		if (runner_wait_due(x, &r) == 0) {
+			if (x->sink.on_started)
+				x->sink.on_started(x->sink.arg);
+			x->ops->run(x, &r);
+		}
 	}
 	x->sink.on_done(x->sink.arg, &r);
 }

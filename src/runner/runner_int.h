@@ -27,7 +27,8 @@ struct runner_exec {
 	atomic_bool stop_requested;
 	enum job_status stop_status;
 	char stop_reason[256];
-	int wake_fd;      /* eventfd: wakes a runner blocked in poll() */
+	int wake_fd;      /* eventfd: wakes a runner blocked in poll(); -1 until
+	                   * runner_exec_open_wake, under stop_lock */
 	void *type_state; /* what a type needs to stop itself (e.g. a Docker handle) */
 
 	struct runner_exec *next; /* pool queue */
@@ -58,6 +59,10 @@ bool runner_stop_requested(struct runner_exec *x, enum job_status *status, char 
  * restarts its max-runtime clock then; a stop request ends the wait. 0
  * when it is time, -1 when a stop came first (r then says so). */
 int runner_wait_due(struct runner_exec *x, struct runner_result *r);
+/* runner_exec_open_wake makes x's wake fd, on its runner's thread before
+ * it first waits on it: made only then, so that the runners of a burst,
+ * waiting for the launcher, hold no descriptor that every spawn copies. */
+void runner_exec_open_wake(struct runner_exec *x);
 /* runner_exec_started starts x's max-runtime clock: its command starts now. */
 void runner_exec_started(struct runner_exec *x);
 /* runner_wait_until returns at due_ns (wall clock), or earlier once *stop

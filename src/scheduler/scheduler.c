@@ -488,6 +488,12 @@ static void on_tick(void *arg)
 
 /* ---- lifecycle ---- */
 
+static void on_grace(void *arg)
+{
+	struct scheduler *s = arg;
+	sched_stop_all(s, "ofelia was shutting down and the grace period ended");
+}
+
 struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct events *events,
                                 const struct scheduler_options *o)
 {
@@ -513,6 +519,8 @@ struct scheduler *scheduler_new(struct loop *loop, struct store *store, struct e
 	s->prune_timer = loop_timer_new(loop, sched_on_prune, s);
 	s->retry_timer = loop_timer_new(loop, sched_on_retry, s);
 	s->store_timer = loop_timer_new(loop, sched_on_store_retry, s);
+	/* Made now: at the shutdown, every descriptor may be taken. */
+	s->grace_timer = loop_timer_new(loop, on_grace, s);
 	s->mailbox = loop_mailbox_new(loop, sched_on_message, s);
 	s->pool = runner_pool_new(s->o.max_concurrent);
 	s->start_ns = clock_now_ns();
@@ -769,12 +777,6 @@ uint64_t scheduler_version(const struct scheduler *s)
 	return s->version;
 }
 
-static void on_grace(void *arg)
-{
-	struct scheduler *s = arg;
-	sched_stop_all(s, "ofelia was shutting down and the grace period ended");
-}
-
 void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *arg)
 {
 	char reason[] = "ofelia was shutting down before it could run";
@@ -805,6 +807,5 @@ void scheduler_shutdown(struct scheduler *s, void (*on_done)(void *arg), void *a
 		return;
 	}
 	log_kv(LOG_INFO, "waiting for running executions", NULL);
-	s->grace_timer = loop_timer_new(s->loop, on_grace, s);
 	loop_timer_after(s->grace_timer, s->o.shutdown_grace_ns);
 }
