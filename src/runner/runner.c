@@ -3,9 +3,9 @@
  * The pool makes a thread when an execution finds none free (so a burst of
  * slots due together all start at once, as Ofelia starts a goroutine per
  * job), up to an optional limit (max-concurrent); a thread left idle for
- * RUNNER_IDLE_NS ends unless it is one of the last KEEP_IDLE. Threads have a small
- * stack (STACK_SIZE): what a runner keeps on it is a read buffer and the
- * frames of libcurl and jansson. */
+ * RUNNER_IDLE_NS ends unless it is one of the last KEEP_IDLE. Threads have
+ * a small stack (STACK_SIZE): what a runner keeps on it is a read buffer
+ * and the frames of libcurl and jansson. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>

@@ -1,8 +1,9 @@
 /* runner: run one execution of a job on the calling thread (a thread of the
- * runner pool) and report its output and outcome through callbacks. Each job
- * type is a const ops struct (local.c, and the Docker types); runner_exec_new
- * is the only place that switches on the type. Runners never touch the loop
- * or the store: the sink forwards what they report. */
+ * runner pool) and report its output and outcome through callbacks; a local
+ * job's command is spawned at its instant by a launcher thread (launch.c).
+ * Each job type is a const ops struct (local.c, and the Docker types);
+ * runner_exec_new is the only place that switches on the type. Runners never
+ * touch the loop or the store: the sink forwards what they report. */
 #ifndef OFELIA_RUNNER_RUNNER_H
 #define OFELIA_RUNNER_RUNNER_H
 
