@@ -45,6 +45,7 @@ static struct {
 	int idle;                 /* of them, waiting on work */
 	int max;                  /* at most one per CPU */
 	bool watched;             /* a launcher sleeps until the head is due */
+	struct launch *started;   /* spawned, their runners not woken yet */
 	int wake_fd;              /* eventfd: the head changed meanwhile */
 	atomic_bool head_changed; /* set before wake_fd is written */
 } L = {
@@ -64,13 +65,12 @@ static int add_launcher(void)
 	return 0;
 }
 
-/* finish wakes the runners whose commands this launcher started; the lock
- * is held. */
-static void finish(struct launch **started)
+/* finish wakes the runners whose commands were started; the lock is held. */
+static void finish(void)
 {
-	while (*started) {
-		struct launch *l = *started;
-		*started = l->next;
+	while (L.started) {
+		struct launch *l = L.started;
+		L.started = l->next;
 		l->state = LAUNCH_DONE;
 		pthread_cond_signal(&l->done);
 	}
@@ -97,8 +97,6 @@ static void watch(void)
  * and end when idle for RUNNER_IDLE_NS. */
 static void *launcher(void *unused)
 {
-	struct launch *started = NULL;
-
 	(void)unused;
 	pthread_setname_np(pthread_self(), "ofelia-launch");
 	/* Its wake-up comes from a timerfd at the instant; no slack on top. */
@@ -120,17 +118,21 @@ static void *launcher(void *unused)
 				else if (L.running < L.max)
 					add_launcher();
 			}
+			/* Runners wake once the burst is started: woken one by one they
+			 * would take the CPUs the next spawns need. The last spawn of a
+			 * burst waits for none of them, should it hang; a spawn before
+			 * it has another launcher for the rest, which wakes them. */
+			if (L.head == NULL || L.head->due_ns > now)
+				finish();
 			pthread_mutex_unlock(&L.lock);
 			runner_exec_started(l->x);
 			l->spawn(l->arg);
-			l->next = started;
-			started = l;
 			pthread_mutex_lock(&L.lock);
+			l->next = L.started;
+			L.started = l;
 			continue;
 		}
-		/* Runners wake once the burst is started: woken one by one they
-		 * would take the CPUs the next spawns need. */
-		finish(&started);
+		finish();
 		if (L.head && !L.watched) {
 			watch();
 			continue;

@@ -433,3 +433,39 @@ Test(runner, a_hung_spawn_holds_up_no_launch_queued_meanwhile, .timeout = 30)
 {
 	hung_then(false);
 }
+
+/* Nor does it hold up the commands started before it in its burst: their
+ * runners are woken before the last spawn of the burst, so a hang there
+ * keeps none of them from reading output or being stopped. */
+Test(runner, a_hung_spawn_holds_up_no_command_of_its_burst, .timeout = 30)
+{
+	enum { QUICK = 10 };
+	int64_t due = clock_now_ns() + 200 * NS_PER_MS, spawned_at[QUICK] = {0};
+	struct launch_call quick[QUICK], hung = {.x = exec_of_true(), .spawn = hanging_spawn};
+	pthread_t t[QUICK + 1];
+
+	for (int i = 0; i < QUICK; i++) {
+		quick[i] = (struct launch_call){
+		    .x = exec_of_true(), .spawn = stamping_spawn, .arg = &spawned_at[i]};
+		runner_exec_set_due(quick[i].x, due);
+		cr_assert_eq(pthread_create(&t[i], NULL, call_launch, &quick[i]), 0);
+	}
+	usleep(50 * 1000);
+	runner_exec_set_due(hung.x, due);
+	cr_assert_eq(pthread_create(&t[QUICK], NULL, call_launch, &hung), 0);
+	for (int i = 0; i < QUICK; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(quick[i].rc, 0);
+		cr_assert_geq(spawned_at[i], due, "spawned before its time");
+	}
+
+	pthread_mutex_lock(&hang.lock);
+	hang.released = true;
+	pthread_cond_broadcast(&hang.cond);
+	pthread_mutex_unlock(&hang.lock);
+	pthread_join(t[QUICK], NULL);
+	cr_assert_eq(hung.rc, 0);
+	runner_exec_free(hung.x);
+	for (int i = 0; i < QUICK; i++)
+		runner_exec_free(quick[i].x);
+}
